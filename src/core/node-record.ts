@@ -1,0 +1,102 @@
+// The portable description of one znode, as `export` prints it (NDJSON) and as tests compare trees.
+// Field names and encodings are fixed by the CLI contract.
+
+export type NodeType = 'persistent' | 'ephemeral' | 'container' | 'ttl';
+
+export interface AclEntry {
+  perms: number;
+  scheme: string;
+  id: string;
+}
+
+/** Every persisted stat field, with longs as bigint. */
+export interface NodeStat {
+  czxid: bigint;
+  mzxid: bigint;
+  pzxid: bigint;
+  ctime: bigint;
+  mtime: bigint;
+  version: number;
+  cversion: number;
+  aversion: number;
+  ephemeralOwner: bigint;
+}
+
+/** One znode with bytes and bigints: what trees are compared on. */
+export interface NodeRecord {
+  path: string;
+  data: Uint8Array | null;
+  acl: AclEntry[];
+  stat: NodeStat;
+}
+
+/** The JSON line `export` prints for one node. */
+export interface ExportLine {
+  path: string;
+  data: string | null;
+  acl: AclEntry[];
+  stat: {
+    czxid: string;
+    mzxid: string;
+    pzxid: string;
+    ctime: number;
+    mtime: number;
+    version: number;
+    cversion: number;
+    aversion: number;
+    ephemeralOwner: string;
+  };
+  type: NodeType;
+}
+
+const MASK64 = (1n << 64n) - 1n;
+export const CONTAINER_OWNER = -0x8000000000000000n;
+const TTL_MASK = 0xff00000000000000n;
+
+function hex(value: bigint): string {
+  return '0x' + (value & MASK64).toString(16);
+}
+
+/** Node type from `ephemeralOwner`, per ZooKeeper's EphemeralType (extended types enabled). */
+export function nodeTypeOf(ephemeralOwner: bigint): NodeType {
+  if (ephemeralOwner === 0n) return 'persistent';
+  const u = ephemeralOwner & MASK64;
+  if (u === 0x8000000000000000n) return 'container';
+  if ((u & TTL_MASK) === TTL_MASK && (u & 0x00ffff0000000000n) === 0n) return 'ttl';
+  return 'ephemeral';
+}
+
+/** TTL in milliseconds of a TTL node's owner value, else undefined. */
+export function ttlOf(ephemeralOwner: bigint): bigint | undefined {
+  return nodeTypeOf(ephemeralOwner) === 'ttl' ? (ephemeralOwner & MASK64) & 0xffffffffffn : undefined;
+}
+
+export function ttlOwner(ttlMs: bigint): bigint {
+  return BigInt.asIntN(64, TTL_MASK | (ttlMs & 0xffffffffffn));
+}
+
+export function toExportLine(rec: NodeRecord): ExportLine {
+  const s = rec.stat;
+  return {
+    path: rec.path,
+    data: rec.data === null ? null : Buffer.from(rec.data.buffer, rec.data.byteOffset, rec.data.byteLength).toString('base64'),
+    acl: rec.acl.map((a) => ({ perms: a.perms, scheme: a.scheme, id: a.id })),
+    stat: {
+      czxid: hex(s.czxid),
+      mzxid: hex(s.mzxid),
+      pzxid: hex(s.pzxid),
+      ctime: Number(s.ctime),
+      mtime: Number(s.mtime),
+      version: s.version,
+      cversion: s.cversion,
+      aversion: s.aversion,
+      ephemeralOwner: hex(s.ephemeralOwner),
+    },
+    type: nodeTypeOf(s.ephemeralOwner),
+  };
+}
+
+/** Plain string comparison, as the contract orders export lines. */
+export function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,52 @@
+// zxids and other jute longs: parsing and printing, always as bigint and 0x… lowercase hex.
+import { UsageError } from '../errors.js';
+
+const MASK64 = (1n << 64n) - 1n;
+
+/** `0x…` lowercase hex of the unsigned 64-bit value, as ZooKeeper names its files. */
+export function formatZxid(value: bigint): string {
+  return '0x' + (value & MASK64).toString(16);
+}
+
+/** Hex without the prefix, as in `snapshot.<hex>` and `log.<hex>`. */
+export function zxidToFileSuffix(value: bigint): string {
+  return (value & MASK64).toString(16);
+}
+
+/** Signed 64-bit view of an unsigned value (jute longs are signed on disk). */
+export function toSigned64(value: bigint): bigint {
+  return BigInt.asIntN(64, value);
+}
+
+export function zxidEpoch(zxid: bigint): bigint {
+  return (zxid & MASK64) >> 32n;
+}
+
+export function zxidCounter(zxid: bigint): bigint {
+  return zxid & 0xffffffffn;
+}
+
+export function makeZxid(epoch: bigint, counter: bigint): bigint {
+  return toSigned64((epoch << 32n) | (counter & 0xffffffffn));
+}
+
+/**
+ * Parses a zxid given by a user: `0x…` hex, or a decimal integer. Throws a UsageError naming the flag.
+ */
+export function parseZxid(text: string, what = 'zxid'): bigint {
+  const t = text.trim();
+  let value: bigint;
+  if (/^0x[0-9a-f]{1,16}$/i.test(t)) value = BigInt(t);
+  else if (/^[0-9]{1,20}$/.test(t)) value = BigInt(t);
+  else
+    throw new UsageError(`${what} "${text}" is not a zxid`, {
+      hint: 'give it as 0x-prefixed hex (e.g. 0x100000a3f) or a decimal number',
+    });
+  if (value > MASK64) throw new UsageError(`${what} "${text}" does not fit in 64 bits`);
+  return toSigned64(value);
+}
+
+/** Compares zxids as ZooKeeper does (signed longs; real zxids are never negative). */
+export function compareZxid(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

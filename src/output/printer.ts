@@ -1,0 +1,57 @@
+// The only place that writes to the terminal: results to stdout, everything else to stderr.
+import chalk from 'chalk';
+
+export interface PrinterOptions {
+  json: boolean;
+  quiet: boolean;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+}
+
+export class Printer {
+  readonly json: boolean;
+  readonly quiet: boolean;
+  private readonly out: NodeJS.WritableStream;
+  private readonly err: NodeJS.WritableStream;
+
+  constructor(options: PrinterOptions) {
+    this.json = options.json;
+    this.quiet = options.quiet;
+    this.out = options.stdout ?? process.stdout;
+    this.err = options.stderr ?? process.stderr;
+  }
+
+  /** True when progress bars may be drawn: stderr is a terminal and no --json/--quiet. */
+  get interactive(): boolean {
+    return !this.json && !this.quiet && Boolean((this.err as NodeJS.WriteStream).isTTY);
+  }
+
+  /** Writes the command's result: one JSON document with --json, else the human rendering. */
+  result(value: unknown, human: () => string): void {
+    if (this.json) this.out.write(JSON.stringify(value, null, 2) + '\n');
+    else {
+      const text = human();
+      if (text.length > 0) this.out.write(text.endsWith('\n') ? text : text + '\n');
+    }
+  }
+
+  /** Raw stdout write, for streamed results such as NDJSON export. Resolves when drained. */
+  write(chunk: string): Promise<void> | void {
+    if (!this.out.write(chunk)) {
+      return new Promise((resolve) => this.out.once('drain', () => resolve()));
+    }
+  }
+
+  info(message: string): void {
+    if (!this.quiet && !this.json) this.err.write(message + '\n');
+  }
+
+  warn(message: string): void {
+    this.err.write(chalk.yellow('warning: ') + message + '\n');
+  }
+
+  error(message: string, hint?: string): void {
+    this.err.write(chalk.red('error: ') + message + '\n');
+    if (hint) this.err.write(chalk.dim('hint: ') + hint + '\n');
+  }
+}

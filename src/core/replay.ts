@@ -1,0 +1,218 @@
+// Replay to a chosen zxid Z, as a ZooKeeper server restores its database, but stopping at Z:
+//   1. the newest snapshot with file zxid S <= Z whose fuzzy window ends by Z (digest zxid D <= Z);
+//   2. the newest log starting at or before S+1, and every later log, applying txns S < zxid <= Z;
+//   3. digests compared wherever the files carry them: the snapshot's once replay reaches D, then
+//      every txn's own trailer.
+// Sources are injected (bytes in), so the same logic serves a live dataDir and a backup archive.
+import { IntegrityError, UsageError } from '../errors.js';
+import { iterateTxnLog, type LogTail } from '../formats/txn-log.js';
+import type { Txn } from '../formats/txn.js';
+import { DIGEST_VERSION } from './digest.js';
+import { applyTxn } from './apply-txn.js';
+import { loadSnapshotTree } from './snapshot-tree.js';
+import { DataTree } from './tree.js';
+import { formatZxid, zxidCounter, zxidEpoch } from './zxid.js';
+
+export interface SnapshotSource {
+  name: string;
+  /** zxid from the file name. */
+  zxid: bigint;
+  /** The uncompressed snapshot stream. */
+  read(): Buffer;
+}
+
+export interface LogSource {
+  name: string;
+  /** zxid of the first txn, from the file name. */
+  zxid: bigint;
+  read(): Buffer;
+}
+
+export interface ReplayOptions {
+  /** Stop after this zxid; default: the last complete txn the logs hold. */
+  targetZxid?: bigint;
+  /** Compare recorded digests (default true). A mismatch is an IntegrityError. */
+  verifyDigests?: boolean;
+  /** Called for each txn as it is applied (after applying). */
+  onTxn?: (txn: Txn, log: string, offset: number) => void;
+  warn?: (message: string) => void;
+}
+
+export interface ReplayResult {
+  tree: DataTree;
+  /** The zxid the tree is at: the last txn applied (or the snapshot's zxid). */
+  zxid: bigint;
+  snapshot: { name: string; zxid: bigint; digestZxid: bigint | null } | null;
+  logsRead: string[];
+  txnsApplied: number;
+  digestsChecked: number;
+  /** Time (ms since epoch) of the last txn applied, if any. */
+  lastTxnTime: bigint | null;
+  /** How each log read ended, e.g. a torn tail in the live log. */
+  tails: Array<{ log: string; tail: LogTail }>;
+}
+
+/** A zxid gap inside one epoch means txns are missing (logs purged or lost). */
+function isGap(prev: bigint, next: bigint): boolean {
+  return zxidEpoch(next) === zxidEpoch(prev) && zxidCounter(next) > zxidCounter(prev) + 1n;
+}
+
+export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], options: ReplayOptions = {}): ReplayResult {
+  const target = options.targetZxid;
+  const warn = options.warn ?? (() => {});
+  const verify = options.verifyDigests ?? true;
+  const sortedSnaps = [...snapshots].sort((a, b) => (a.zxid < b.zxid ? 1 : a.zxid > b.zxid ? -1 : 0));
+  const sortedLogs = [...logs].sort((a, b) => (a.zxid < b.zxid ? -1 : a.zxid > b.zxid ? 1 : 0));
+
+  // 1. Base snapshot.
+  let tree: DataTree | null = null;
+  let base: ReplayResult['snapshot'] = null;
+  let pendingDigest: { zxid: bigint; value: bigint } | null = null;
+  for (const snap of sortedSnaps) {
+    if (target !== undefined && snap.zxid > target) continue;
+    const { tree: t, info } = loadSnapshotTree(snap.read(), snap.name, snap.zxid);
+    const d = info.digest;
+    const fuzzyEnd = d && d.zxid >= snap.zxid ? d.zxid : snap.zxid;
+    if (target !== undefined && fuzzyEnd > target) {
+      warn(`${snap.name} may already hold txns up to ${formatZxid(fuzzyEnd)}, past ${formatZxid(target)}; trying an older snapshot`);
+      continue;
+    }
+    tree = t;
+    base = { name: snap.name, zxid: snap.zxid, digestZxid: d ? d.zxid : null };
+    if (d && d.zxid > 0n && d.zxid >= snap.zxid && d.version === DIGEST_VERSION) pendingDigest = { zxid: d.zxid, value: d.value };
+    break;
+  }
+  let from: bigint;
+  if (tree) from = base!.zxid;
+  else if (sortedLogs.length > 0 && sortedLogs[0]!.zxid <= 1n) {
+    tree = DataTree.empty(); // the history starts at zxid 1: replay everything onto a fresh tree
+    from = 0n;
+  } else {
+    throw new UsageError(describeNoBase(sortedSnaps, sortedLogs, target), {
+      hint: 'choose a zxid at or after the oldest snapshot that is complete by then',
+    });
+  }
+
+  const checkDigest = (expected: bigint, what: string, file: string, offset: number | undefined) => {
+    if (!verify) return;
+    const actual = tree!.digest();
+    if (actual === expected) return;
+    // A JDK <= 17 server under a non-UTF-8 locale hashes non-ASCII path characters as '?'.
+    if (tree!.digestPathEncoding === 'utf8' && tree!.hasNonAsciiPath() && tree!.fullDigest('ascii') === expected) {
+      tree!.setDigestPathEncoding('ascii');
+      warn(`the server hashed non-ASCII paths in its JVM's default charset, not UTF-8 (digests match that way)`);
+      return;
+    }
+    throw new IntegrityError(
+      'checksum',
+      file,
+      offset,
+      `tree digest mismatch ${what}: the file records ${formatZxid(expected)}, the replayed tree has ${formatZxid(actual)}`,
+      { hint: 'the files disagree with each other; verify them, or pass --no-verify-digest to read them anyway' },
+    );
+  };
+  if (pendingDigest && pendingDigest.zxid === from) {
+    checkDigest(pendingDigest.value, `at ${formatZxid(from)}`, base!.name, undefined);
+    pendingDigest = null;
+  }
+
+  // 2. Logs: the newest starting at or before from+1, and all later ones.
+  let firstIdx = 0;
+  for (let i = 0; i < sortedLogs.length; i++) if (sortedLogs[i]!.zxid <= from + 1n) firstIdx = i;
+  const chosen = sortedLogs.slice(firstIdx);
+  let last = from;
+  let lastTime: bigint | null = null;
+  let applied = 0;
+  let checked = 0;
+  let reachedTarget = false;
+  const logsRead: string[] = [];
+  const tails: ReplayResult['tails'] = [];
+  outer: for (const log of chosen) {
+    if (log.zxid > last + 1n && isGap(last, log.zxid) && (target === undefined || log.zxid <= target)) {
+      throw gapError(last, log.zxid, log.name, undefined, base, target);
+    }
+    logsRead.push(log.name);
+    const it = iterateTxnLog(log.read(), log.name);
+    for (;;) {
+      const step = it.next();
+      if (step.done) {
+        tails.push({ log: log.name, tail: step.value });
+        if (step.value.kind === 'torn') warn(`${log.name}: ${step.value.detail} at byte ${step.value.offset}; reading stops there`);
+        else if (step.value.kind === 'padding' && step.value.nonZeroAfter) {
+          warn(`${log.name}: non-zero bytes follow the end of data at byte ${step.value.offset}; ZooKeeper ignores them too`);
+        }
+        break;
+      }
+      const rec = step.value;
+      const zxid = rec.txn.header.zxid;
+      if (zxid <= last) continue;
+      if (target !== undefined && zxid > target) {
+        reachedTarget = true;
+        break outer;
+      }
+      if (last !== 0n && isGap(last, zxid)) throw gapError(last, zxid, log.name, rec.offset, base, target);
+      applyTxn(tree, rec.txn);
+      applied++;
+      last = zxid;
+      lastTime = rec.txn.header.time;
+      options.onTxn?.(rec.txn, log.name, rec.offset);
+      if (pendingDigest) {
+        if (zxid === pendingDigest.zxid) {
+          checkDigest(pendingDigest.value, `at ${formatZxid(zxid)} (recorded in ${base!.name})`, log.name, rec.offset);
+          checked++;
+          pendingDigest = null;
+        } else if (zxid > pendingDigest.zxid) {
+          warn(`txn ${formatZxid(pendingDigest.zxid)} named by ${base!.name}'s digest is not in the logs`);
+          pendingDigest = null;
+        }
+      } else if (rec.txn.digest && rec.txn.digest.version === DIGEST_VERSION) {
+        checkDigest(rec.txn.digest.value, `after txn ${formatZxid(zxid)}`, log.name, rec.offset);
+        checked++;
+      }
+      if (target !== undefined && zxid === target) {
+        reachedTarget = true;
+        break outer;
+      }
+    }
+  }
+  if (target !== undefined && !reachedTarget && last < target) {
+    throw new UsageError(
+      `zxid ${formatZxid(target)} is past the last complete txn these files hold (${formatZxid(last)}); they cover ${formatZxid(coverageStart(sortedSnaps, sortedLogs))} to ${formatZxid(last)}`,
+      { hint: `choose a zxid up to ${formatZxid(last)}, or omit it to export the newest state` },
+    );
+  }
+  if (pendingDigest && target === undefined) {
+    warn(`the logs end at ${formatZxid(last)}, before ${base!.name}'s digest zxid ${formatZxid(pendingDigest.zxid)}; the snapshot may hold later changes`);
+  }
+  tree.lastProcessedZxid = last;
+  return { tree, zxid: last, snapshot: base, logsRead, txnsApplied: applied, digestsChecked: checked, lastTxnTime: lastTime, tails };
+}
+
+function coverageStart(snaps: SnapshotSource[], logs: LogSource[]): bigint {
+  const oldestSnap = snaps.length ? snaps[snaps.length - 1]!.zxid : null;
+  if (logs.length && logs[0]!.zxid <= 1n) return 0n;
+  return oldestSnap ?? (logs.length ? logs[0]!.zxid : 0n);
+}
+
+function describeNoBase(snaps: SnapshotSource[], logs: LogSource[], target: bigint | undefined): string {
+  if (snaps.length === 0 && logs.length === 0) return 'no snapshot or log files found';
+  if (snaps.length === 0) return `no snapshot found, and the oldest log starts at ${formatZxid(logs[0]!.zxid)}, not at the beginning of history`;
+  const oldest = snaps[snaps.length - 1]!.zxid;
+  return `zxid ${formatZxid(target ?? 0n)} is before the oldest usable snapshot (${formatZxid(oldest)}); the files cover ${formatZxid(oldest)} onwards`;
+}
+
+function gapError(
+  last: bigint,
+  next: bigint,
+  file: string,
+  offset: number | undefined,
+  base: ReplayResult['snapshot'],
+  target: bigint | undefined,
+): UsageError {
+  const start = base ? base.zxid : 0n;
+  return new UsageError(
+    `txns ${formatZxid(last + 1n)} to ${formatZxid(next - 1n)} are missing (${file}${offset === undefined ? '' : ` at byte ${offset}`} continues at ${formatZxid(next)}); ` +
+      `these files can restore ${formatZxid(start)} to ${formatZxid(last)}${target === undefined ? '' : `, not ${formatZxid(target)}`}`,
+    { hint: `choose a zxid up to ${formatZxid(last)}, or supply the missing log files` },
+  );
+}

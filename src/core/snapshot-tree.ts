@@ -1,0 +1,84 @@
+// Between snapshot records and the in-memory tree: load a parsed snapshot into a DataTree, and write a
+// DataTree as a snapshot ZooKeeper will load (system nodes present, ACL map with real indices, digest).
+import { IntegrityError } from '../errors.js';
+import { parseSnapshot, SnapshotWriter, type SnapshotInfo } from '../formats/snapshot.js';
+import type { AclEntry } from './node-record.js';
+import { DataTree, NoNodeError, ZNode, zeroStat } from './tree.js';
+
+export interface LoadedSnapshot {
+  tree: DataTree;
+  info: SnapshotInfo;
+}
+
+/** Builds a tree from an uncompressed snapshot stream whose file-name zxid is `zxid`. */
+export function loadSnapshotTree(buf: Buffer, file: string, zxid: bigint): LoadedSnapshot {
+  const tree = new DataTree();
+  const info = parseSnapshot(buf, file, (n) => {
+    try {
+      tree.putNode(n.path, new ZNode(n.data, n.acl, n.stat));
+    } catch (err) {
+      if (err instanceof NoNodeError) {
+        throw new IntegrityError('malformed', file, undefined, `malformed tree: node ${n.path || '/'} comes before its parent`);
+      }
+      throw err;
+    }
+  });
+  for (const s of info.sessions) tree.sessions.set(s.id, s.timeout);
+  tree.lastProcessedZxid = zxid;
+  return { tree, info };
+}
+
+export interface WriteTreeOptions {
+  /** The snapshot's zxid (its file name); also the digest section's zxid. */
+  zxid: bigint;
+  /** Write the 3.6+ digest section (default true). */
+  digest?: boolean;
+  /** Write the 3.9 lastProcessedZxid section (default false: 3.6–3.8 layout, which 3.9 also loads). */
+  lastZxid?: boolean;
+}
+
+const CONFIG_ACL: AclEntry[] = [{ perms: 1, scheme: 'world', id: 'anyone' }];
+
+/** Adds the nodes every server expects if the tree lacks them (/zookeeper, quota, config). */
+export function ensureSystemNodes(tree: DataTree): void {
+  if (!tree.nodes.has('')) tree.putNode('', new ZNode(new Uint8Array(0), null, zeroStat()));
+  if (!tree.nodes.has('/zookeeper')) tree.putNode('/zookeeper', new ZNode(new Uint8Array(0), null, zeroStat()));
+  if (!tree.nodes.has('/zookeeper/quota')) tree.putNode('/zookeeper/quota', new ZNode(new Uint8Array(0), null, zeroStat()));
+  if (!tree.nodes.has('/zookeeper/config')) {
+    tree.putNode('/zookeeper/config', new ZNode(new Uint8Array(0), CONFIG_ACL, { ...zeroStat(), aversion: -1 }));
+  }
+}
+
+/**
+ * Streams `tree` to `sink` as a snapshot file's bytes. The digest section, when written, carries the
+ * digest of exactly this tree at `zxid`, which makes the snapshot non-fuzzy for the server.
+ */
+export async function writeTreeSnapshot(
+  tree: DataTree,
+  sink: (chunk: Buffer) => void | Promise<void>,
+  options: WriteTreeOptions,
+): Promise<{ bytes: number; nodes: number; digest: bigint }> {
+  ensureSystemNodes(tree);
+  const indices = new Map<readonly AclEntry[], number>();
+  const acls = new Map<number, readonly AclEntry[]>();
+  for (const node of tree.nodes.values()) {
+    if (node.acl !== null && !indices.has(node.acl)) {
+      const index = indices.size + 1;
+      indices.set(node.acl, index);
+      acls.set(index, node.acl);
+    }
+  }
+  const sessions = [...tree.sessions].map(([id, timeout]) => ({ id, timeout }));
+  const writer = new SnapshotWriter(sink);
+  await writer.begin(sessions, acls);
+  for (const [key, node] of tree.walk('')) {
+    await writer.node(key, node.data, node.acl === null ? -1 : indices.get(node.acl)!, node.stat);
+  }
+  const digest = tree.digest();
+  const withDigest = options.digest ?? true;
+  const bytes = await writer.finish({
+    digest: withDigest ? { zxid: options.zxid, value: digest } : null,
+    lastZxid: withDigest && options.lastZxid ? options.zxid : null,
+  });
+  return { bytes, nodes: writer.nodesWritten, digest };
+}

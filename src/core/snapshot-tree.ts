@@ -41,11 +41,11 @@ const CONFIG_ACL: AclEntry[] = [{ perms: 1, scheme: 'world', id: 'anyone' }];
 
 /** Adds the nodes every server expects if the tree lacks them (/zookeeper, quota, config). */
 export function ensureSystemNodes(tree: DataTree): void {
-  if (!tree.nodes.has('')) tree.putNode('', new ZNode(new Uint8Array(0), null, zeroStat()));
-  if (!tree.nodes.has('/zookeeper')) tree.putNode('/zookeeper', new ZNode(new Uint8Array(0), null, zeroStat()));
-  if (!tree.nodes.has('/zookeeper/quota')) tree.putNode('/zookeeper/quota', new ZNode(new Uint8Array(0), null, zeroStat()));
+  if (!tree.nodes.has('')) tree.putNode('', new ZNode(Buffer.alloc(0), null, zeroStat()));
+  if (!tree.nodes.has('/zookeeper')) tree.putNode('/zookeeper', new ZNode(Buffer.alloc(0), null, zeroStat()));
+  if (!tree.nodes.has('/zookeeper/quota')) tree.putNode('/zookeeper/quota', new ZNode(Buffer.alloc(0), null, zeroStat()));
   if (!tree.nodes.has('/zookeeper/config')) {
-    tree.putNode('/zookeeper/config', new ZNode(new Uint8Array(0), CONFIG_ACL, { ...zeroStat(), aversion: -1 }));
+    tree.putNode('/zookeeper/config', new ZNode(Buffer.alloc(0), CONFIG_ACL, { ...zeroStat(), aversion: -1 }));
   }
 }
 

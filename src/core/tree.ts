@@ -62,9 +62,9 @@ export class DataTree {
   /** A tree as a fresh ZooKeeper server has it: root, /zookeeper, /zookeeper/quota. */
   static empty(): DataTree {
     const t = new DataTree();
-    t.putNode('', new ZNode(new Uint8Array(0), null, zeroStat()));
-    t.putNode('/zookeeper', new ZNode(new Uint8Array(0), null, zeroStat()));
-    t.putNode('/zookeeper/quota', new ZNode(new Uint8Array(0), null, zeroStat()));
+    t.putNode('', new ZNode(Buffer.alloc(0), null, zeroStat()));
+    t.putNode('/zookeeper', new ZNode(Buffer.alloc(0), null, zeroStat()));
+    t.putNode('/zookeeper/quota', new ZNode(Buffer.alloc(0), null, zeroStat()));
     return t;
   }
 

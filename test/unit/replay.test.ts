@@ -1,0 +1,152 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Leader } from '../support/history.js';
+import { replayToZxid, type LogSource, type SnapshotSource } from '../../src/core/replay.js';
+import { applyTxn } from '../../src/core/apply-txn.js';
+import { DataTree } from '../../src/core/tree.js';
+import { OpCode } from '../../src/formats/txn.js';
+import { IntegrityError, UsageError } from '../../src/errors.js';
+import type { NodeRecord } from '../../src/core/node-record.js';
+
+const src = (f: { name: string; zxid: bigint; bytes: Buffer }) => ({ name: f.name, zxid: f.zxid, read: () => f.bytes });
+
+/** A history of every txn type, with the tree recorded after each zxid. */
+async function scenario() {
+  const L = new Leader();
+  const states = new Map<bigint, NodeRecord[]>();
+  const mark = () => states.set(L.zxid, L.tree.records());
+  const snaps: Array<{ name: string; zxid: bigint; bytes: Buffer }> = [];
+  L.createSession(0xa1n);
+  L.createSession(0xb2n);
+  L.create('/app');
+  L.create('/app/cfg', Buffer.from([0, 1, 2, 3]));
+  for (let i = 0; i < 5; i++) L.create(`/app/seq-${String(L.tree.get('/app')!.stat.cversion).padStart(10, '0')}`);
+  mark();
+  L.create('/app/e1', Buffer.from('eph'), { ephemeral: 0xa1n });
+  L.create('/app/e2', Buffer.from('eph'), { ephemeral: 0xb2n });
+  L.createContainer('/cont');
+  L.create('/cont/child');
+  L.createTTL('/ttl', 60000n);
+  L.setData('/app/cfg', Buffer.from('v2'));
+  L.setData('/app/cfg', Buffer.from('v3'));
+  L.setAcl('/app/cfg', [{ perms: 1, scheme: 'digest', id: 'bob:xyz=' }, { perms: 31, scheme: 'ip', id: '127.0.0.1' }]);
+  mark();
+  const fuzzyAt = L.zxid; // a snapshot named here…
+  L.create('/f1');
+  L.delete('/app/seq-0000000001');
+  snaps.push(await L.snapshot(fuzzyAt)); // …whose content already holds the two txns above
+  mark();
+  L.failedMulti('/never');
+  L.error(-101);
+  L.multi([
+    { type: OpCode.create, body: { kind: 'create', path: '/m1', data: null, acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], ephemeral: false, parentCVersion: L.tree.get('/')!.stat.cversion + 1 } },
+    { type: OpCode.setData, body: { kind: 'setData', path: '/f1', data: Buffer.from('mm'), version: 1 } },
+    { type: OpCode.check, body: { kind: 'check', path: '/f1', version: 1 } },
+  ]);
+  mark();
+  L.closeSession(0xa1n);
+  L.create('/日本/x'.slice(0, 3)); // "/日本"
+  L.delete('/cont/child');
+  mark();
+  snaps.push(await L.snapshot());
+  L.create('/late');
+  mark();
+  const end = L.zxid;
+  const logs = [L.log(1n, 9n), L.log(10n, 20n), L.log(21n, end)];
+  return { L, states, snaps, logs, end, fuzzyAt };
+}
+
+test('replay reproduces the tree at every recorded zxid, checking every digest', async () => {
+  const { states, snaps, logs } = await scenario();
+  for (const [zxid, expected] of states) {
+    const r = replayToZxid(snaps.map(src), logs.map(src), { targetZxid: zxid });
+    assert.equal(r.zxid, zxid);
+    assert.deepEqual(r.tree.records(), expected, `tree at 0x${zxid.toString(16)}`);
+    assert.ok(r.digestsChecked > 0 || r.txnsApplied === 0);
+  }
+});
+
+test('a fuzzy snapshot is not used for a zxid inside its fuzzy window', async () => {
+  const { snaps, logs, fuzzyAt, states } = await scenario();
+  const warnings: string[] = [];
+  const r = replayToZxid([src(snaps[0]!)], logs.map(src), { targetZxid: fuzzyAt, warn: (m) => warnings.push(m) });
+  assert.equal(r.snapshot, null, 'fell back to replaying from the beginning');
+  assert.deepEqual(r.tree.records(), states.get(fuzzyAt));
+  assert.match(warnings.join('\n'), /may already hold txns/);
+  const after = replayToZxid([src(snaps[0]!)], logs.map(src), { targetZxid: fuzzyAt + 2n });
+  assert.equal(after.snapshot?.name, snaps[0]!.name, 'used once the window has closed');
+  assert.equal(after.digestsChecked, 1, 'only the snapshot digest, once replay reaches its zxid; no per-txn digest while fuzzy');
+});
+
+test('default target is the last complete txn; the newest snapshot is the base', async () => {
+  const { snaps, logs, end, L } = await scenario();
+  const r = replayToZxid(snaps.map(src), logs.map(src));
+  assert.equal(r.zxid, end);
+  assert.equal(r.snapshot?.name, snaps[1]!.name);
+  assert.deepEqual(r.tree.records(), L.tree.records());
+  assert.equal(r.tree.sessions.has(0xb2n), true);
+  assert.equal(r.tree.sessions.has(0xa1n), false);
+});
+
+test('a zxid past the logs, before the history, or across a gap fails naming the covered range', async () => {
+  const { snaps, logs, end } = await scenario();
+  assert.throws(() => replayToZxid(snaps.map(src), logs.map(src), { targetZxid: end + 5n }), (e: unknown) => e instanceof UsageError && e.message.includes(`0x${end.toString(16)}`));
+  assert.throws(() => replayToZxid([src(snaps[1]!)], [logs[2]!].map(src), { targetZxid: 3n }), (e: unknown) => e instanceof UsageError && /before the oldest usable snapshot/.test(e.message));
+  const gap = [logs[0]!, logs[2]!].map(src);
+  assert.throws(() => replayToZxid([], gap, { targetZxid: end }), (e: unknown) => e instanceof UsageError && /0xa to 0x14 are missing/.test(e.message) && /0x0 to 0x9/.test(e.message));
+  assert.equal(replayToZxid([], gap, { targetZxid: 9n }).zxid, 9n, 'before the gap still works');
+});
+
+test('a digest that disagrees with the replayed tree is an integrity error', async () => {
+  const { snaps, logs, L } = await scenario();
+  const t = L.txns[12]!;
+  t.digest = { version: 2, value: t.digest!.value + 1n };
+  const bad = L.log(10n, 20n);
+  assert.throws(
+    () => replayToZxid([], [logs[0]!, bad, logs[2]!].map(src)),
+    (e: unknown) => e instanceof IntegrityError && e.problem === 'checksum' && /tree digest mismatch after txn 0xd/.test(e.message),
+  );
+  assert.doesNotThrow(() => replayToZxid([], [logs[0]!, bad, logs[2]!].map(src), { verifyDigests: false }));
+  void snaps;
+});
+
+test('ZooKeeper apply rules: cversion only grows, fuzzy create still bumps the parent, failed multi is a no-op', () => {
+  const t = DataTree.empty();
+  const h = (zxid: bigint, type: number) => ({ clientId: 1n, cxid: 0, zxid, time: 10n * zxid, type });
+  const open = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+  applyTxn(t, { header: h(1n, 1), body: { kind: 'create', path: '/p', data: null, acl: open, ephemeral: false, parentCVersion: 1 }, digest: null });
+  applyTxn(t, { header: h(2n, 1), body: { kind: 'create', path: '/p/a', data: null, acl: open, ephemeral: false, parentCVersion: 5 }, digest: null });
+  assert.equal(t.get('/p')!.stat.cversion, 5);
+  // A replayed create with a lower parentCVersion leaves cversion and pzxid alone.
+  applyTxn(t, { header: h(3n, 1), body: { kind: 'create', path: '/p/b', data: null, acl: open, ephemeral: false, parentCVersion: 2 }, digest: null });
+  assert.equal(t.get('/p')!.stat.cversion, 5);
+  assert.equal(t.get('/p')!.stat.pzxid, 2n);
+  // NodeExists on a type-1 create still raises the parent's cversion/pzxid.
+  const rc = applyTxn(t, { header: h(4n, 1), body: { kind: 'create', path: '/p/a', data: null, acl: open, ephemeral: false, parentCVersion: 9 }, digest: null });
+  assert.equal(rc, -110);
+  assert.equal(t.get('/p')!.stat.cversion, 9);
+  assert.equal(t.get('/p')!.stat.pzxid, 4n);
+  // Delete of a missing child still moves the parent's pzxid, never its cversion.
+  assert.equal(applyTxn(t, { header: h(5n, 2), body: { kind: 'delete', path: '/p/zz' }, digest: null }), -101);
+  assert.equal(t.get('/p')!.stat.pzxid, 5n);
+  assert.equal(t.get('/p')!.stat.cversion, 9);
+  const before = t.records();
+  const rcm = applyTxn(t, {
+    header: h(6n, OpCode.multi),
+    body: { kind: 'multi', txns: [
+      { type: 1, body: { kind: 'create', path: '/q', data: null, acl: open, ephemeral: false, parentCVersion: 3 } },
+      { type: -1, body: { kind: 'error', err: -103 } },
+    ] },
+    digest: null,
+  });
+  assert.equal(rcm, -103);
+  assert.deepEqual(t.records(), before);
+  assert.equal(t.lastProcessedZxid, 6n);
+});
+
+test('the incremental digest always equals a full recomputation', async () => {
+  const { L } = await scenario();
+  const fresh = new DataTree();
+  for (const [k, n] of L.tree.nodes) fresh.nodes.set(k, n);
+  assert.equal(L.tree.digest(), fresh.digest());
+});

@@ -9,7 +9,11 @@ export interface AclEntry {
   id: string;
 }
 
-/** Every persisted stat field, with longs as bigint. */
+/**
+ * Every persisted stat field, with longs as bigint. In a NodeRecord, `cversion` is the value clients
+ * see (what `stat` prints): ZooKeeper stores a count of child creations and reports
+ * `2 × stored − numChildren` (DataNode.copyStat). See clientCversion / storedCversion.
+ */
 export interface NodeStat {
   czxid: bigint;
   mzxid: bigint;
@@ -99,4 +103,14 @@ export function toExportLine(rec: NodeRecord): ExportLine {
 /** Plain string comparison, as the contract orders export lines. */
 export function comparePaths(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The cversion a client sees for a node whose stored cversion is `stored`. */
+export function clientCversion(stored: number, numChildren: number): number {
+  return stored * 2 - numChildren;
+}
+
+/** The cversion ZooKeeper stores, from the one a client sees (always an exact inverse). */
+export function storedCversion(client: number, numChildren: number): number {
+  return (client + numChildren) / 2;
 }

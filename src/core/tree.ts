@@ -2,7 +2,7 @@
 // digest kept incrementally, ACL lists interned, ephemerals indexed by owner session, and the
 // session table and last processed zxid that a snapshot carries alongside the tree.
 import type { AclEntry, NodeRecord, NodeStat } from './node-record.js';
-import { comparePaths, nodeTypeOf } from './node-record.js';
+import { clientCversion, comparePaths, nodeTypeOf } from './node-record.js';
 import { nodeDigest, type DigestPathEncoding } from './digest.js';
 
 /** The ACL ZooKeeper uses for a null list (ACL-map index -1): world:anyone, all permissions. */
@@ -294,7 +294,8 @@ export class DataTree {
 
   /**
    * The nodes at or under `path`, sorted by path (plain string comparison), `/zookeeper` and its
-   * subtree excluded, as export prints them.
+   * subtree excluded, as export prints them: stats as clients see them (cversion in client terms),
+   * ephemeralOwner as stored (so container and TTL types survive).
    */
   records(path = '/'): NodeRecord[] {
     const root = treeKey(path);
@@ -302,7 +303,8 @@ export class DataTree {
     for (const [key, node] of this.nodes) {
       if (key === '/zookeeper' || key.startsWith('/zookeeper/')) continue;
       if (root !== '' && key !== root && !key.startsWith(root + '/')) continue;
-      out.push({ path: displayPath(key), data: node.data, acl: (node.acl ?? OPEN_ACL_UNSAFE).map((a) => ({ ...a })), stat: { ...node.stat } });
+      const stat = { ...node.stat, cversion: clientCversion(node.stat.cversion, node.children?.size ?? 0) };
+      out.push({ path: displayPath(key), data: node.data, acl: (node.acl ?? OPEN_ACL_UNSAFE).map((a) => ({ ...a })), stat });
     }
     out.sort((a, b) => comparePaths(a.path, b.path));
     return out;

@@ -3,7 +3,7 @@
 // Every JVM started here is killed when the test process ends, whatever way it ends.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -189,7 +189,10 @@ function installExitHook(): void {
   });
 }
 
-/** Kills harness JVMs whose owning test process no longer exists (it was SIGKILLed, so its exit hook never ran). */
+/**
+ * Kills harness JVMs whose owning test process no longer exists (it was SIGKILLed, so its exit hook
+ * never ran), and removes the temp dirs they ran in.
+ */
 function reapOrphans(): void {
   let entries: string[];
   try {
@@ -208,11 +211,28 @@ function reapOrphans(): void {
     if (!arg) continue;
     const owner = Number(arg.slice(OWNER_FLAG.length));
     if (!Number.isInteger(owner) || owner <= 0 || owner === process.pid || pidAlive(owner)) continue;
+    const pid = Number(entry);
+    // Its server root is its cwd; its log4j config sits in the dead process's harness dir.
+    const dirs: string[] = [];
     try {
-      process.kill(Number(entry), 'SIGKILL');
-      process.stderr.write(`zk-harness: killed JVM ${entry} left behind by test process ${owner}\n`);
+      dirs.push(readlinkSync(`/proc/${pid}/cwd`));
     } catch {
-      // raced with its own exit
+      // gone already
+    }
+    const log4j = cmdline.split('\0').find((a) => a.startsWith('-Dlog4j.configuration=file:'));
+    if (log4j) dirs.push(path.dirname(log4j.slice('-Dlog4j.configuration=file:'.length)));
+    try {
+      process.kill(pid, 'SIGKILL');
+      process.stderr.write(`zk-harness: killed JVM ${pid} left behind by test process ${owner}\n`);
+    } catch {
+      continue; // raced with its own exit
+    }
+    waitForProcessGoneSync(pid, 5000);
+    if (keepTmp()) continue;
+    for (const dir of dirs) {
+      if (path.dirname(dir) === os.tmpdir() && /^zkvault-(zk\d+|harness)-/.test(path.basename(dir))) {
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      }
     }
   }
 }
@@ -269,6 +289,8 @@ function commonJvmArgs(level: string): string[] {
     `-Dzkvault.log.level=${level}`,
     '-Dzookeeper.jmx.log4j.disable=true',
     `${OWNER_FLAG}${process.pid}`,
+    // scripts/test.sh tags its run, so it can tell afterwards whether any of this run's JVMs survived.
+    ...(process.env.ZKVAULT_TEST_RUN ? [`-Dzkvault.harness.run=${process.env.ZKVAULT_TEST_RUN}`] : []),
   ];
 }
 

@@ -1,0 +1,28 @@
+// Runs the built CLI as a user would: a separate node process, exit code, stdout, stderr.
+import { spawnSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+export const BIN = resolve(REPO_ROOT, 'bin/zkvault');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    encoding: 'utf8',
+    maxBuffer: 512 * 1024 * 1024,
+  });
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Async variant, for long runs and for tests that signal the process. */
+export function spawnCli(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}) {
+  return spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env: { ...process.env, NO_COLOR: '1', ...opts.env } });
+}

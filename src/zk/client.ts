@@ -23,8 +23,9 @@
 //   (default 1,048,575 bytes) applied to the whole request packet (opcode header, path, data, ACL,
 //   flags; for a multi, every op). A request over it makes the server drop the connection, which fails
 //   every in-flight request of the session with ConnectionLoss. So every request is measured before it
-//   is sent and refused with a RequestTooLargeError instead. With a one-byte path and the open ACL the
-//   largest create payload is 1,048,575 − 52 = 1,048,523 bytes; see `requestBytes`.
+//   is sent and refused with a RequestTooLargeError instead. Creating `/x` with the open ACL, the
+//   largest data is 1,048,575 − 49 = 1,048,526 bytes (header 8, path 6, data length 4, ACL 27, flags 4);
+//   see `requestBytes`. The server takes a request of exactly jute.maxbuffer bytes.
 // - The server never reports container or TTL owners to clients: Stat.ephemeralOwner reads 0 for both
 //   (DataNode.getClientEphemeralOwner in ZooKeeper 3.5+). A live walk therefore sees containers and
 //   TTL nodes as persistent; only snapshots and transaction logs keep their type.
@@ -504,8 +505,10 @@ function parseAuth(auth: string[]): ParsedAuth[] {
 }
 
 function connectHint(connectString: string): string {
-  const first = parseConnectString(connectString).hosts[0] ?? connectString;
-  return `check that ZooKeeper is running and reachable (e.g. \`echo srvr | nc ${first.replace(':', ' ')}\`) and that --zk is right`;
+  const first = connectString.split(/[,/]/)[0] ?? connectString;
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(first);
+  const target = m ? `${m[1]} ${m[2]}` : `${first} 2181`;
+  return `check that ZooKeeper is running and reachable (e.g. \`echo srvr | nc ${target}\`) and that --zk is right`;
 }
 
 /**
@@ -561,7 +564,7 @@ class ClientSession implements ZkSession {
   get server(): string | undefined {
     const s = this.cm.socket;
     if (this.cm.state !== CM_STATES.CONNECTED || s === undefined || s.remoteAddress === undefined) return undefined;
-    return `${s.remoteAddress}:${s.remotePort}`;
+    return s.remoteFamily === 'IPv6' ? `[${s.remoteAddress}]:${s.remotePort}` : `${s.remoteAddress}:${s.remotePort}`;
   }
 
   get lastZxidSeen(): bigint {
@@ -891,10 +894,11 @@ export function fourLetterWord(
   word: 'srvr' | 'stat' | 'mntr' | 'ruok' | 'conf' | 'cons' | 'dump' | 'envi',
   opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<string> {
-  const [hostText] = parseConnectString(hostPort).hosts;
-  const colon = hostText!.lastIndexOf(':');
-  const host = hostText!.slice(0, colon);
-  const port = Number(hostText!.slice(colon + 1));
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(hostPort) ?? /^([^:/,]+):(\d{1,5})$/.exec(hostPort);
+  if (!m) throw new UsageError(`"${hostPort}" is not HOST:PORT`);
+  const hostText = hostPort;
+  const host = m[1]!;
+  const port = Number(m[2]);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   return new Promise<string>((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new CancelledError());
@@ -920,7 +924,7 @@ export function fourLetterWord(
     const onAbort = () => finish(new CancelledError());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(
-      () => finish(new ConnectionError(`ZooKeeper at ${hostText} did not answer "${word}" within ${timeoutMs} ms`, { hint: connectHint(hostText!) })),
+      () => finish(new ConnectionError(`ZooKeeper at ${hostText} did not answer "${word}" within ${timeoutMs} ms`, { hint: connectHint(hostText) })),
       timeoutMs,
     );
     socket.on('connect', () => socket.write(word));
@@ -928,7 +932,7 @@ export function fourLetterWord(
     socket.on('end', () => finish());
     socket.on('close', () => finish());
     socket.on('error', (error) =>
-      finish(new ConnectionError(`cannot reach ZooKeeper at ${hostText}: ${error.message}`, { hint: connectHint(hostText!), cause: error })),
+      finish(new ConnectionError(`cannot reach ZooKeeper at ${hostText}: ${error.message}`, { hint: connectHint(hostText), cause: error })),
     );
   });
 }

@@ -39,6 +39,7 @@ import {
   AuthError,
   CancelledError,
   ConnectionError,
+  InternalError,
   UsageError,
   UserError,
   ZkvaultError,
@@ -684,7 +685,7 @@ class ClientSession implements ZkSession {
   private mapError(error: unknown, op: string, path: string, details: { index?: number; results?: ZkOpResult[] } = {}): ZkvaultError {
     if (error instanceof ZkvaultError) return error;
     const code = typeof (error as ClientException)?.code === 'number' ? (error as ClientException).code : undefined;
-    if (code === undefined) return new ConnectionError(`${op} ${path} on ${this.connectString} failed`, { cause: error });
+    if (code === undefined) return new InternalError(`${op} ${path}: unexpected failure in the ZooKeeper client`, { cause: error });
     switch (code) {
       case ZK_ERROR.ConnectionLoss:
       case ZK_ERROR.OperationTimeout:

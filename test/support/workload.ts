@@ -34,7 +34,11 @@ const OPEN: AclEntry[] = [{ perms: PERM.ALL, scheme: 'world', id: 'anyone' }];
 const OWNER: AclEntry = { perms: PERM.ALL, scheme: 'digest', id: digestId(USER, PASSWORD) };
 const READER: AclEntry = { perms: PERM.READ, scheme: 'digest', id: digestId('reader', 'reader-pw') };
 
-/** Size of WORKLOAD_NODES.big: 519 bytes under the most jute.maxbuffer allows for that create. */
+/**
+ * Size of WORKLOAD_NODES.big: 519 bytes under the most jute.maxbuffer lets a client create there, and
+ * still readable by ZooKeeper's Java client, whose default jute.maxbuffer caps a getData reply at
+ * 1,048,487 data bytes (reply header 16 + length 4 + data + stat 68 ≤ 1,048,575).
+ */
 export const BIG_NODE_BYTES = 1_048_000;
 
 /** The nodes tests look for in checkpoint trees. */

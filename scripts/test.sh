@@ -74,6 +74,8 @@ node --test --test-concurrency=1 "${files[@]}" || status=$?
 leaked=$(pgrep -f -- "-Dzkvault.harness.run=$ZKVAULT_TEST_RUN( |\$)" || true)
 if [ -n "$leaked" ]; then
   say "ERROR: the tests left ZooKeeper JVMs running (pids: $(echo $leaked)); killing them"
+  # The harness's reaper kills JVMs whose test process is gone and removes their temp dirs.
+  node -e "import('./dist/test/support/zk-harness.js').then((m) => m.reapOrphans())" || true
   kill -9 $leaked 2>/dev/null || true
   [ "$status" -ne 0 ] || status=1
 fi

@@ -191,14 +191,16 @@ function installExitHook(): void {
 
 /**
  * Kills harness JVMs whose owning test process no longer exists (it was SIGKILLed, so its exit hook
- * never ran), and removes the temp dirs they ran in.
+ * never ran), and removes the temp dirs they ran in. Runs on the harness's first use in a process;
+ * scripts/test.sh also runs it after the tests. Returns the pids it killed.
  */
-function reapOrphans(): void {
+export function reapOrphans(): number[] {
+  const killed: number[] = [];
   let entries: string[];
   try {
     entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {
-    return; // not Linux: nothing to scan
+    return killed; // not Linux: nothing to scan
   }
   for (const entry of entries) {
     let cmdline: string;
@@ -227,6 +229,7 @@ function reapOrphans(): void {
     } catch {
       continue; // raced with its own exit
     }
+    killed.push(pid);
     waitForProcessGoneSync(pid, 5000);
     if (keepTmp()) continue;
     for (const dir of dirs) {
@@ -235,6 +238,7 @@ function reapOrphans(): void {
       }
     }
   }
+  return killed;
 }
 
 function pidAlive(pid: number): boolean {

@@ -13,7 +13,7 @@ import { keepTmp, makeTempDir, makeTempDirSync, onProcessExit, removeTempDir, wa
 export interface ZkServerOptions {
   /** `zookeeper.snapCount`: roughly how many transactions go into a log before a new snapshot. */
   snapCount?: number;
-  /** `zookeeper.extendedTypesEnabled` (container and TTL nodes via TTL). Default true. */
+  /** `zookeeper.extendedTypesEnabled`, which TTL nodes need (containers work either way). Default true. */
   extendedTypes?: boolean;
   /** `zookeeper.preAllocSize` in KiB: how far each new transaction log is padded ahead. */
   preAllocSizeKb?: number;

@@ -4,27 +4,12 @@
 //   blob = czxid(8) mzxid(8) pzxid(8) ctime(8) mtime(8) version(4) cversion(4) aversion(4) owner(8)
 //
 // Paths under `/zookeeper/` hash to 0 (`/zookeeper` itself counts); the root hashes as "".
-import type { NodeStat } from './node-record.js';
+import type { ZNode } from './tree.js';
 import { crc32 } from '../formats/checksum.js';
 
 export const DIGEST_VERSION = 2;
 
 const encoder = new TextEncoder();
-const blob = Buffer.alloc(60);
-
-export function statDigestBlob(stat: NodeStat): Buffer {
-  blob.writeBigInt64BE(BigInt.asIntN(64, stat.czxid), 0);
-  blob.writeBigInt64BE(BigInt.asIntN(64, stat.mzxid), 8);
-  blob.writeBigInt64BE(BigInt.asIntN(64, stat.pzxid), 16);
-  blob.writeBigInt64BE(BigInt.asIntN(64, stat.ctime), 24);
-  blob.writeBigInt64BE(BigInt.asIntN(64, stat.mtime), 32);
-  blob.writeInt32BE(stat.version, 40);
-  blob.writeInt32BE(stat.cversion, 44);
-  blob.writeInt32BE(stat.aversion, 48);
-  blob.writeBigInt64BE(BigInt.asIntN(64, stat.ephemeralOwner), 52);
-  return blob;
-}
-
 /**
  * How the server turned paths into bytes for hashing: Java's `String.getBytes()` uses the JVM default
  * charset, UTF-8 on JDK 18+, but on JDK 17 and older it follows the locale, and under LANG=C every
@@ -44,13 +29,14 @@ export function digestPathBytes(key: string, encoding: DigestPathEncoding): Uint
 }
 
 /** The unsigned 32-bit hash of one node; `key` is the tree key (root = ""). */
-export function nodeDigest(
-  key: string,
-  node: { data: Uint8Array | null; stat: NodeStat },
-  encoding: DigestPathEncoding = 'utf8',
-): number {
+export function nodeDigest(key: string, node: ZNode, encoding: DigestPathEncoding = 'utf8'): number {
   if (key.startsWith('/zookeeper/')) return 0;
   let c = crc32(digestPathBytes(key, encoding));
-  if (node.data !== null) c = crc32(node.data, c);
-  return crc32(statDigestBlob(node.stat), c);
+  c = node.crcData(c);
+  // Digest order is czxid mzxid pzxid ctime mtime version cversion aversion owner: in StatPersisted
+  // terms bytes [0,16), [52,60), [16,52).
+  const { buf, off } = node.stat;
+  c = crc32(buf, c, off, off + 16);
+  c = crc32(buf, c, off + 52, off + 60);
+  return crc32(buf, c, off + 16, off + 52);
 }

@@ -15,7 +15,7 @@ export function loadSnapshotTree(buf: Buffer, file: string, zxid: bigint): Loade
   const tree = new DataTree();
   const info = parseSnapshot(buf, file, (n) => {
     try {
-      tree.putNode(n.path, new ZNode(n.data, n.acl, n.stat));
+      tree.putNode(n.path, ZNode.inPlace(n.buf, n.dataOff, n.dataLen, n.acl, n.statOff));
     } catch (err) {
       if (err instanceof NoNodeError) {
         throw new IntegrityError('malformed', file, undefined, `malformed tree: node ${n.path || '/'} comes before its parent`);
@@ -71,7 +71,8 @@ export async function writeTreeSnapshot(
   const sessions = [...tree.sessions].map(([id, timeout]) => ({ id, timeout }));
   const writer = new SnapshotWriter(sink);
   await writer.begin(sessions, acls);
-  for (const [key, node] of tree.walk('')) {
+  for (const key of tree.sortedKeys('')) {
+    const node = tree.nodes.get(key)!;
     await writer.node(key, node.data, node.acl === null ? -1 : indices.get(node.acl)!, node.stat);
   }
   const digest = tree.digest();

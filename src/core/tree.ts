@@ -2,25 +2,78 @@
 // digest kept incrementally, ACL lists interned, ephemerals indexed by owner session, and the
 // session table and last processed zxid that a snapshot carries alongside the tree.
 import type { AclEntry, NodeRecord, NodeStat } from './node-record.js';
-import { clientCversion, comparePaths, nodeTypeOf } from './node-record.js';
+import { clientCversion, nodeTypeOf } from './node-record.js';
 import { nodeDigest, type DigestPathEncoding } from './digest.js';
+import { StatView } from '../formats/stat.js';
+import { crc32 } from '../formats/checksum.js';
 
 /** The ACL ZooKeeper uses for a null list (ACL-map index -1): world:anyone, all permissions. */
 export const OPEN_ACL_UNSAFE: readonly AclEntry[] = Object.freeze([Object.freeze({ perms: 31, scheme: 'world', id: 'anyone' })]);
 
 export class ZNode {
-  data: Uint8Array | null;
+  // Data as a range of a shared buffer (a loaded snapshot's), so loading copies nothing; dlen -1 = null.
+  private dbuf: Uint8Array;
+  private doff: number;
+  private dlen: number;
   /** Interned ACL list; null means ZooKeeper's index -1 (world:anyone ALL). */
   acl: readonly AclEntry[] | null;
-  stat: NodeStat;
-  children: Set<string> | null = null;
+  private readonly sbuf: Buffer;
+  private readonly soff: number;
+  /** How many children the node has (ZooKeeper's child set, kept as a count; see DataTree.childrenOf). */
+  numChildren = 0;
 
   constructor(data: Uint8Array | null, acl: readonly AclEntry[] | null, stat: NodeStat) {
-    this.data = data;
+    this.dbuf = data ?? EMPTY;
+    this.doff = 0;
+    this.dlen = data ? data.length : -1;
     this.acl = acl;
-    this.stat = stat;
+    const view = stat instanceof StatView ? stat : StatView.from(stat);
+    this.sbuf = view.buf;
+    this.soff = view.off;
+  }
+
+  /** The persisted stat, read and written in place (a fresh view each time; views are cheap). */
+  get stat(): StatView {
+    return new StatView(this.sbuf, this.soff);
+  }
+
+  /** A node over bytes that lie in `buf` (no copy). */
+  static inPlace(buf: Buffer, dataOff: number, dataLen: number, acl: readonly AclEntry[] | null, statOff: number): ZNode {
+    const n = new ZNode(null, acl, new StatView(buf, statOff));
+    n.dbuf = buf;
+    n.doff = dataOff;
+    n.dlen = dataLen;
+    return n;
+  }
+
+  get data(): Buffer | null {
+    if (this.dlen < 0) return null;
+    return Buffer.from(this.dbuf.buffer, this.dbuf.byteOffset + this.doff, this.dlen);
+  }
+
+  set data(value: Uint8Array | null) {
+    if (value === null) {
+      this.dbuf = EMPTY;
+      this.doff = 0;
+      this.dlen = -1;
+    } else {
+      this.dbuf = value;
+      this.doff = 0;
+      this.dlen = value.length;
+    }
+  }
+
+  get dataLength(): number {
+    return this.dlen < 0 ? 0 : this.dlen;
+  }
+
+  /** CRC-32 of the data continuing `crc` (for the digest, without creating a view). */
+  crcData(crc: number): number {
+    return this.dlen <= 0 ? crc : crc32(this.dbuf, crc, this.doff, this.doff + this.dlen);
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** ZooKeeper keeps the root under the empty path; `/` is its alias. */
 export function treeKey(path: string): string {
@@ -54,6 +107,7 @@ export class DataTree {
   readonly ephemerals = new Map<bigint, Set<string>>();
   lastProcessedZxid = 0n;
   private readonly aclIntern = new Map<string, readonly AclEntry[]>();
+  private readonly aclByIdentity = new WeakMap<readonly AclEntry[], readonly AclEntry[]>();
   /** Running digest (sum of node hashes mod 2^64); null until first asked for. */
   private digestSum: bigint | null = null;
   /** How path bytes are hashed in the digest (see DigestPathEncoding). */
@@ -78,25 +132,30 @@ export class DataTree {
 
   internAcl(acl: readonly AclEntry[] | null): readonly AclEntry[] | null {
     if (acl === null) return null;
+    // Loading hands the same list object for every node with one ACL-map index: skip the key then.
+    const seen = this.aclByIdentity.get(acl);
+    if (seen) return seen;
     let key = '';
     for (const a of acl) key += `${a.perms}\u0000${a.scheme}\u0000${a.id}\u0001`;
     let found = this.aclIntern.get(key);
     if (!found) {
       found = Object.freeze(acl.map((a) => Object.freeze({ perms: a.perms, scheme: a.scheme, id: a.id })));
       this.aclIntern.set(key, found);
+      this.aclByIdentity.set(found, found);
     }
+    this.aclByIdentity.set(acl, found);
     return found;
   }
 
   /**
-   * Inserts a node as read from a snapshot: the parent must exist (snapshots are pre-order), and
-   * the node is linked into its parent's children. Used for loading, not for replay.
+   * Inserts a node as read from a snapshot: the parent must exist (snapshots list parents first), and
+   * the parent counts it as a child. Used for loading, not for replay.
    */
   putNode(key: string, node: ZNode): void {
     if (key !== '') {
       const parent = this.nodes.get(parentKey(key));
       if (!parent) throw new NoNodeError(`parent of ${displayPath(key)} is missing`);
-      (parent.children ??= new Set()).add(key.slice(key.lastIndexOf('/') + 1));
+      if (!this.nodes.has(key)) parent.numChildren++;
     }
     node.acl = this.internAcl(node.acl);
     this.nodes.set(key, node);
@@ -172,27 +231,24 @@ export class DataTree {
     const parent = this.nodes.get(pKey);
     if (!parent) throw new NoNodeError(path);
     const interned = this.internAcl(acl);
-    const name = key.slice(key.lastIndexOf('/') + 1);
-    if (parent.children?.has(name)) throw new NodeExistsError(path);
+    // ZooKeeper asks the parent's child set; the node map holds the same names (3.9.4+ asks it too).
+    if (this.nodes.has(key)) throw new NodeExistsError(path);
     this.preChange(pKey, parent);
     if (parentCVersion === -1) parentCVersion = parent.stat.cversion + 1;
     if (parentCVersion > parent.stat.cversion) {
       parent.stat.cversion = parentCVersion;
       parent.stat.pzxid = zxid;
     }
-    (parent.children ??= new Set()).add(name);
+    parent.numChildren++;
     this.postChange(pKey, parent);
-    const node = new ZNode(data, interned, {
-      czxid: zxid,
-      mzxid: zxid,
-      pzxid: zxid,
-      ctime: time,
-      mtime: time,
-      version: 0,
-      cversion: 0,
-      aversion: 0,
-      ephemeralOwner,
-    });
+    const stat = StatView.alloc();
+    stat.czxid = zxid;
+    stat.mzxid = zxid;
+    stat.pzxid = zxid;
+    stat.ctime = time;
+    stat.mtime = time;
+    stat.ephemeralOwner = ephemeralOwner;
+    const node = new ZNode(data, interned, stat);
     this.nodes.set(key, node);
     this.trackEphemeral(key, ephemeralOwner, true);
     if (this.digestSum !== null) this.digestSum = add64(this.digestSum, nodeDigest(key, node, this.digestEncoding));
@@ -205,10 +261,10 @@ export class DataTree {
     if (!parent) throw new NoNodeError(path);
     // The parent is updated even when the child is already gone (fuzzy snapshots).
     this.preChange(pKey, parent);
-    parent.children?.delete(key.slice(key.lastIndexOf('/') + 1));
+    const node = this.nodes.get(key);
+    if (node) parent.numChildren--;
     if (zxid > parent.stat.pzxid) parent.stat.pzxid = zxid;
     this.postChange(pKey, parent);
-    const node = this.nodes.get(key);
     if (!node) throw new NoNodeError(path);
     if (this.digestSum !== null) this.digestSum = sub64(this.digestSum, nodeDigest(key, node, this.digestEncoding));
     this.nodes.delete(key);
@@ -273,23 +329,15 @@ export class DataTree {
     }
   }
 
-  /** Pre-order walk (parent before children; children sorted) from `root`. */
-  *walk(root = ''): Generator<[string, ZNode]> {
-    const start = this.nodes.get(treeKey(root));
-    if (!start) return;
-    const stack: Array<[string, ZNode]> = [[treeKey(root), start]];
-    while (stack.length > 0) {
-      const [key, node] = stack.pop()!;
-      yield [key, node];
-      if (node.children && node.children.size > 0) {
-        const names = [...node.children].sort();
-        for (let i = names.length - 1; i >= 0; i--) {
-          const childKey = key + '/' + names[i];
-          const child = this.nodes.get(childKey);
-          if (child) stack.push([childKey, child]);
-        }
-      }
-    }
+  /**
+   * The tree keys at or under `root`, sorted by plain string comparison: every parent comes before
+   * its children (a parent's key is a prefix of theirs), which is all a snapshot's node order needs.
+   */
+  sortedKeys(root = ''): string[] {
+    const r = treeKey(root);
+    const keys: string[] = [];
+    for (const key of this.nodes.keys()) if (r === '' || key === r || key.startsWith(r + '/')) keys.push(key);
+    return keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /**
@@ -298,15 +346,14 @@ export class DataTree {
    * ephemeralOwner as stored (so container and TTL types survive).
    */
   records(path = '/'): NodeRecord[] {
-    const root = treeKey(path);
     const out: NodeRecord[] = [];
-    for (const [key, node] of this.nodes) {
+    for (const key of this.sortedKeys(path)) {
       if (key === '/zookeeper' || key.startsWith('/zookeeper/')) continue;
-      if (root !== '' && key !== root && !key.startsWith(root + '/')) continue;
-      const stat = { ...node.stat, cversion: clientCversion(node.stat.cversion, node.children?.size ?? 0) };
+      const node = this.nodes.get(key)!;
+      const stat = { ...node.stat.toObject(), cversion: clientCversion(node.stat.cversion, node.numChildren) };
       out.push({ path: displayPath(key), data: node.data, acl: (node.acl ?? OPEN_ACL_UNSAFE).map((a) => ({ ...a })), stat });
     }
-    out.sort((a, b) => comparePaths(a.path, b.path));
+    // Keys sort like paths except the root ("" vs "/"), which comes first either way.
     return out;
   }
 }

@@ -16,6 +16,7 @@ import { IntegrityError } from '../errors.js';
 import type { AclEntry, NodeStat } from '../core/node-record.js';
 import { adler32 } from './checksum.js';
 import { JuteReader, JuteWriter } from './jute.js';
+import { STAT_SIZE, StatView } from './stat.js';
 
 export const SNAPSHOT_MAGIC = 0x5a4b534e;
 const SEAL_TAIL = Buffer.from([0, 0, 0, 1, 0x2f]);
@@ -28,16 +29,35 @@ export interface SnapshotSession {
   timeout: number;
 }
 
-export interface SnapshotNode {
+/**
+ * One node record as it lies in the stream: offsets into the buffer, decoded only on request. The
+ * parser reuses one instance for every node (no garbage per node): copy what you keep.
+ */
+export class SnapshotNode {
   /** Tree key: "" for the root. */
-  path: string;
-  /** The path's bytes as stored (for digesting without re-encoding). */
-  pathBytes: Buffer;
-  data: Buffer | null;
-  aclIndex: number;
+  path = '';
+  dataOff = 0;
+  /** -1 for a null value. */
+  dataLen = -1;
+  aclIndex = -1;
   /** The ACL list the index stands for; null for index -1 (world:anyone, all permissions). */
-  acl: AclEntry[] | null;
-  stat: NodeStat;
+  acl: AclEntry[] | null = null;
+  statOff = 0;
+
+  constructor(readonly buf: Buffer) {}
+
+  get data(): Buffer | null {
+    return this.dataLen < 0 ? null : this.buf.subarray(this.dataOff, this.dataOff + this.dataLen);
+  }
+
+  /** A view over the stat bytes in place. */
+  get statView(): StatView {
+    return new StatView(this.buf, this.statOff);
+  }
+
+  get stat(): NodeStat {
+    return this.statView.toObject();
+  }
 }
 
 export interface SnapshotDigest {
@@ -60,25 +80,6 @@ export interface SnapshotInfo {
   trailingBytes: number;
   /** Uncompressed size. */
   size: number;
-}
-
-function readStat(r: JuteReader): NodeStat {
-  r.need(60, 'node stat');
-  const b = r.buf;
-  const p = r.pos;
-  const stat: NodeStat = {
-    czxid: b.readBigInt64BE(p),
-    mzxid: b.readBigInt64BE(p + 8),
-    ctime: b.readBigInt64BE(p + 16),
-    mtime: b.readBigInt64BE(p + 24),
-    version: b.readInt32BE(p + 32),
-    cversion: b.readInt32BE(p + 36),
-    aversion: b.readInt32BE(p + 40),
-    ephemeralOwner: b.readBigInt64BE(p + 44),
-    pzxid: b.readBigInt64BE(p + 52),
-  };
-  r.pos = p + 60;
-  return stat;
 }
 
 function toIndex(v: bigint, r: JuteReader, at: number): number {
@@ -121,21 +122,44 @@ export function parseSnapshot(buf: Buffer, file: string, onNode: (node: Snapshot
   }
 
   let nodeCount = 0;
+  const cursor = new SnapshotNode(buf);
   for (;;) {
     const at = r.offset;
-    const pathBytes = r.buffer('node path');
-    if (pathBytes === null) throw new IntegrityError('malformed', file, at, 'malformed: null node path');
-    if (pathBytes.length === 1 && pathBytes[0] === 0x2f) break; // "/" ends the node list
-    const path = pathBytes.toString('utf8');
-    const data = r.buffer('node data');
+    // Hot loop: lengths are read by hand so no view object is made per node.
+    r.need(4, 'node path length');
+    const pathLen = buf.readInt32BE(r.pos);
+    if (pathLen < 0 || pathLen > r.maxLength) throw new IntegrityError('malformed', file, at, `malformed: node path length ${pathLen}`);
+    r.need(4 + pathLen, 'node path');
+    const pathOff = r.pos + 4;
+    r.pos = pathOff + pathLen;
+    if (pathLen === 1 && buf[pathOff] === 0x2f) break; // "/" ends the node list
+    const path = buf.toString('utf8', pathOff, pathOff + pathLen);
+    const dataAt = r.offset;
+    r.need(4, 'node data length');
+    const dataLen = buf.readInt32BE(r.pos);
+    if (dataLen < -1 || dataLen > r.maxLength) throw new IntegrityError('malformed', file, dataAt, `malformed: node data length ${dataLen}`);
+    const dataOff = r.pos + 4;
+    r.pos = dataOff;
+    if (dataLen > 0) {
+      r.need(dataLen, 'node data');
+      r.pos += dataLen;
+    }
     const idxAt = r.offset;
     const aclIndex = toIndex(r.long('node ACL index'), r, idxAt);
-    const stat = readStat(r);
+    r.need(STAT_SIZE, 'node stat');
+    const statOff = r.pos;
+    r.pos += STAT_SIZE;
     const acl = aclIndex === -1 ? null : acls.get(aclIndex);
     if (acl === undefined) {
       throw new IntegrityError('malformed', file, idxAt, `malformed: node ${path || '/'} uses ACL index ${aclIndex}, which the ACL map lacks`);
     }
-    onNode({ path, pathBytes, data, aclIndex, acl, stat });
+    cursor.path = path;
+    cursor.dataOff = dataOff;
+    cursor.dataLen = dataLen;
+    cursor.aclIndex = aclIndex;
+    cursor.acl = acl;
+    cursor.statOff = statOff;
+    onNode(cursor);
     nodeCount++;
   }
 
@@ -252,7 +276,9 @@ export class SnapshotWriter {
     if (typeof path === 'string') this.w.ustring(path);
     else this.w.buffer(path);
     this.w.buffer(data).long(BigInt(aclIndex));
-    this.w
+    if (stat instanceof StatView) {
+      this.w.raw(stat.bytes());
+    } else this.w
       .long(stat.czxid)
       .long(stat.mzxid)
       .long(stat.ctime)

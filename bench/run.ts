@@ -1,0 +1,148 @@
+// `npm run bench`: speed and memory figures, each against a baseline measured in the same run.
+//   snapshot  load (parse + seals + tree) of a generated ≥100 MB snapshot, vs ZooKeeper's SnapshotFormatter
+//   replay    replay of ≥500k txns from log files with every digest checked
+// Select with `npm run bench -- snapshot replay`; scale with ZKVAULT_BENCH_SCALE (default 1).
+import { mkdtempSync, rmSync, statSync, openSync, writeSync, closeSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SnapshotWriter } from '../src/formats/snapshot.js';
+import { zeroStat } from '../src/core/tree.js';
+import { Leader } from '../test/support/history.js';
+import { javaClasspath, zookeeperAvailable } from '../test/support/zk-harness.js';
+import { measureProcess, fmtMB, MB } from './measure.js';
+
+const scale = Number(process.env.ZKVAULT_BENCH_SCALE ?? '1');
+const here = fileURLToPath(new URL('.', import.meta.url));
+const selected = process.argv.slice(2);
+const want = (name: string) => selected.length === 0 || selected.includes(name);
+const work = mkdtempSync(join(tmpdir(), 'zkvault-bench-'));
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+/** A snapshot shaped like a busy Kafka/Solr tree: wide parents, mixed data sizes (mean ~700 B). */
+async function generateSnapshot(file: string, targetBytes: number): Promise<{ nodes: number; bytes: number }> {
+  const fd = openSync(file, 'w');
+  const w = new SnapshotWriter((c) => void writeSync(fd, c));
+  const acl = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+  await w.begin([{ id: 0x100n, timeout: 30000 }], new Map([[1, acl]]));
+  const stat = zeroStat();
+  await w.node('', Buffer.alloc(0), -1, stat);
+  await w.node('/zookeeper', Buffer.alloc(0), -1, stat);
+  await w.node('/zookeeper/quota', Buffer.alloc(0), -1, stat);
+  const rand = rng(42);
+  const pool = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < pool.length; i++) pool[i] = Math.floor(rand() * 256);
+  let nodes = 3;
+  let zxid = 1n;
+  for (let top = 0; w.bytesWritten < targetBytes; top++) {
+    const parent = `/brokers-${top}`;
+    await w.node(parent, Buffer.from('{}'), 1, { ...stat, czxid: zxid, mzxid: zxid, pzxid: zxid });
+    nodes++;
+    for (let c = 0; c < 5000 && w.bytesWritten < targetBytes; c++) {
+      const r = rand();
+      const size = r < 0.5 ? Math.floor(rand() * 200) : r < 0.9 ? 200 + Math.floor(rand() * 1000) : 1200 + Math.floor(rand() * 3000);
+      const off = Math.floor(rand() * (pool.length - size));
+      zxid++;
+      await w.node(`${parent}/topic-${c}`, pool.subarray(off, off + size), 1, {
+        ...stat,
+        czxid: zxid,
+        mzxid: zxid,
+        pzxid: zxid,
+        ctime: 1_700_000_000_000n + zxid,
+        mtime: 1_700_000_000_000n + zxid,
+      });
+      nodes++;
+    }
+  }
+  const bytes = await w.finish({ digest: { zxid: 0n, value: 0n } });
+  closeSync(fd);
+  return { nodes, bytes };
+}
+
+function javaCmd(): { java: string; cp: string } | null {
+  const avail = zookeeperAvailable();
+  if (!avail.ok) return null;
+  return { java: avail.java, cp: javaClasspath() };
+}
+
+async function benchSnapshot(): Promise<void> {
+  const file = join(work, 'snapshot.1');
+  const target = Math.round(110 * MB * scale);
+  const gen = await generateSnapshot(file, target);
+  const size = statSync(file).size;
+  console.log(`\n## snapshot load: ${fmtMB(size)}, ${gen.nodes.toLocaleString()} nodes`);
+  const ours = await measureProcess(process.execPath, [join(here, 'load-snapshot.js'), file]);
+  if (ours.code !== 0) throw new Error(`zkvault load failed: ${ours.stderr}`);
+  const mbs = size / MB / (ours.wallMs / 1000);
+  console.log(`zkvault             ${(ours.wallMs / 1000).toFixed(2)} s  ${mbs.toFixed(1)} MB/s  peak RSS ${fmtMB(ours.peakRssBytes)} (${(ours.peakRssBytes / size).toFixed(2)}× the file)  [${ours.stdout.trim()}]`);
+  const j = javaCmd();
+  if (!j) {
+    console.log('SnapshotFormatter   not run: ZooKeeper/Java missing (scripts/install-deps.sh installs them)');
+    return;
+  }
+  const theirs = await measureProcess(j.java, ['-XX:+UseSerialGC', '-Xmx4g', '-cp', j.cp, 'org.apache.zookeeper.server.SnapshotFormatter', file], { discardStdout: true });
+  if (theirs.code !== 0) throw new Error(`SnapshotFormatter failed: ${theirs.stderr}`);
+  console.log(`SnapshotFormatter   ${(theirs.wallMs / 1000).toFixed(2)} s  ${(size / MB / (theirs.wallMs / 1000)).toFixed(1)} MB/s  peak RSS ${fmtMB(theirs.peakRssBytes)}  (stdout discarded)`);
+  console.log(`ratio (SnapshotFormatter time / zkvault time): ${(theirs.wallMs / ours.wallMs).toFixed(2)}  (target ≥ 1.0)`);
+  console.log(`peak RSS / snapshot size: ${(ours.peakRssBytes / size).toFixed(2)}  (target ≤ 2.0)`);
+}
+
+async function benchReplay(): Promise<void> {
+  const count = Math.round(500_000 * scale);
+  const L = new Leader();
+  L.createSession(0x1000n);
+  const rand = rng(7);
+  const live: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    L.create(`/p${i}`);
+  }
+  while (L.zxid < BigInt(count)) {
+    const r = rand();
+    if (r < 0.45 || live.length < 100) {
+      const p = `/p${Math.floor(rand() * 50)}/n${L.zxid}`;
+      L.create(p, Buffer.alloc(Math.floor(rand() * 300), 1));
+      live.push(p);
+    } else if (r < 0.85) {
+      L.setData(live[Math.floor(rand() * live.length)]!, Buffer.alloc(Math.floor(rand() * 300), 2));
+    } else {
+      const idx = Math.floor(rand() * live.length);
+      L.delete(live[idx]!);
+      live[idx] = live[live.length - 1]!;
+      live.pop();
+    }
+  }
+  const dir = join(work, 'logs');
+  mkdirSync(dir);
+  let bytes = 0;
+  const per = 100_000n;
+  for (let from = 1n; from <= L.zxid; from += per) {
+    const f = L.log(from, from + per - 1n);
+    writeFileSync(join(dir, f.name), f.bytes);
+    bytes += f.bytes.length;
+  }
+  L.txns = [];
+  console.log(`\n## replay: ${count.toLocaleString()} txns in ${fmtMB(bytes)} of logs`);
+  const ours = await measureProcess(process.execPath, [join(here, 'replay-logs.js'), dir]);
+  if (ours.code !== 0) throw new Error(`replay failed: ${ours.stderr}`);
+  const secs = ours.wallMs / 1000;
+  console.log(`zkvault replay      ${secs.toFixed(2)} s  ${Math.round(count / secs).toLocaleString()} txns/s  ${(bytes / MB / secs).toFixed(1)} MB/s  peak RSS ${fmtMB(ours.peakRssBytes)}  [${ours.stdout.trim()}]`);
+  const j = javaCmd();
+  if (j) {
+    const first = join(dir, 'log.1');
+    const theirs = await measureProcess(j.java, ['-XX:+UseSerialGC', '-cp', j.cp, 'org.apache.zookeeper.server.persistence.TxnLogToolkit', first], { discardStdout: true });
+    console.log(`TxnLogToolkit dump of log.1 (100k txns, read+print only): ${(theirs.wallMs / 1000).toFixed(2)} s (reference)`);
+  }
+}
+
+try {
+  console.log(`zkvault benchmarks (scale ${scale}, ${new Date().toISOString()})`);
+  if (want('snapshot')) await benchSnapshot();
+  if (want('replay')) await benchReplay();
+} finally {
+  if (process.env.ZKVAULT_BENCH_KEEP) console.log(`\n(kept ${work})`);
+  else rmSync(work, { recursive: true, force: true });
+}

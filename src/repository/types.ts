@@ -1,0 +1,117 @@
+// The repository contract: what backups look like from the outside (manifests), and how services
+// write and read them. Implementations live beside this file; services see only these types.
+//
+// Layout (any Storage backend, keys relative to the repository root):
+//   zkvault-repository.json        repository marker: { format: "zkvault-repository", version: 1, createdAt }
+//   archives/<id>.tar              one archive per backup: its members, then manifest.json last
+//   manifests/<id>.json            the sidecar manifest; written LAST: its presence makes the backup exist
+//   locks/<name>.json              run locks (host, pid, time)
+// An interrupted run leaves no manifests/<id>.json, so it is never listed; prune removes its leftovers.
+
+export type BackupKind = 'logical' | 'physical';
+
+export interface ManifestMember {
+  /** File name inside the archive (e.g. `snapshot.100000040`). */
+  name: string;
+  size: number;
+  /** Lowercase hex sha256 of the member's bytes. */
+  sha256: string;
+  /** What the member is, for readers: 'snapshot' | 'log' | other kinds later. */
+  role: string;
+  /** For snapshots and logs: the zxid in the file name. `0x…` hex. */
+  zxid?: string;
+  /** Free-form, per role (e.g. a log's first/last zxid and times). */
+  meta?: Record<string, unknown>;
+}
+
+export interface NodeCounts {
+  nodes: number;
+  persistent: number;
+  ephemeral: number;
+  container: number;
+  ttl: number;
+  /** Total bytes of znode data. */
+  dataBytes: number;
+}
+
+/** What every backup records. Stored twice: inside the archive and as the sidecar (with `archive`). */
+export interface BackupManifest {
+  format: 'zkvault-backup';
+  /** Manifest format version; readers refuse a higher major version. */
+  formatVersion: 1;
+  tool: { name: 'zkvault'; version: string };
+  id: string;
+  kind: BackupKind;
+  /** ISO 8601, when the run started and when it committed. */
+  createdAt: string;
+  completedAt: string;
+  /** Redacted description of where the data came from (never credentials). */
+  source: { zk?: string; path?: string; dataDir?: string; logDir?: string; host?: string };
+  /** The zxid range this backup can restore to (a logical backup: the window its walk saw). `0x…` hex. */
+  zxid: { from: string; to: string };
+  /** Logical: true when the tree did not change during the walk (one zxid), false when fuzzy. */
+  consistent?: boolean;
+  /** Logical: nodes whose czxid/mzxid/pzxid fall inside the walk's window. */
+  changedDuringWalk?: number;
+  /** True when some nodes could not be read: the backup is listed, but as partial. */
+  partial: boolean;
+  /** Paths that could not be read, and why (NoAuth, redacted ACL). */
+  unreadable: Array<{ path: string; reason: string }>;
+  counts: NodeCounts;
+  members: ManifestMember[];
+  /** Sidecar only: the archive object itself. */
+  archive?: { key: string; size: number; sha256: string };
+  /** Kind-specific extras (e.g. a physical backup's ensemble identity and chain). */
+  extra?: Record<string, unknown>;
+}
+
+/** One integrity problem found by verification: names the backup, the member, and where. */
+export interface VerifyProblem {
+  id: string;
+  member?: string;
+  offset?: number;
+  message: string;
+}
+
+export interface BackupWriter {
+  readonly id: string;
+  /** A private local directory to build members in (removed on commit/abort). */
+  readonly stagingDir: string;
+  /** Registers a file in stagingDir as a member (hashes it, streaming). */
+  addMember(name: string, role: string, extra?: Pick<ManifestMember, 'zxid' | 'meta'>): Promise<ManifestMember>;
+  /**
+   * Packs the members and manifest.json into the archive, stores it, then writes the sidecar
+   * manifest last (the commit point). Returns the sidecar manifest.
+   */
+  commit(manifest: Omit<BackupManifest, 'members' | 'archive' | 'id' | 'format' | 'formatVersion' | 'tool' | 'completedAt'>): Promise<BackupManifest>;
+  /** Removes everything this run wrote. Safe to call after a failed commit; idempotent. */
+  abort(): Promise<void>;
+}
+
+export interface BackupReader {
+  readonly manifest: BackupManifest;
+  /**
+   * Extracts one member to a local file (in a private temp dir) and returns its path. The member's
+   * sha256 is checked against the manifest while extracting: a mismatch is an IntegrityError naming
+   * the backup and member, expected and actual hash.
+   */
+  extractMember(name: string): Promise<string>;
+  /** Checks the archive's and every member's sha256 and size against the manifests. */
+  verifyChecksums(): Promise<VerifyProblem[]>;
+  /** Removes any temp files this reader made. */
+  close(): Promise<void>;
+}
+
+export interface Repository {
+  /** The location as given, with credentials redacted. */
+  readonly location: string;
+  /** A new backup id: sorts by creation time (UTC, to the millisecond), plus a random suffix. */
+  newBackupId(now?: Date): string;
+  /** Starts a backup: takes the repository's backup lock (LockedError, exit 11, when held). */
+  beginBackup(kind: BackupKind, signal?: AbortSignal): Promise<BackupWriter>;
+  /** Complete backups (sidecar manifest present), oldest first. */
+  list(): Promise<BackupManifest[]>;
+  /** `latest`, a full id, or a unique prefix of one → its manifest; NotFoundError (exit 10) otherwise. */
+  resolve(ref: string): Promise<BackupManifest>;
+  open(id: string): Promise<BackupReader>;
+}

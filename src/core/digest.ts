@@ -31,11 +31,21 @@ export function digestPathBytes(key: string, encoding: DigestPathEncoding): Uint
 /** The unsigned 32-bit hash of one node; `key` is the tree key (root = ""). */
 export function nodeDigest(key: string, node: ZNode, encoding: DigestPathEncoding = 'utf8'): number {
   if (key.startsWith('/zookeeper/')) return 0;
-  let c = crc32(digestPathBytes(key, encoding));
-  c = node.crcData(c);
-  // Digest order is czxid mzxid pzxid ctime mtime version cversion aversion owner: in StatPersisted
-  // terms bytes [0,16), [52,60), [16,52).
   const { buf, off } = node.stat;
+  return statHash(node.crcData(crc32(digestPathBytes(key, encoding))), buf, off);
+}
+
+/** The same hash from parts: data bytes and a StatPersisted-ordered 60-byte stat at `statBuf[off]`. */
+export function recordDigest(key: string, data: Uint8Array | null, statBuf: Uint8Array, off: number): number {
+  if (key.startsWith('/zookeeper/')) return 0;
+  let c = crc32(digestPathBytes(key, 'utf8'));
+  if (data) c = crc32(data, c);
+  return statHash(c, statBuf, off);
+}
+
+// Digest order is czxid mzxid pzxid ctime mtime version cversion aversion owner: in StatPersisted
+// terms bytes [0,16), [52,60), [16,52).
+function statHash(c: number, buf: Uint8Array, off: number): number {
   c = crc32(buf, c, off, off + 16);
   c = crc32(buf, c, off + 52, off + 60);
   return crc32(buf, c, off + 16, off + 52);

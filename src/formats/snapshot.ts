@@ -292,6 +292,17 @@ export class SnapshotWriter {
     if (this.w.length >= this.chunkSize) await this.flush();
   }
 
+  /**
+   * Appends node records already encoded as a snapshot stores them (path, data, ACL index, stat),
+   * e.g. spooled to disk while the nodes were collected. `count` is how many records `bytes` holds.
+   */
+  async rawNodes(bytes: Buffer, count: number): Promise<void> {
+    if (this.state !== 'nodes') throw new Error('SnapshotWriter.rawNodes called outside begin/finish');
+    this.w.raw(bytes);
+    this.nodes += count;
+    if (this.w.length >= this.chunkSize) await this.flush();
+  }
+
   private async writeSeal(): Promise<void> {
     // The seal's checksum covers everything before it, so flush first to fold those bytes in.
     await this.flush();

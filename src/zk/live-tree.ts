@@ -40,12 +40,28 @@ function isWithin(path: string, root: string): boolean {
  * between being listed and being read is skipped, as is one that vanishes mid-read.
  */
 export async function readLiveTree(session: ZkSession, root = '/', opts: ReadLiveTreeOptions = {}): Promise<NodeRecord[]> {
+  const records: NodeRecord[] = [];
+  await walkLiveTree(session, root, opts, (record) => void records.push(record));
+  return records.sort((a, b) => comparePaths(a.path, b.path));
+}
+
+/**
+ * The streaming form of readLiveTree: calls `onNode` for each node as it is read, in an order where
+ * a parent always comes before its children (not sorted), and keeps nothing itself. `numChildren` is
+ * the child count the server reported with the node's stat (needed to turn the client's cversion
+ * back into the stored one).
+ */
+export async function walkLiveTree(
+  session: ZkSession,
+  root: string,
+  opts: ReadLiveTreeOptions,
+  onNode: (record: NodeRecord, numChildren: number) => void,
+): Promise<void> {
   const excluded = [...(opts.exclude ?? [])];
   if (session.chroot === '') excluded.push(SYSTEM_SUBTREE);
   const isExcluded = (path: string) => excluded.some((e) => e !== '/' && isWithin(path, e));
   const concurrency = Math.max(1, opts.concurrency ?? 64);
 
-  const records: NodeRecord[] = [];
   const queue: string[] = [root];
   let active = 0;
   let rootSeen = false;
@@ -54,14 +70,14 @@ export async function readLiveTree(session: ZkSession, root = '/', opts: ReadLiv
     const node = await readNode(session, path, opts);
     if (node === undefined) return;
     if (path === root) rootSeen = true;
-    records.push(node.record);
+    onNode(node.record, node.numChildren);
     for (const name of node.children) {
       const child = childPath(path, name);
       if (!isExcluded(child)) queue.push(child);
     }
   };
 
-  if (isExcluded(root)) return [];
+  if (isExcluded(root)) return;
   await new Promise<void>((resolve, reject) => {
     let failed = false;
     const pump = () => {
@@ -95,12 +111,13 @@ export async function readLiveTree(session: ZkSession, root = '/', opts: ReadLiv
     throw new UserError(`${root}: no such znode${session.chroot === '' ? '' : ` under the chroot ${session.chroot}`}`, {
       hint: 'check --path (and the chroot in --zk)',
     });
-  return records.sort((a, b) => comparePaths(a.path, b.path));
 }
 
 interface NodeRead {
   record: NodeRecord;
   children: string[];
+  /** From the same reply as the stat (cversion is only meaningful beside it). */
+  numChildren: number;
 }
 
 /** One node's data, stat, ACL and child names; undefined if it is gone or unreadable (and tolerated). */
@@ -121,6 +138,6 @@ async function readNode(session: ZkSession, path: string, opts: ReadLiveTreeOpti
     // The three replies may straddle a change; the ACL must be the one the stat's aversion names.
     if (acl.stat.aversion !== data.stat.aversion && attempt < MAX_READ_ATTEMPTS) continue;
     const { dataLength: _dataLength, numChildren: _numChildren, ...stat } = data.stat;
-    return { record: { path, data: data.data, acl: acl.acl, stat }, children: children.children };
+    return { record: { path, data: data.data, acl: acl.acl, stat }, children: children.children, numChildren: data.stat.numChildren };
   }
 }

@@ -22,6 +22,11 @@ export interface ManifestMember {
   zxid?: string;
   /** Free-form, per role (e.g. a log's first/last zxid and times). */
   meta?: Record<string, unknown>;
+  /**
+   * Set at commit: byte offset of the member's first data byte in the archive, so a reader can fetch
+   * just that member with a ranged get (its sha256 is still checked).
+   */
+  offset?: number;
 }
 
 export interface NodeCounts {
@@ -113,5 +118,9 @@ export interface Repository {
   list(): Promise<BackupManifest[]>;
   /** `latest`, a full id, or a unique prefix of one → its manifest; NotFoundError (exit 10) otherwise. */
   resolve(ref: string): Promise<BackupManifest>;
-  open(id: string): Promise<BackupReader>;
+  /**
+   * Opens a backup for reading (`id` may also be `latest` or a unique prefix, as for resolve).
+   * `tempDir`: where extracted members go (default: the repository's temp dir, os.tmpdir()).
+   */
+  open(id: string, options?: { tempDir?: string; signal?: AbortSignal }): Promise<BackupReader>;
 }

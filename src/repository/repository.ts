@@ -1,0 +1,257 @@
+// The repository on top of any Storage: the layout of types.ts, listing from the small sidecar manifests,
+// resolving ids, and starting backups under the repository lock.
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { IntegrityError, NotFoundError, UsageError, UserError, throwIfAborted } from '../errors.js';
+import { openStorage, parseLocation, redactLocation } from '../storage/location.js';
+import { joinLocation, StorageNotFoundError, type Storage } from '../storage/storage.js';
+import { isBackupId, newBackupId } from './ids.js';
+import { DEFAULT_STALE_LOCK_MS, processIsAlive, RepositoryLock, type LockEnvironment } from './lock.js';
+import {
+  parseManifest,
+  parseMarker,
+  REPOSITORY_FORMAT,
+  REPOSITORY_MARKER_KEY,
+  REPOSITORY_VERSION,
+  type RepositoryMarker,
+} from './manifest.js';
+import { StorageBackupReader } from './reader.js';
+import type { BackupKind, BackupManifest, BackupReader, BackupWriter, Repository } from './types.js';
+import { archiveKey, manifestKey, StorageBackupWriter } from './writer.js';
+
+export const BACKUP_LOCK_KEY = 'locks/backup.json';
+
+export interface OpenRepositoryOptions {
+  /** Allow a repository that does not exist yet; its marker is written by the first beginBackup. */
+  create?: boolean;
+  /** Default signal for reads (list, resolve, readers). beginBackup takes its own. */
+  signal?: AbortSignal;
+  /** A lock with no sign of life for this long is broken, with a warning (default 6 h). */
+  staleLockMs?: number;
+  /** Non-fatal problems: manifests skipped by list, stale locks broken, cleanup failures. */
+  warn?: (message: string) => void;
+  /** Parent directory for staging and extraction temp dirs (default os.tmpdir()). */
+  tempDir?: string;
+  // Injectable for tests.
+  now?: () => Date;
+  host?: string;
+  pid?: number;
+  isProcessAlive?: (pid: number) => boolean;
+}
+
+/** Opens the repository at a `--repo` location (a path, file:///…, s3://…). */
+export async function openRepository(location: string, opts: OpenRepositoryOptions = {}): Promise<StorageRepository> {
+  const parsed = parseLocation(location);
+  const storage = await openStorage(parsed, { signal: opts.signal });
+  return openRepositoryOnStorage(storage, redactLocation(location), opts);
+}
+
+/**
+ * Opens the repository held by `storage`. Without `create`, a storage with no repository marker is a
+ * NotFoundError (exit 10) whose hint is the backup command that creates one.
+ */
+export async function openRepositoryOnStorage(storage: Storage, location: string, opts: OpenRepositoryOptions = {}): Promise<StorageRepository> {
+  throwIfAborted(opts.signal);
+  const marker = await readMarker(storage, location);
+  if (!marker && !opts.create) {
+    throw new NotFoundError(`no zkvault repository at ${storage.describe()}`, {
+      hint: `run \`zkvault backup --repo ${location} …\` first, or check --repo / ZKVAULT_REPO`,
+    });
+  }
+  return new StorageRepository(storage, location, marker, opts);
+}
+
+async function readMarker(storage: Storage, location: string): Promise<RepositoryMarker | null> {
+  let bytes: Buffer;
+  try {
+    bytes = await storage.getBuffer(REPOSITORY_MARKER_KEY);
+  } catch (err) {
+    if (err instanceof StorageNotFoundError) return null;
+    throw err;
+  }
+  const parsed = parseMarker(bytes);
+  if (parsed.ok) return parsed.marker;
+  const where = joinLocation(storage.describe(), REPOSITORY_MARKER_KEY);
+  if (parsed.newer) throw new UserError(`repository ${location}: ${parsed.reason}`, { hint: 'upgrade zkvault to read it' });
+  throw new IntegrityError('malformed', where, undefined, `${parsed.reason}; this does not look like a zkvault repository`);
+}
+
+/** Bounded-concurrency map, in input order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+export class StorageRepository implements Repository {
+  readonly location: string;
+  private marker: RepositoryMarker | null;
+  private readonly warn: (message: string) => void;
+  private readonly now: () => Date;
+
+  constructor(
+    readonly storage: Storage,
+    location: string,
+    marker: RepositoryMarker | null,
+    private readonly opts: OpenRepositoryOptions,
+  ) {
+    this.location = location;
+    this.marker = marker;
+    this.warn = opts.warn ?? (() => {});
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  newBackupId(now?: Date): string {
+    return newBackupId(now ?? this.now());
+  }
+
+  async beginBackup(kind: BackupKind, signal?: AbortSignal): Promise<BackupWriter> {
+    throwIfAborted(signal);
+    await this.ensureMarker();
+    const id = await this.unusedId();
+    const lockEnv: LockEnvironment = {
+      storage: this.storage,
+      location: this.location,
+      staleMs: this.opts.staleLockMs ?? DEFAULT_STALE_LOCK_MS,
+      now: this.now,
+      host: this.opts.host ?? os.hostname(),
+      pid: this.opts.pid ?? process.pid,
+      isProcessAlive: this.opts.isProcessAlive ?? processIsAlive,
+      warn: this.warn,
+    };
+    const lock = await RepositoryLock.acquire(lockEnv, BACKUP_LOCK_KEY, id);
+    let stagingDir: string;
+    try {
+      throwIfAborted(signal);
+      stagingDir = await mkdtemp(path.join(this.opts.tempDir ?? os.tmpdir(), `zkvault-staging-${id}-`));
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+    return new StorageBackupWriter({ storage: this.storage, id, kind, stagingDir, lock, signal, now: this.now, warn: this.warn });
+  }
+
+  /** Writes the repository marker if there is none, refusing a location that holds something else. */
+  private async ensureMarker(): Promise<void> {
+    if (this.marker) return;
+    const existing = await readMarker(this.storage, this.location);
+    if (existing) {
+      this.marker = existing;
+      return;
+    }
+    if (!this.opts.create) {
+      throw new NotFoundError(`no zkvault repository at ${this.storage.describe()}`);
+    }
+    for await (const o of this.storage.list('')) {
+      throw new UsageError(`${this.storage.describe()} is not empty and is not a zkvault repository (it holds ${o.key}, among others)`, {
+        hint: 'give --repo an empty or new directory/prefix, or the location of an existing zkvault repository',
+      });
+    }
+    const marker: RepositoryMarker = { format: REPOSITORY_FORMAT, version: REPOSITORY_VERSION, createdAt: this.now().toISOString() };
+    await this.storage.putIfAbsent(REPOSITORY_MARKER_KEY, Buffer.from(JSON.stringify(marker, null, 2) + '\n'));
+    this.marker = await readMarker(this.storage, this.location);
+  }
+
+  private async unusedId(): Promise<string> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const id = this.newBackupId();
+      const [m, a] = await Promise.all([this.storage.stat(manifestKey(id)), this.storage.stat(archiveKey(id))]);
+      if (!m && !a) return id;
+    }
+    throw new UserError(`repository ${this.location}: could not find an unused backup id`);
+  }
+
+  /** Ids of every manifests/<id>.json, oldest first (ids sort by time). */
+  private async manifestIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const o of this.storage.list('manifests/')) {
+      const m = /^manifests\/(.+)\.json$/.exec(o.key);
+      if (m && isBackupId(m[1]!)) ids.push(m[1]!);
+      else this.warn(`ignoring ${o.key} in ${this.location}: not a backup manifest name`);
+    }
+    return ids.sort();
+  }
+
+  /** Reads one sidecar: the manifest, or why it cannot be used (missing = null). */
+  private async readManifest(id: string): Promise<{ manifest: BackupManifest } | { problem: string; newer: boolean } | null> {
+    let bytes: Buffer;
+    try {
+      bytes = await this.storage.getBuffer(manifestKey(id));
+    } catch (err) {
+      if (err instanceof StorageNotFoundError) return null;
+      throw err;
+    }
+    const parsed = parseManifest(bytes, id);
+    return parsed.ok ? { manifest: parsed.manifest } : { problem: parsed.reason, newer: parsed.newer };
+  }
+
+  async list(): Promise<BackupManifest[]> {
+    throwIfAborted(this.opts.signal);
+    const ids = await this.manifestIds();
+    const read = await mapLimit(ids, 8, async (id) => {
+      throwIfAborted(this.opts.signal);
+      return [id, await this.readManifest(id)] as const;
+    });
+    const out: BackupManifest[] = [];
+    for (const [id, r] of read) {
+      if (r === null) continue; // removed while listing
+      if ('manifest' in r) out.push(r.manifest);
+      else this.warn(`skipping backup ${id}: ${manifestKey(id)} ${r.newer ? 'was written by a newer zkvault' : 'is unreadable'}: ${r.problem}`);
+    }
+    return out;
+  }
+
+  async resolve(ref: string): Promise<BackupManifest> {
+    throwIfAborted(this.opts.signal);
+    const listHint = `run \`zkvault list --repo ${this.location}\` to see the backups`;
+    if (ref === 'latest') {
+      const ids = await this.manifestIds();
+      for (const id of ids.reverse()) {
+        const r = await this.readManifest(id);
+        if (r && 'manifest' in r) return r.manifest;
+        if (r) this.warn(`skipping backup ${id} for latest: ${r.problem}`);
+      }
+      throw new NotFoundError(`repository ${this.location} has no backups`, { hint: `run \`zkvault backup --repo ${this.location} …\` first` });
+    }
+    if (!/^[0-9A-Za-z-]+$/.test(ref)) {
+      throw new UsageError(`"${ref}" is not a backup id`, { hint: `give an id, a unique prefix of one, or latest; ${listHint}` });
+    }
+    let id: string;
+    if (isBackupId(ref)) id = ref;
+    else {
+      const matches = (await this.manifestIds()).filter((x) => x.startsWith(ref));
+      if (matches.length === 0) throw new NotFoundError(`no backup matches "${ref}" in ${this.location}`, { hint: listHint });
+      if (matches.length > 1) {
+        const shown = matches.slice(0, 5).join(', ') + (matches.length > 5 ? `, … (${matches.length} in all)` : '');
+        throw new UsageError(`"${ref}" matches ${matches.length} backups: ${shown}`, { hint: 'give more characters of the id' });
+      }
+      id = matches[0]!;
+    }
+    const r = await this.readManifest(id);
+    if (r === null) throw new NotFoundError(`no backup ${id} in ${this.location}`, { hint: listHint });
+    if ('problem' in r) {
+      if (r.newer) throw new UserError(`backup ${id}: ${r.problem}`, { hint: 'upgrade zkvault to read it' });
+      throw new IntegrityError('malformed', joinLocation(this.storage.describe(), manifestKey(id)), undefined, r.problem);
+    }
+    return r.manifest;
+  }
+
+  /** Opens a backup for reading. `ref` may be an id, a unique prefix or `latest`. */
+  async open(ref: string, options: { tempDir?: string; signal?: AbortSignal } = {}): Promise<BackupReader> {
+    const manifest = await this.resolve(ref);
+    return new StorageBackupReader({
+      storage: this.storage,
+      manifest,
+      tempDir: options.tempDir ?? this.opts.tempDir ?? os.tmpdir(),
+      signal: options.signal ?? this.opts.signal,
+    });
+  }
+}

@@ -1,0 +1,61 @@
+// `list`: the complete backups in a repository, oldest first, as read from their sidecar manifests.
+import { openRepository } from '../repository/repository.js';
+import type { BackupKind, BackupManifest } from '../repository/types.js';
+
+export interface ListOptions {
+  /** The --repo location. */
+  repo: string;
+  signal?: AbortSignal;
+  /** Manifests skipped as unreadable or too new, and similar non-fatal findings. */
+  warn?: (message: string) => void;
+}
+
+/** One backup as `list --json` prints it; the fields of `backup --json` plus `createdAt`. */
+export interface ListedBackup {
+  id: string;
+  kind: BackupKind;
+  /** ISO 8601. */
+  createdAt: string;
+  completedAt: string;
+  /** counts.nodes of the manifest. */
+  nodes: number;
+  /** Size of the backup's archive in the repository. */
+  bytes: number;
+  /** The zxid range the backup can restore to, `0x…` hex. */
+  zxid: { from: string; to: string };
+  /** Some nodes could not be read: listed, but not a full copy. */
+  partial: boolean;
+  /** Logical backups: whether the tree stood still during the walk; null when the backup does not say. */
+  consistent: boolean | null;
+  /** Number of members in the archive. */
+  members: number;
+  source: BackupManifest['source'];
+}
+
+export interface ListResult {
+  /** The repository location, redacted. */
+  location: string;
+  backups: ListedBackup[];
+}
+
+export function toListedBackup(m: BackupManifest): ListedBackup {
+  return {
+    id: m.id,
+    kind: m.kind,
+    createdAt: m.createdAt,
+    completedAt: m.completedAt,
+    nodes: m.counts.nodes,
+    bytes: m.archive?.size ?? 0,
+    zxid: { from: m.zxid.from, to: m.zxid.to },
+    partial: m.partial,
+    consistent: m.consistent ?? null,
+    members: m.members.length,
+    source: m.source,
+  };
+}
+
+export async function listBackups(options: ListOptions): Promise<ListResult> {
+  const repo = await openRepository(options.repo, { signal: options.signal, warn: options.warn });
+  const manifests = await repo.list();
+  return { location: repo.location, backups: manifests.map(toListedBackup) };
+}

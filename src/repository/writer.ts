@@ -121,14 +121,14 @@ export class StorageBackupWriter implements BackupWriter {
       completedAt: this.ctx.now().toISOString(),
       source: input.source,
       zxid: input.zxid,
+      ...(input.consistent !== undefined ? { consistent: input.consistent } : {}),
+      ...(input.changedDuringWalk !== undefined ? { changedDuringWalk: input.changedDuringWalk } : {}),
       partial: input.partial,
       unreadable: input.unreadable,
       counts: input.counts,
       members: members.map((x) => JSON.parse(JSON.stringify(x)) as ManifestMember),
+      ...(input.extra !== undefined ? { extra: input.extra } : {}),
     };
-    if (input.consistent !== undefined) m.consistent = input.consistent;
-    if (input.changedDuringWalk !== undefined) m.changedDuringWalk = input.changedDuringWalk;
-    if (input.extra !== undefined) m.extra = input.extra;
     // Normalize through JSON so that the manifest in the archive and the sidecar agree byte for byte.
     return JSON.parse(JSON.stringify(m)) as BackupManifest;
   }

@@ -38,6 +38,7 @@ interface ExistingLock {
 
 /** True unless the process is known to be gone (ESRCH); EPERM means it exists under another user. */
 export function processIsAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true; // 0 and negatives name process groups: no verdict
   try {
     process.kill(pid, 0);
     return true;

@@ -38,7 +38,14 @@ export type Runner = (
   options: GlobalOptions,
 ) => Promise<void>;
 
-const COMMANDS: Array<() => Promise<CommandModule>> = [() => import('./commands/export.js')];
+const COMMANDS: Array<() => Promise<CommandModule>> = [
+  () => import('./commands/backup.js'),
+  () => import('./commands/restore.js'),
+  () => import('./commands/verify.js'),
+  () => import('./commands/export.js'),
+  () => import('./commands/list.js'),
+  () => import('./commands/inspect.js'),
+];
 
 export async function buildProgram(run: Runner): Promise<Command> {
   const program = new Command('zkvault')

@@ -31,6 +31,11 @@ export interface LogSource {
 export interface ReplayOptions {
   /** Stop after this zxid; default: the last complete txn the logs hold. */
   targetZxid?: bigint;
+  /**
+   * Stop before the first txn for which this returns true (e.g. a txn after a chosen time); the
+   * result is the state after the txn before it. Applies on top of targetZxid.
+   */
+  stopBefore?: (txn: Txn) => boolean;
   /** Compare recorded digests (default true). A mismatch is an IntegrityError. */
   verifyDigests?: boolean;
   /** Called for each txn as it is applied (after applying). */
@@ -50,6 +55,8 @@ export interface ReplayResult {
   lastTxnTime: bigint | null;
   /** How each log read ended, e.g. a torn tail in the live log. */
   tails: Array<{ log: string; tail: LogTail }>;
+  /** True when replay stopped at the target with later txns still in the logs. */
+  stoppedEarly: boolean;
 }
 
 /** A zxid gap inside one epoch means txns are missing (logs purged or lost). */
@@ -146,7 +153,7 @@ export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], opt
       const rec = step.value;
       const zxid = rec.txn.header.zxid;
       if (zxid <= last) continue;
-      if (target !== undefined && zxid > target) {
+      if ((target !== undefined && zxid > target) || options.stopBefore?.(rec.txn)) {
         reachedTarget = true;
         break outer;
       }
@@ -185,7 +192,7 @@ export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], opt
     warn(`the logs end at ${formatZxid(last)}, before ${base!.name}'s digest zxid ${formatZxid(pendingDigest.zxid)}; the snapshot may hold later changes`);
   }
   tree.lastProcessedZxid = last;
-  return { tree, zxid: last, snapshot: base, logsRead, txnsApplied: applied, digestsChecked: checked, lastTxnTime: lastTime, tails };
+  return { tree, zxid: last, snapshot: base, logsRead, txnsApplied: applied, digestsChecked: checked, lastTxnTime: lastTime, tails, stoppedEarly: reachedTarget };
 }
 
 function coverageStart(snaps: SnapshotSource[], logs: LogSource[]): bigint {

@@ -42,6 +42,15 @@ export class Printer {
     }
   }
 
+  /** A one-line progress indicator, redrawn in place; only on a terminal. */
+  progress(message: string): void {
+    if (this.interactive) this.err.write(`\r\x1b[2K${chalk.dim(message)}`);
+  }
+
+  progressDone(): void {
+    if (this.interactive) this.err.write('\r\x1b[2K');
+  }
+
   info(message: string): void {
     if (!this.quiet && !this.json) this.err.write(message + '\n');
   }

@@ -3,6 +3,7 @@ import { UserError, throwIfAborted } from '../errors.js';
 import type { NodeRecord } from '../core/node-record.js';
 import { replayDataDir } from '../zk/data-dir-source.js';
 import { treeKey } from '../core/tree.js';
+import { formatZxid } from '../core/zxid.js';
 
 export interface ExportDataDirOptions {
   dataDir: string;
@@ -50,4 +51,26 @@ export function exportDataDir(options: ExportDataDirOptions): ExportResult {
     txnsApplied: result.txnsApplied,
     digestsChecked: result.digestsChecked,
   };
+}
+
+export interface ExportBackupOptions {
+  ref: string;
+  repo: string;
+  path?: string;
+  signal?: AbortSignal;
+}
+
+/** The tree of a backup (or `ID@ZXID`) as sorted records, limited to `path` when given. */
+export async function exportBackup(options: ExportBackupOptions): Promise<ExportResult & { id: string }> {
+  const { openRepository } = await import('../repository/repository.js');
+  const { resolveSource, treeAtPoint } = await import('./restore-offline.js');
+  const repo = await openRepository(options.repo, { create: false, signal: options.signal });
+  const { manifest, point } = await resolveSource(repo, { ref: options.ref });
+  const { tree, zxid } = await treeAtPoint(repo, manifest, point, { signal: options.signal });
+  const root = manifest.source.path ?? '/';
+  const path = validateZnodePath(options.path ?? root);
+  if (!tree.nodes.has(treeKey(path))) {
+    throw new UserError(`${path} is not in backup ${manifest.id} at ${formatZxid(zxid)}`, { hint: `the backup holds ${root} and below` });
+  }
+  return { id: manifest.id, records: tree.records(path), zxid, snapshot: null, logsRead: 0, txnsApplied: 0, digestsChecked: 0 };
 }

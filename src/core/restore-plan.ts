@@ -1,0 +1,204 @@
+// Planning a logical restore: a pure function from (the backup's nodes, the target's nodes, the
+// options) to the list of changes and the reason for every node left alone. Applying is separate,
+// so --dry-run prints exactly what a real run would do.
+import { nodeTypeOf, storedCversion, type AclEntry, type NodeRecord, type NodeType } from './node-record.js';
+
+export type RestoreMode = 'create' | 'overwrite' | 'mirror';
+
+/** A backed-up node with what the plan needs beyond the record. */
+export interface SourceNode extends NodeRecord {
+  /** The stored (server-internal) cversion the backup recorded: what sequential names count from. */
+  storedCversion: number;
+}
+
+/** A node as the target has it now. */
+export interface TargetNode extends NodeRecord {
+  numChildren: number;
+}
+
+export interface PlannedCreate {
+  path: string;
+  data: Uint8Array | null;
+  /** The ACL the node must end with. */
+  acl: AclEntry[];
+  /** The type in the backup; container/ttl/ephemeral-as-persistent are created persistent. */
+  sourceType: NodeType;
+  /** Missing ancestors of the restore root, created empty so the tree can hang from them. */
+  ancestor?: boolean;
+}
+
+export interface PlannedUpdate {
+  path: string;
+  data?: Uint8Array | null;
+  acl?: AclEntry[];
+  fields: string[];
+}
+
+export interface CversionTarget {
+  path: string;
+  /** The stored cversion the backup had. */
+  storedCversion: number;
+}
+
+export interface RestorePlan {
+  sourceRoot: string;
+  targetRoot: string;
+  mode: RestoreMode;
+  creates: PlannedCreate[];
+  updates: PlannedUpdate[];
+  /** Children before parents. */
+  deletes: string[];
+  /** ACLs to set after all writes, deepest first (creates included). */
+  acls: Array<{ path: string; acl: AclEntry[] }>;
+  /** Parents whose sequential counter must be brought up to the backup's. */
+  cversions: CversionTarget[];
+  skipped: Array<{ path: string; reason: string }>;
+  /** create mode: target nodes that already exist (nothing is changed when there are any). */
+  conflicts: string[];
+  warnings: string[];
+}
+
+export interface PlanRestoreInput {
+  source: SourceNode[];
+  /** The path in the backup to restore (its subtree). */
+  sourceRoot: string;
+  /** Where it goes in the target (default: the same path). */
+  targetRoot: string;
+  /** The target's nodes at and under targetRoot, and its ancestors that exist. */
+  target: Map<string, TargetNode>;
+  mode: RestoreMode;
+  /** Restore ephemeral nodes as persistent instead of skipping them. */
+  ephemeralsAsPersistent?: boolean;
+  /** Bring parents' sequential counters up to the backup's (default true). */
+  sequentialCounters?: boolean;
+}
+
+const OPEN_ACL: AclEntry[] = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+
+export function mapPath(path: string, from: string, to: string): string {
+  if (from === to) return path;
+  const rest = from === '/' ? path : path.slice(from.length);
+  if (to === '/') return rest === '' ? '/' : rest;
+  return rest === '/' ? to : to + rest;
+}
+
+function isUnder(path: string, root: string): boolean {
+  return root === '/' || path === root || path.startsWith(root + '/');
+}
+
+function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+function depth(path: string): number {
+  return path === '/' ? 0 : path.split('/').length - 1;
+}
+
+export function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b; // null and empty are different values in ZooKeeper
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+export function sameAcl(a: readonly AclEntry[], b: readonly AclEntry[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.perms === b[i]!.perms && x.scheme === b[i]!.scheme && x.id === b[i]!.id);
+}
+
+/** Digest ids whose hash a server hid ('user:x'): they cannot be restored as they are. */
+export function isRedactedAcl(acl: readonly AclEntry[]): boolean {
+  return acl.some((a) => a.scheme === 'digest' && a.id.endsWith(':x'));
+}
+
+export function planRestore(input: PlanRestoreInput): RestorePlan {
+  const { sourceRoot, targetRoot, mode, target } = input;
+  const plan: RestorePlan = { sourceRoot, targetRoot, mode, creates: [], updates: [], deletes: [], acls: [], cversions: [], skipped: [], conflicts: [], warnings: [] };
+  const wanted = new Set<string>();
+  const skippedSubtrees: string[] = [];
+
+  // Ancestors of the target root that do not exist yet.
+  const missing: string[] = [];
+  for (let p = parentOf(targetRoot); targetRoot !== '/' && !target.has(p); p = parentOf(p)) {
+    missing.unshift(p);
+    if (p === '/') break;
+  }
+  for (const p of missing) {
+    if (p === '/') continue;
+    plan.creates.push({ path: p, data: null, acl: OPEN_ACL, sourceType: 'persistent', ancestor: true });
+    plan.warnings.push(`${p} does not exist in the target; it is created empty (world:anyone) to hold the restore`);
+  }
+
+  const sorted = [...input.source].filter((n) => isUnder(n.path, sourceRoot)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const node of sorted) {
+    if (skippedSubtrees.some((s) => isUnder(node.path, s))) {
+      plan.skipped.push({ path: mapPath(node.path, sourceRoot, targetRoot), reason: 'its parent is not restored' });
+      continue;
+    }
+    const path = mapPath(node.path, sourceRoot, targetRoot);
+    const type = nodeTypeOf(node.stat.ephemeralOwner);
+    if (type === 'ephemeral' && !input.ephemeralsAsPersistent) {
+      plan.skipped.push({ path, reason: 'ephemeral (its session is gone); --ephemerals-as-persistent restores it as persistent' });
+      skippedSubtrees.push(node.path);
+      continue;
+    }
+    if (type === 'container' || type === 'ttl' || type === 'ephemeral') {
+      plan.warnings.push(`${path} was a ${type} node; it is restored as persistent (the client API cannot create it as it was)`);
+    }
+    wanted.add(path);
+    let acl = node.acl;
+    if (isRedactedAcl(acl)) {
+      plan.warnings.push(`${path}: the backup holds a redacted digest ACL ('user:x'); it is restored with world:anyone instead`);
+      acl = OPEN_ACL;
+    }
+    const existing = target.get(path);
+    if (existing) {
+      if (mode === 'create') {
+        if (path === '/') plan.skipped.push({ path, reason: 'the root always exists; create mode leaves it as it is' });
+        else plan.conflicts.push(path);
+      } else {
+        const fields: string[] = [];
+        const u: PlannedUpdate = { path, fields };
+        if (!sameBytes(existing.data, node.data)) {
+          u.data = node.data;
+          fields.push('data');
+        }
+        if (!sameAcl(existing.acl, acl)) {
+          u.acl = acl;
+          fields.push('acl');
+          plan.acls.push({ path, acl });
+        }
+        if (nodeTypeOf(existing.stat.ephemeralOwner) === 'ephemeral') plan.warnings.push(`${path} exists as an ephemeral node in the target; it is updated, not re-created`);
+        if (fields.length > 0) plan.updates.push(u);
+        else plan.skipped.push({ path, reason: 'identical' });
+      }
+    } else {
+      plan.creates.push({ path, data: node.data, acl, sourceType: type });
+      if (!sameAcl(acl, OPEN_ACL)) plan.acls.push({ path, acl });
+    }
+    if (input.sequentialCounters !== false && node.storedCversion > 0) {
+      plan.cversions.push({ path, storedCversion: node.storedCversion });
+    }
+  }
+
+  if (mode === 'mirror') {
+    for (const path of target.keys()) {
+      if (!isUnder(path, targetRoot) || wanted.has(path) || path === '/') continue;
+      if (path === '/zookeeper' || path.startsWith('/zookeeper/')) continue;
+      plan.deletes.push(path);
+    }
+    plan.deletes.sort((a, b) => depth(b) - depth(a) || (a < b ? 1 : -1));
+  }
+  plan.acls.sort((a, b) => depth(b.path) - depth(a.path));
+  if (mode === 'create' && plan.conflicts.length > 0) {
+    // Create mode changes nothing when anything is in the way.
+    plan.creates = [];
+    plan.updates = [];
+    plan.acls = [];
+    plan.cversions = [];
+  }
+  return plan;
+}
+
+/** Stored cversion of a target node, from what a client sees. */
+export function targetStoredCversion(node: TargetNode): number {
+  return storedCversion(node.stat.cversion, node.numChildren);
+}

@@ -1,0 +1,143 @@
+// Logical backup: walk a live tree through the client API (many requests in flight), spool it into a
+// ZooKeeper snapshot file, and commit it to the repository as one archive with its manifest.
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { AuthError, throwIfAborted } from '../errors.js';
+import { formatZxid, zxidToFileSuffix } from '../core/zxid.js';
+import { openSession, ZK_ERROR, type ZkSession } from '../zk/client.js';
+import { walkLiveTree } from '../zk/live-tree.js';
+import { SnapshotSpool } from '../zk/snapshot-spool.js';
+import { openRepository } from '../repository/repository.js';
+import type { BackupManifest, NodeCounts } from '../repository/types.js';
+import { validateZnodePath } from './export.js';
+
+export interface LogicalBackupOptions {
+  zk: string;
+  auth?: string[];
+  /** Subtree to back up (default `/`). */
+  path?: string;
+  /** Subtrees left out. */
+  exclude?: string[];
+  repo: string;
+  /** Nodes read at once (default 64). */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: (nodes: number) => void;
+  warn?: (message: string) => void;
+}
+
+export interface BackupResult {
+  id: string;
+  kind: 'logical' | 'physical';
+  nodes: number;
+  /** Size of the stored archive. */
+  bytes: number;
+  zxid: { from: string; to: string };
+  partial: boolean;
+  consistent?: boolean;
+  changedDuringWalk?: number;
+  unreadable: Array<{ path: string; reason: string }>;
+  counts: NodeCounts;
+  durationMs: number;
+}
+
+/** The zxid the connected server has applied: a read's reply header carries it. */
+async function currentZxid(session: ZkSession): Promise<bigint> {
+  await session.exists('/');
+  return session.lastZxidSeen;
+}
+
+/** A digest id whose hash the server replaced with 'x': the reader lacks ADMIN on that node. */
+function hasRedactedDigest(acl: Array<{ scheme: string; id: string }>): boolean {
+  return acl.some((a) => a.scheme === 'digest' && a.id.endsWith(':x'));
+}
+
+export function manifestToResult(m: BackupManifest, durationMs = 0): BackupResult {
+  return {
+    id: m.id,
+    kind: m.kind,
+    nodes: m.counts.nodes,
+    bytes: m.archive?.size ?? 0,
+    zxid: m.zxid,
+    partial: m.partial,
+    consistent: m.consistent,
+    changedDuringWalk: m.changedDuringWalk,
+    unreadable: m.unreadable,
+    counts: m.counts,
+    durationMs,
+  };
+}
+
+export async function backupLogical(options: LogicalBackupOptions): Promise<BackupResult> {
+  const started = Date.now();
+  const path = validateZnodePath(options.path ?? '/');
+  const exclude = (options.exclude ?? []).map((e) => validateZnodePath(e, '--exclude'));
+  const repo = await openRepository(options.repo, { create: true, signal: options.signal });
+  const session = await openSession({ connectString: options.zk, auth: options.auth, signal: options.signal });
+  let writer;
+  try {
+    writer = await repo.beginBackup('logical', options.signal);
+    const createdAt = new Date(started).toISOString();
+    await session.sync('/');
+    const from = await currentZxid(session);
+    const spool = new SnapshotSpool(writer.stagingDir);
+    const unreadable: Array<{ path: string; reason: string }> = [];
+    let changed = 0;
+    let seen = 0;
+    try {
+      await walkLiveTree(
+        session,
+        path,
+        {
+          exclude,
+          concurrency: options.concurrency,
+          signal: options.signal,
+          onUnreadable: (p) => unreadable.push({ path: p, reason: 'NoAuth: the credentials given cannot read it (nor its subtree)' }),
+        },
+        (rec, numChildren) => {
+          const s = rec.stat;
+          if (s.czxid > from || s.mzxid > from || s.pzxid > from) changed++;
+          if (hasRedactedDigest(rec.acl)) {
+            unreadable.push({ path: rec.path, reason: 'ACL hidden: reading digest ACLs needs ADMIN permission on the node' });
+          }
+          spool.add(rec, numChildren);
+          if (++seen % 1000 === 0) options.onProgress?.(seen);
+        },
+      );
+    } catch (err) {
+      spool.close();
+      if ((err as { code?: number }).code === ZK_ERROR.NoAuth || unreadable.some((u) => u.path === path)) {
+        throw new AuthError(`${path}: the credentials given cannot read the backup root`, { hint: 'pass --auth SCHEME:CREDENTIALS for a user with READ (and ADMIN, for digest ACLs)', cause: err });
+      }
+      throw err;
+    }
+    if (unreadable.some((u) => u.path === path && u.reason.startsWith('NoAuth'))) {
+      spool.close();
+      throw new AuthError(`${path}: the credentials given cannot read the backup root`, { hint: 'pass --auth SCHEME:CREDENTIALS for a user with READ (and ADMIN, for digest ACLs)' });
+    }
+    throwIfAborted(options.signal);
+    const to = await currentZxid(session);
+    const snapName = `snapshot.${zxidToFileSuffix(to)}`;
+    const spooled = await spool.finish(join(writer.stagingDir, snapName), { zxid: to, root: path });
+    throwIfAborted(options.signal);
+    await writer.addMember(snapName, 'snapshot', { zxid: formatZxid(to) });
+    const manifest = await writer.commit({
+      kind: 'logical',
+      createdAt,
+      source: { zk: options.zk, path, host: hostname() },
+      zxid: { from: formatZxid(from), to: formatZxid(to) },
+      consistent: from === to,
+      changedDuringWalk: changed,
+      partial: unreadable.length > 0,
+      unreadable,
+      counts: spooled.counts,
+      extra: { exclude, chroot: session.chroot || undefined, digest: formatZxid(spooled.digest) },
+    });
+    return manifestToResult(manifest, Date.now() - started);
+  } catch (err) {
+    await writer?.abort().catch(() => {});
+    throw err;
+  } finally {
+    await session.close().catch(() => {});
+  }
+}

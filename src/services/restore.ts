@@ -1,0 +1,356 @@
+// Logical restore into a live ensemble: read the backup's tree and the target's, plan (pure), then
+// apply in ZooKeeper-friendly order: deletes (mirror) children first; creates parents first, level by
+// level, in multis sized by bytes (falling back to single ops to name a failing node); data updates;
+// sequential counters raised; ACLs last, deepest first, so restrictive ACLs never block the restore.
+// Finally the restored subtree is read back and compared with what the plan promised.
+import { PartialError, UserError, throwIfAborted } from '../errors.js';
+import { formatZxid } from '../core/zxid.js';
+import {
+  mapPath,
+  planRestore,
+  sameAcl,
+  sameBytes,
+  targetStoredCversion,
+  type RestoreMode,
+  type RestorePlan,
+  type SourceNode,
+  type TargetNode,
+} from '../core/restore-plan.js';
+import type { AclEntry, NodeRecord } from '../core/node-record.js';
+import { openSession, requestBytes, ZkOpError, zkErrorName, type ZkOp, type ZkSession } from '../zk/client.js';
+import { walkLiveTree, readLiveTree } from '../zk/live-tree.js';
+import { openRepository } from '../repository/repository.js';
+import { sourceNodes } from './backup-tree.js';
+import { resolveSource, treeAtPoint } from './restore-offline.js';
+import { validateZnodePath } from './export.js';
+
+export interface LogicalRestoreOptions {
+  /** Backup id, ID@ZXID or latest; or none with toZxid/toTime (physical backups). */
+  ref?: string;
+  toZxid?: bigint;
+  toTime?: number;
+  repo: string;
+  zk: string;
+  auth?: string[];
+  /** Subtree of the backup to restore (default: the backup's root). */
+  path?: string;
+  /** Where to put it (default: the same path). */
+  into?: string;
+  mode?: RestoreMode;
+  dryRun?: boolean;
+  ephemeralsAsPersistent?: boolean;
+  sequentialCounters?: boolean;
+  /** The target servers' jute.maxbuffer, when raised (bytes). */
+  maxRequestBytes?: number;
+  signal?: AbortSignal;
+  warn?: (message: string) => void;
+  /** Supplies the source nodes directly (e.g. a physical backup replayed to a zxid). */
+  source?: { nodes: SourceNode[]; root: string; id: string; zxid: bigint };
+}
+
+export interface RestoreResult {
+  created: number;
+  updated: number;
+  deleted: number;
+  skipped: number;
+  /** The target's zxid after the restore (the backup's zxid with --dry-run). */
+  zxid: string;
+  backup: { id: string; zxid: string };
+  dryRun: boolean;
+  mode: RestoreMode;
+  sourceRoot: string;
+  targetRoot: string;
+  cversionsRaised: number;
+  failed: Array<{ path: string; error: string }>;
+  warnings: string[];
+  skippedNodes: Array<{ path: string; reason: string }>;
+  verify?: { checked: number; mismatches: Array<{ path: string; fields: string[] }>; unreadable: number };
+  plan?: { creates: string[]; updates: Array<{ path: string; fields: string[] }>; deletes: string[]; acls: string[]; cversions: string[] };
+}
+
+const OPEN_ACL: AclEntry[] = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+const MULTI_CONCURRENCY = 8;
+const FILL_NAME = '.zkvault-cversion-fill';
+
+function depth(path: string): number {
+  return path === '/' ? 0 : path.split('/').length - 1;
+}
+
+async function readTarget(session: ZkSession, root: string, signal?: AbortSignal): Promise<Map<string, TargetNode>> {
+  const target = new Map<string, TargetNode>();
+  for (let p = root; ; ) {
+    const stat = await session.exists(p);
+    if (stat && p !== root) {
+      const { dataLength: _d, numChildren, ...s } = stat;
+      target.set(p, { path: p, data: null, acl: [], stat: s, numChildren });
+    }
+    if (p === '/') break;
+    const i = p.lastIndexOf('/');
+    p = i <= 0 ? '/' : p.slice(0, i);
+  }
+  if (await session.exists(root)) {
+    await walkLiveTree(session, root, { signal }, (rec, numChildren) => void target.set(rec.path, { ...rec, numChildren }));
+  }
+  return target;
+}
+
+/** Runs ops in multis of at most `maxBytes`; a failing multi is retried op by op to name the node. */
+async function applyBatched(
+  session: ZkSession,
+  ops: ZkOp[],
+  maxBytes: number,
+  onFail: (op: ZkOp, err: unknown) => void,
+  signal?: AbortSignal,
+): Promise<number> {
+  const batches: ZkOp[][] = [];
+  let cur: ZkOp[] = [];
+  for (const op of ops) {
+    if (cur.length > 0 && requestBytes({ type: 'multi', ops: [...cur, op] }, session.chroot) > maxBytes) {
+      batches.push(cur);
+      cur = [];
+    }
+    cur.push(op);
+  }
+  if (cur.length > 0) batches.push(cur);
+  let done = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      throwIfAborted(signal);
+      const batch = batches[next++]!;
+      try {
+        if (batch.length === 1 && requestBytes(batch[0]!, session.chroot) > maxBytes) throw new UserError('too large');
+        await session.multi(batch);
+        done += batch.length;
+      } catch {
+        for (const op of batch) {
+          throwIfAborted(signal);
+          try {
+            await single(session, op);
+            done++;
+          } catch (err) {
+            onFail(op, err);
+          }
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(MULTI_CONCURRENCY, batches.length) }, worker));
+  return done;
+}
+
+async function single(session: ZkSession, op: ZkOp): Promise<void> {
+  switch (op.type) {
+    case 'create':
+      await session.create(op.path, op.data, op.acl, op.mode ?? 'persistent');
+      return;
+    case 'setData':
+      await session.setData(op.path, op.data, op.version ?? -1);
+      return;
+    case 'delete':
+      await session.delete(op.path, op.version ?? -1);
+      return;
+    case 'check':
+      return;
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof ZkOpError) return `${zkErrorName(err.code)} (${err.code})`;
+  return (err as Error).message ?? String(err);
+}
+
+function summarize(plan: RestorePlan): RestoreResult['plan'] {
+  return {
+    creates: plan.creates.map((c) => c.path),
+    updates: plan.updates.map((u) => ({ path: u.path, fields: u.fields })),
+    deletes: plan.deletes,
+    acls: plan.acls.map((a) => a.path),
+    cversions: plan.cversions.map((c) => c.path),
+  };
+}
+
+export async function restoreLogical(options: LogicalRestoreOptions): Promise<RestoreResult> {
+  const mode = options.mode ?? 'create';
+  let source = options.source;
+  if (!source) {
+    const repo = await openRepository(options.repo, { create: false, signal: options.signal });
+    const { manifest, point } = await resolveSource(repo, { ref: options.ref, toZxid: options.toZxid, toTime: options.toTime });
+    if (manifest.partial) {
+      options.warn?.(`backup ${manifest.id} is partial: ${manifest.unreadable.length} nodes could not be read when it was taken`);
+    }
+    const { tree, zxid } = await treeAtPoint(repo, manifest, point, { warn: options.warn, signal: options.signal });
+    const root = validateZnodePath(options.path ?? manifest.source.path ?? '/');
+    if (!tree.nodes.has(root === '/' ? '' : root)) {
+      throw new UserError(`${root} is not in backup ${manifest.id}`, { hint: `zkvault export ${manifest.id} | head lists what it holds` });
+    }
+    source = { nodes: sourceNodes(tree, root), root, id: manifest.id, zxid };
+  }
+  const sourceRoot = source.root;
+  const targetRoot = validateZnodePath(options.into ?? sourceRoot, '--into');
+  const maxBytes = (options.maxRequestBytes ?? 0xfffff) - 1024;
+
+  const session = await openSession({ connectString: options.zk, auth: options.auth, signal: options.signal, maxRequestBytes: options.maxRequestBytes });
+  try {
+    const target = await readTarget(session, targetRoot, options.signal);
+    const plan = planRestore({
+      source: source.nodes,
+      sourceRoot,
+      targetRoot,
+      target,
+      mode,
+      ephemeralsAsPersistent: options.ephemeralsAsPersistent,
+      sequentialCounters: options.sequentialCounters,
+    });
+    const base: RestoreResult = {
+      created: 0,
+      updated: 0,
+      deleted: 0,
+      skipped: plan.skipped.length,
+      zxid: formatZxid(source.zxid),
+      backup: { id: source.id, zxid: formatZxid(source.zxid) },
+      dryRun: Boolean(options.dryRun),
+      mode,
+      sourceRoot,
+      targetRoot,
+      cversionsRaised: 0,
+      failed: [],
+      warnings: plan.warnings,
+      skippedNodes: plan.skipped,
+    };
+    if (plan.conflicts.length > 0) {
+      const shown = plan.conflicts.slice(0, 10).join(', ');
+      throw new UserError(
+        `restore in create mode changed nothing: ${plan.conflicts.length} target node(s) already exist (${shown}${plan.conflicts.length > 10 ? ', …' : ''})`,
+        { hint: '--mode overwrite updates them, --mode mirror also deletes what the backup lacks, --into /elsewhere restores beside them; --dry-run shows the plan' },
+      );
+    }
+    if (options.dryRun) {
+      return { ...base, created: plan.creates.length, updated: plan.updates.length, deleted: plan.deletes.length, plan: summarize(plan) };
+    }
+
+    const failed: RestoreResult['failed'] = [];
+    const failedPaths = new Set<string>();
+    const fail = (op: ZkOp, err: unknown) => {
+      failed.push({ path: op.path, error: describeError(err) });
+      failedPaths.add(op.path);
+    };
+    const underFailed = (path: string) => {
+      for (let p = path; p.length > 0; p = p.slice(0, p.lastIndexOf('/'))) if (failedPaths.has(p)) return true;
+      return false;
+    };
+
+    // 1. Mirror deletes, deepest first; a level at a time so children go before their parents.
+    let deleted = 0;
+    for (const level of groupByDepth(plan.deletes, true)) {
+      deleted += await applyBatched(session, level.map((path) => ({ type: 'delete', path })), maxBytes, fail, options.signal);
+    }
+    // 2. Creates, parents first, each level in parallel multis. Open ACL now, the real one at the end.
+    let created = 0;
+    for (const level of groupByDepth(plan.creates.map((c) => c.path), false)) {
+      const byPath = new Map(plan.creates.map((c) => [c.path, c]));
+      const ops: ZkOp[] = [];
+      for (const path of level) {
+        if (underFailed(path)) {
+          failed.push({ path, error: 'not created: an ancestor failed' });
+          failedPaths.add(path);
+          continue;
+        }
+        ops.push({ type: 'create', path, data: byPath.get(path)!.data, acl: OPEN_ACL, mode: 'persistent' });
+      }
+      created += await applyBatched(session, ops, maxBytes, fail, options.signal);
+    }
+    // 3. Data updates.
+    const dataOps: ZkOp[] = plan.updates.filter((u) => u.fields.includes('data')).map((u) => ({ type: 'setData', path: u.path, data: u.data ?? null }));
+    await applyBatched(session, dataOps, maxBytes, fail, options.signal);
+    // 4. Sequential counters: create/delete churn until each parent's stored cversion is the backup's.
+    let raised = 0;
+    for (const c of plan.cversions) {
+      throwIfAborted(options.signal);
+      if (failedPaths.has(c.path)) continue;
+      const stat = await session.exists(c.path);
+      if (!stat) continue;
+      const need = c.storedCversion - targetStoredCversion({ path: c.path, data: null, acl: [], stat, numChildren: stat.numChildren });
+      if (need <= 0) continue;
+      const fill = c.path === '/' ? `/${FILL_NAME}` : `${c.path}/${FILL_NAME}`;
+      const ops: ZkOp[] = [];
+      for (let i = 0; i < need; i++) ops.push({ type: 'create', path: fill, data: null, acl: OPEN_ACL, mode: 'persistent' }, { type: 'delete', path: fill });
+      const before = failed.length;
+      await applyBatched(session, ops, maxBytes, fail, options.signal);
+      if (failed.length === before) raised++;
+    }
+    // 5. ACLs, deepest first.
+    for (const a of plan.acls) {
+      throwIfAborted(options.signal);
+      if (underFailed(a.path)) continue;
+      try {
+        await session.setAcl(a.path, a.acl, -1);
+      } catch (err) {
+        failed.push({ path: a.path, error: `setting the ACL: ${describeError(err)}` });
+      }
+    }
+    const updatedPaths = new Set(plan.updates.map((u) => u.path));
+    const updated = [...updatedPaths].filter((p) => !failedPaths.has(p)).length;
+
+    // 6. Read back and compare.
+    const verify = await verifyRestored(session, plan, source.nodes, options.signal);
+    const zxid = await session.exists('/').then(() => session.lastZxidSeen);
+    const result: RestoreResult = {
+      ...base,
+      created,
+      updated,
+      deleted,
+      zxid: formatZxid(zxid),
+      cversionsRaised: raised,
+      failed,
+      verify,
+    };
+    if (failed.length > 0) {
+      throw Object.assign(new PartialError(`restore finished, but ${failed.length} change(s) failed (first: ${failed[0]!.path}: ${failed[0]!.error})`, {
+        hint: 'the result lists every failure; fix the cause (often --auth) and run again with --mode overwrite',
+      }), { result });
+    }
+    return result;
+  } finally {
+    await session.close().catch(() => {});
+  }
+}
+
+function groupByDepth(paths: string[], deepestFirst: boolean): string[][] {
+  const levels = new Map<number, string[]>();
+  for (const p of paths) {
+    const d = depth(p);
+    if (!levels.has(d)) levels.set(d, []);
+    levels.get(d)!.push(p);
+  }
+  const keys = [...levels.keys()].sort((a, b) => (deepestFirst ? b - a : a - b));
+  return keys.map((k) => levels.get(k)!);
+}
+
+async function verifyRestored(session: ZkSession, plan: RestorePlan, source: SourceNode[], signal?: AbortSignal): Promise<RestoreResult['verify']> {
+  let unreadable = 0;
+  const live = new Map<string, NodeRecord>();
+  if (await session.exists(plan.targetRoot)) {
+    for (const rec of await readLiveTree(session, plan.targetRoot, { signal, onUnreadable: () => void unreadable++ })) live.set(rec.path, rec);
+  }
+  const skipped = new Set(plan.skipped.filter((s) => s.reason !== 'identical').map((s) => s.path));
+  const mismatches: Array<{ path: string; fields: string[] }> = [];
+  let checked = 0;
+  const expectedAcl = new Map(plan.acls.map((a) => [a.path, a.acl]));
+  for (const node of source) {
+    const path = mapPath(node.path, plan.sourceRoot, plan.targetRoot);
+    if (skipped.has(path) || (path === '/' && plan.mode === 'create')) continue;
+    const got = live.get(path);
+    checked++;
+    if (!got) {
+      mismatches.push({ path, fields: ['missing'] });
+      continue;
+    }
+    const fields: string[] = [];
+    if (!sameBytes(got.data, node.data)) fields.push('data');
+    const acl = expectedAcl.get(path) ?? (sameAcl(node.acl, OPEN_ACL) ? OPEN_ACL : node.acl);
+    if (!sameAcl(got.acl, acl) && !got.acl.some((a) => a.id.endsWith(':x'))) fields.push('acl');
+    if (fields.length > 0) mismatches.push({ path, fields });
+  }
+  return { checked, mismatches, unreadable };
+}

@@ -1,0 +1,220 @@
+// Logical backup and restore end to end through the CLI, against real ZooKeeper servers: a rich tree
+// is backed up, restored into a fresh server (and under another path), and compared node for node.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { startStandalone, stopAll, requireZooKeeper, runJava, zkCli, type ZkServer } from '../support/zk-harness.js';
+import { makeTempDir } from '../support/tmp.js';
+import { runCli, spawnCli } from '../support/cli.js';
+import { openSession, type ZkSession } from '../../src/zk/client.js';
+import { readLiveTree } from '../../src/zk/live-tree.js';
+import type { AclEntry, NodeRecord } from '../../src/core/node-record.js';
+
+requireZooKeeper();
+after(stopAll);
+
+const AUTH = 'digest:admin:admin-pw';
+const ADMIN: AclEntry = { perms: 31, scheme: 'digest', id: 'admin:' + createHash('sha1').update('admin:admin-pw').digest('base64') };
+const OPEN: AclEntry[] = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+/** Everyone may read, nobody but admin may create children: a restore must still fill it. */
+const NO_CREATE: AclEntry[] = [{ perms: 1, scheme: 'world', id: 'anyone' }, ADMIN];
+const WIDE = 10_000;
+
+let source: ZkServer;
+let repo = '';
+let work = '';
+let backupId = '';
+let ephemeralHolder: ZkSession;
+
+async function withSession<T>(connectString: string, fn: (s: ZkSession) => Promise<T>, auth = [AUTH]): Promise<T> {
+  const s = await openSession({ connectString, auth });
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+before(async () => {
+  work = await makeTempDir('zkvault-e2e-logical-');
+  repo = join(work, 'repo');
+  source = await startStandalone();
+  await withSession(source.connectString, async (s) => {
+    await s.create('/app', Buffer.from('app'), OPEN);
+    await s.create('/app/bin', Buffer.from([0, 1, 2, 0xfe, 0xff]), OPEN);
+    await s.create('/app/big', Buffer.alloc(1_000_000, 0xab), OPEN);
+    await s.create('/app/null', null, OPEN);
+    await s.create('/app/empty', Buffer.alloc(0), OPEN);
+    await s.create('/app/odd name. with-chars!', Buffer.from('odd'), OPEN);
+    await s.create('/ünïcödé', Buffer.from('ü'), OPEN);
+    await s.create('/ünïcödé/日本', Buffer.from('東京'), OPEN);
+    let p = '/deep';
+    for (let i = 0; i < 20; i++) {
+      await s.create(p, Buffer.from(String(i)), OPEN);
+      p += `/l${i}`;
+    }
+    await s.create('/wide', null, OPEN);
+    const names = Array.from({ length: WIDE }, (_, i) => `/wide/c${i}`);
+    for (let i = 0; i < names.length; i += 500) {
+      await s.multi(names.slice(i, i + 500).map((path) => ({ type: 'create' as const, path, data: Buffer.from(path), acl: OPEN })));
+    }
+    await s.create('/acl', null, OPEN);
+    await s.create('/acl/digest', Buffer.from('d'), [ADMIN]);
+    await s.create('/acl/ip', Buffer.from('i'), [{ perms: 31, scheme: 'ip', id: '127.0.0.1' }]);
+    await s.create('/acl/locked', Buffer.from('parent denies CREATE'), OPEN);
+    await s.create('/acl/locked/child', Buffer.from('c'), OPEN);
+    await s.setAcl('/acl/locked', NO_CREATE);
+    await s.create('/seq', null, OPEN);
+    for (let i = 0; i < 5; i++) await s.create('/seq/job-', Buffer.from(`job ${i}`), OPEN, 'persistent_sequential');
+    await s.delete('/seq/job-0000000001');
+    await s.create('/live', null, OPEN);
+  });
+  await zkCli(source.connectString, ['create -c /queue q', 'create /queue/item x', 'create -t 3600000 /cache c'], { auth: [AUTH] });
+  ephemeralHolder = await openSession({ connectString: source.connectString });
+  await ephemeralHolder.create('/live/eph', Buffer.from('session-bound'), OPEN, 'ephemeral');
+  const r = runCli(['backup', '--zk', source.connectString, '--auth', AUTH, '--repo', repo, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  backupId = out.id;
+});
+
+after(async () => {
+  await ephemeralHolder?.close();
+});
+
+test('backup --json reports the contract fields and a consistent zxid window', () => {
+  const r = runCli(['list', '--repo', repo, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const list = JSON.parse(r.stdout);
+  assert.equal(list.length, 1);
+  const b = list[0];
+  assert.equal(b.id, backupId);
+  assert.equal(b.kind, 'logical');
+  assert.match(b.zxid.from, /^0x[0-9a-f]+$/);
+  assert.match(b.zxid.to, /^0x[0-9a-f]+$/);
+  assert.ok(b.nodes > WIDE + 40, `${b.nodes} nodes`);
+  assert.ok(b.bytes > 1_000_000);
+  assert.ok(!Number.isNaN(Date.parse(b.createdAt)));
+});
+
+function normal(recs: NodeRecord[], drop: (r: NodeRecord) => boolean = () => false) {
+  return recs
+    .filter((r) => !drop(r))
+    .map((r) => ({ path: r.path, data: r.data === null ? null : Buffer.from(r.data).toString('base64'), acl: r.acl.map((a) => `${a.perms}:${a.scheme}:${a.id}`).join(',') }));
+}
+
+test('restore into a fresh server gives back every node: bytes, ACLs, persistence; new sequential names come after restored ones', async () => {
+  const target = await startStandalone();
+  const r = runCli(['restore', backupId, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout);
+  for (const k of ['created', 'updated', 'deleted', 'skipped', 'zxid']) assert.ok(k in res, `restore --json has ${k}`);
+  assert.ok(res.created > WIDE);
+  assert.deepEqual(res.verify.mismatches, []);
+  const src = await withSession(source.connectString, (s) => readLiveTree(s, '/'));
+  const dst = await withSession(target.connectString, (s) => readLiveTree(s, '/'));
+  const isEph = (rec: NodeRecord) => rec.stat.ephemeralOwner !== 0n;
+  assert.deepEqual(normal(dst), normal(src, isEph), 'same nodes, data and ACLs; the ephemeral is skipped');
+  assert.ok(res.skippedNodes.some((s: { path: string }) => s.path === '/live/eph'));
+  assert.ok(dst.every((rec) => rec.stat.ephemeralOwner === 0n), 'nothing comes back ephemeral');
+  // Container and TTL nodes look persistent to clients, so a logical backup restores them as such.
+  assert.ok(dst.some((rec) => rec.path === '/queue/item') && dst.some((rec) => rec.path === '/cache'));
+  const next = await withSession(target.connectString, (s) => s.create('/seq/job-', null, OPEN, 'persistent_sequential'));
+  assert.equal(next, '/seq/job-0000000005', 'the counter continues after the backup\'s last sequential child');
+  await target.destroy();
+});
+
+test('restore --path/--into puts a subtree elsewhere; --dry-run changes nothing; create refuses a non-empty target', async () => {
+  const target = await startStandalone();
+  const dry = runCli(['restore', backupId, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--path', '/app', '--into', '/copy/app', '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /would create 7,/, '/app and its 5 children, plus the missing ancestor /copy');
+  assert.match(dry.stdout, /\+ \/copy\n/);
+  assert.match(dry.stdout, /\+ \/copy\/app\/big/);
+  assert.equal(await withSession(target.connectString, (s) => s.exists('/copy')), null, 'dry run changed nothing');
+  const r = runCli(['restore', backupId, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--path', '/app', '--into', '/copy/app', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const copy = await withSession(target.connectString, (s) => readLiveTree(s, '/copy/app'));
+  const orig = await withSession(source.connectString, (s) => readLiveTree(s, '/app'));
+  assert.deepEqual(
+    normal(copy).map((n) => ({ ...n, path: n.path.replace('/copy', '') })),
+    normal(orig),
+  );
+  const again = runCli(['restore', backupId, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--path', '/app', '--into', '/copy/app']);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /create mode changed nothing: 6 target node\(s\) already exist/);
+  await target.destroy();
+});
+
+test('overwrite and mirror leave exactly the backed-up tree', async () => {
+  const target = await startStandalone();
+  await withSession(target.connectString, async (s) => {
+    await s.create('/app', Buffer.from('changed'), OPEN);
+    await s.create('/app/extra', Buffer.from('not in the backup'), OPEN);
+    await s.create('/stray', null, OPEN);
+  });
+  const over = runCli(['restore', backupId, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--path', '/app', '--mode', 'overwrite', '--json']);
+  assert.equal(over.code, 0, over.stderr);
+  assert.equal(JSON.parse(over.stdout).updated, 1);
+  let app = await withSession(target.connectString, (s) => readLiveTree(s, '/app'));
+  assert.ok(app.some((n) => n.path === '/app/extra'), 'overwrite keeps extras');
+  assert.equal(Buffer.from(app[0]!.data!).toString(), 'app');
+  const mirror = runCli(['restore', backupId, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--path', '/app', '--mode', 'mirror', '--json']);
+  assert.equal(mirror.code, 0, mirror.stderr);
+  assert.equal(JSON.parse(mirror.stdout).deleted, 1);
+  app = await withSession(target.connectString, (s) => readLiveTree(s, '/app'));
+  const orig = await withSession(source.connectString, (s) => readLiveTree(s, '/app'));
+  assert.deepEqual(normal(app), normal(orig));
+  assert.ok(await withSession(target.connectString, (s) => s.exists('/stray')), 'mirror stays inside its path');
+  await target.destroy();
+});
+
+test('a subtree the client cannot read makes the backup partial: exit 3, listed as partial, paths named', () => {
+  const r = runCli(['backup', '--zk', source.connectString, '--repo', repo, '--path', '/acl', '--json']);
+  assert.equal(r.code, 3, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.partial, true);
+  assert.ok(out.unreadable.some((u: { path: string }) => u.path === '/acl/digest'));
+  const list = JSON.parse(runCli(['list', '--repo', repo, '--json']).stdout);
+  assert.equal(list.find((b: { id: string }) => b.id === out.id).partial, true);
+});
+
+test('an unreachable ensemble is exit 13 with a clear message', () => {
+  const r = runCli(['backup', '--zk', '127.0.0.1:1', '--repo', join(work, 'unused')]);
+  assert.equal(r.code, 13, r.stderr);
+  assert.match(r.stderr, /127\.0\.0\.1:1/);
+  assert.equal(existsSync(join(work, 'unused', 'manifests')) && readdirSync(join(work, 'unused', 'manifests')).length > 0, false);
+});
+
+test('a backup killed mid-run leaves nothing listed', async () => {
+  const killRepo = join(work, 'killed');
+  const child = spawnCli(['backup', '--zk', source.connectString, '--auth', AUTH, '--repo', killRepo, '--concurrency', '1']);
+  // Kill it once it has started walking (its staging directory exists) or shortly after start.
+  await new Promise((r) => setTimeout(r, 700));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('close', r));
+  const r = runCli(['list', '--repo', killRepo, '--json']);
+  if (r.code === 0) assert.deepEqual(JSON.parse(r.stdout), [], 'nothing listed');
+  else assert.equal(r.code, 10, 'or no repository at all');
+  const sig = spawnCli(['backup', '--zk', source.connectString, '--auth', AUTH, '--repo', killRepo, '--concurrency', '1']);
+  await new Promise((r) => setTimeout(r, 700));
+  sig.kill('SIGINT');
+  const code = await new Promise((r) => sig.on('close', r));
+  assert.ok(code === 130 || code === 0, `SIGINT exit ${code}`);
+  const after = runCli(['list', '--repo', killRepo, '--json']);
+  if (code === 130) assert.deepEqual(after.code === 0 ? JSON.parse(after.stdout) : [], []);
+});
+
+test("the snapshot inside a logical backup is read by ZooKeeper's SnapshotFormatter", async () => {
+  const dir = join(work, 'extract');
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('mkdir', ['-p', dir]);
+  execFileSync('tar', ['-xf', join(repo, 'archives', `${backupId}.tar`), '-C', dir]);
+  const snap = readdirSync(dir).find((n) => n.startsWith('snapshot.'))!;
+  const res = await runJava('org.apache.zookeeper.server.SnapshotFormatter', [join(dir, snap)]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.ok(res.stdout.includes('/wide/c9999'));
+  assert.ok(res.stdout.includes('/ünïcödé/日本'));
+});

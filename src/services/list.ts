@@ -27,6 +27,8 @@ export interface ListedBackup {
   partial: boolean;
   /** Logical backups: whether the tree stood still during the walk; null when the backup does not say. */
   consistent: boolean | null;
+  /** Nodes by type and total data bytes, as recorded. */
+  counts: BackupManifest['counts'];
   /** Number of members in the archive. */
   members: number;
   source: BackupManifest['source'];
@@ -49,6 +51,7 @@ export function toListedBackup(m: BackupManifest): ListedBackup {
     zxid: { from: m.zxid.from, to: m.zxid.to },
     partial: m.partial,
     consistent: m.consistent ?? null,
+    counts: m.counts,
     members: m.members.length,
     source: m.source,
   };

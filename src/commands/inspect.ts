@@ -1,0 +1,89 @@
+// `zkvault inspect ID`: one backup's manifest — human sections, or with --json the manifest itself.
+import type { Command } from 'commander';
+import { envOption, type Runner } from '../cli.js';
+import { formatBytes } from '../output/format.js';
+import type { BackupManifest } from '../repository/types.js';
+import { formatTime, formatZxidRange, renderTable } from './list.js';
+
+export function register(program: Command, run: Runner): void {
+  program
+    .command('inspect')
+    .description('show one backup: manifest, members, zxid range it can restore to, counts by node type')
+    .argument('<id>', 'backup id, a unique prefix of one, or latest')
+    .addOption(envOption('--repo <location>', 'repository: a directory, file:///path or s3://bucket/prefix').default('./zkvault-repo'))
+    .action(async (ref: string, opts) =>
+      run(async ({ printer, signal }) => {
+        const { inspectBackup } = await import('../services/inspect.js');
+        const { manifest } = await inspectBackup({ repo: opts.repo, ref, signal, warn: (m) => printer.warn(m) });
+        printer.result(manifest, () => renderManifest(manifest));
+      }, opts),
+    );
+}
+
+function fields(pairs: Array<[string, string | undefined]>): string[] {
+  const shown = pairs.filter((p): p is [string, string] => p[1] !== undefined && p[1] !== '');
+  const width = Math.max(0, ...shown.map(([k]) => k.length));
+  return shown.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
+}
+
+function consistency(m: BackupManifest): string {
+  if (m.consistent === true) return 'consistent: the tree did not change during the walk';
+  if (m.consistent === false) {
+    const n = m.changedDuringWalk;
+    return `fuzzy: the tree changed during the walk${n !== undefined ? ` (${n} node${n === 1 ? '' : 's'} changed)` : ''}`;
+  }
+  return m.kind === 'physical' ? 'exact at every zxid in the range (snapshot plus transaction logs)' : 'not recorded';
+}
+
+export function renderManifest(m: BackupManifest): string {
+  const out: string[] = [];
+  const took = Date.parse(m.completedAt) - Date.parse(m.createdAt);
+  out.push(`backup ${m.id}`);
+  out.push(
+    ...fields([
+      ['kind', m.kind],
+      ['created', `${formatTime(m.createdAt)}${Number.isFinite(took) ? ` (took ${(took / 1000).toFixed(1)} s)` : ''}`],
+      ['tool', `${m.tool.name} ${m.tool.version}, manifest format ${m.formatVersion}`],
+      ['archive', m.archive ? `${m.archive.key}, ${formatBytes(m.archive.size)}, sha256 ${m.archive.sha256}` : 'not recorded'],
+      ['status', m.partial ? `PARTIAL: ${m.unreadable.length} path${m.unreadable.length === 1 ? '' : 's'} could not be read` : 'complete'],
+    ]),
+  );
+  out.push('', 'source');
+  out.push(...fields([['zk', m.source.zk], ['path', m.source.path], ['dataDir', m.source.dataDir], ['logDir', m.source.logDir], ['host', m.source.host]]));
+  out.push('', 'restores to');
+  out.push(
+    ...fields([
+      ['zxid', m.zxid.from === m.zxid.to ? m.zxid.to : `${formatZxidRange(m.zxid)} (any zxid from ${m.zxid.from} to ${m.zxid.to})`],
+      ['consistency', consistency(m)],
+    ]),
+  );
+  const c = m.counts;
+  out.push('', 'nodes');
+  out.push(
+    ...fields([
+      ['total', `${c.nodes} (${formatBytes(c.dataBytes)} of data)`],
+      ['persistent', String(c.persistent)],
+      ['ephemeral', String(c.ephemeral)],
+      ['container', String(c.container)],
+      ['ttl', String(c.ttl)],
+    ]),
+  );
+  out.push('', `members (${m.members.length})`);
+  if (m.members.length > 0) {
+    const table = renderTable(
+      ['NAME', 'ROLE', 'ZXID', 'SIZE', 'SHA256'],
+      m.members.map((x) => [x.name, x.role, x.zxid ?? '', formatBytes(x.size), x.sha256]),
+      [3],
+    );
+    out.push(...table.split('\n').map((l) => `  ${l}`));
+  }
+  if (m.unreadable.length > 0) {
+    out.push('', `unreadable paths (${m.unreadable.length})`);
+    out.push(...m.unreadable.map((u) => `  ${u.path}: ${u.reason}`));
+  }
+  if (m.extra && Object.keys(m.extra).length > 0) {
+    out.push('', 'extra');
+    out.push(...fields(Object.entries(m.extra).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])));
+  }
+  return out.join('\n');
+}

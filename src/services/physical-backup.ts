@@ -198,6 +198,13 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
         logs.push(meta);
         lastRec = l.records[l.records.length - 1]!;
       }
+      const firstAfter = logs.length > 0 ? scanned.slice(first).flatMap((l) => l.records).find((r) => r.zxid > s) : undefined;
+      if (firstAfter && isGap(s, firstAfter.zxid)) {
+        throw new UserError(
+          `the txns right after ${chosen.ref.name} are missing (the logs continue at ${formatZxid(firstAfter.zxid)}): no restorable state can be copied`,
+          { hint: 'the server writes a new snapshot as it runs; back up again after its next snapshot, or restore the missing log files' },
+        );
+      }
       const d = chosen.digestZxid;
       from = d !== null && d >= s ? d : s;
       to = lastRec ? (lastRec.zxid > from ? lastRec.zxid : from) : from;

@@ -49,12 +49,15 @@ function describeRanges(ms: BackupManifest[]): string {
 export async function chooseBackup(repo: Repository, point: PointInTime): Promise<BackupManifest> {
   const physical = (await repo.list()).filter((m) => m.kind === 'physical');
   if (physical.length === 0) throw new NotFoundError('the repository has no physical backups', { hint: 'zkvault backup --data-dir … takes one' });
+  const byId = new Map(physical.map((m) => [m.id, m]));
   const covering = physical.filter((m) => {
     const x = extraOf(m);
     if (point.zxid !== undefined) return parseZxid(m.zxid.from) <= point.zxid && point.zxid <= parseZxid(m.zxid.to);
-    const first = x.logs[0]?.firstTime;
+    // Time: from the chain's first logged txn to this backup's last one.
+    const base = byId.get(x.chain.base) ?? m;
+    const first = extraOf(base).logs[0]?.firstTime;
     const last = x.lastTxn?.time;
-    return point.time !== undefined && last !== undefined && point.time <= last && (first === undefined || first <= point.time || x.chain.parent !== null);
+    return point.time !== undefined && first !== undefined && last !== undefined && first <= point.time && point.time <= last;
   });
   if (covering.length === 0) {
     const what = point.zxid !== undefined ? `zxid ${formatZxid(point.zxid)}` : `time ${new Date(point.time!).toISOString()}`;

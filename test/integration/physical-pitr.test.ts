@@ -189,3 +189,87 @@ test("ZooKeeper as referee: TxnLogToolkit's chop of the original files plus a re
   void mkdirSync;
   void writeFileSync;
 });
+
+/** A copy of member 1's (stopped) dataDir, by default with only its oldest snapshot, to shape histories. */
+function historyCopy(name: string, keepAllSnapshots = false): { dir: string; v2: string; logs: string[] } {
+  const dir = join(work, name);
+  cpSync(ensemble.servers[0]!.dataDir, dir, { recursive: true });
+  const v2 = join(dir, 'version-2');
+  const hex = (n: string) => BigInt('0x' + n.split('.')[1]);
+  const snaps = readdirSync(v2).filter((n) => n.startsWith('snapshot.')).sort((a, b) => (hex(a) < hex(b) ? -1 : 1));
+  if (!keepAllSnapshots) for (const s of snaps.slice(1)) rmSync(join(v2, s));
+  const logs = readdirSync(v2).filter((n) => n.startsWith('log.')).sort((a, b) => (hex(a) < hex(b) ? -1 : 1));
+  return { dir, v2, logs };
+}
+
+test('a log missing in the middle: backup reports the gap and covers up to it; restore inside it fails naming the range; before it works', async () => {
+  await ensemble.stop();
+  const h = historyCopy('gap');
+  assert.ok(h.logs.length >= 3);
+  rmSync(join(h.v2, h.logs[1]!));
+  const gapRepo = join(work, 'gap-repo');
+  const b = runCli(['backup', '--data-dir', h.dir, '--repo', gapRepo, '--json']);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stderr, /txns 0x[0-9a-f]+\.\.0x[0-9a-f]+ are missing/);
+  const out = JSON.parse(b.stdout);
+  const gapStart = BigInt('0x' + h.logs[1]!.slice(4));
+  assert.equal(BigInt(out.zxid.to), gapStart - 1n, 'covers up to the hole');
+  const inside = runCli(['restore', '--to-zxid', formatZxid(gapStart + 1n), '--data-dir', join(work, 'gap-in'), '--repo', gapRepo]);
+  assert.equal(inside.code, 2);
+  assert.match(inside.stderr, new RegExp(`can restore: ${out.id}: ${out.zxid.from}\\.\\.${out.zxid.to}`));
+  assert.equal(existsSync(join(work, 'gap-in')), false);
+  const before = runCli(['restore', '--to-zxid', out.zxid.to, '--data-dir', join(work, 'gap-before'), '--repo', gapRepo, '--json']);
+  assert.equal(before.code, 0, before.stderr);
+  assert.equal(JSON.parse(before.stdout).zxid, out.zxid.to);
+});
+
+test('an incremental whose logs were purged past the last backup restarts the chain with a full backup', () => {
+  const early = historyCopy('purge-early');
+  for (const l of early.logs.slice(2)) rmSync(join(early.v2, l));
+  const pRepo = join(work, 'purge-repo');
+  const full = runCli(['backup', '--data-dir', early.dir, '--repo', pRepo, '--json']);
+  assert.equal(full.code, 0, full.stderr);
+  // Autopurge ran: the logs holding the chain's last txn are gone (newer snapshots remain).
+  const late = historyCopy('purge-late', true);
+  for (const l of late.logs.slice(0, 2)) rmSync(join(late.v2, l));
+  const inc = runCli(['backup', '--data-dir', ensemble.servers[0]!.dataDir, '--repo', pRepo, '--incremental', '--json']);
+  assert.equal(inc.code, 0, inc.stderr);
+  assert.equal(JSON.parse(inc.stdout).unchanged, false);
+  const incChain = JSON.parse(runCli(['inspect', JSON.parse(inc.stdout).id, '--repo', pRepo, '--json']).stdout).extra.chain;
+  assert.equal(incChain.parent, JSON.parse(full.stdout).id, 'while the logs still hold its last txn, it continues the chain');
+  // A repository whose newest backup ends inside the purged logs.
+  const pRepo2 = join(work, 'purge-repo-2');
+  assert.equal(runCli(['backup', '--data-dir', early.dir, '--repo', pRepo2]).code, 0);
+  const gapped = runCli(['backup', '--data-dir', late.dir, '--repo', pRepo2, '--incremental', '--json']);
+  assert.equal(gapped.code, 0, gapped.stderr);
+  assert.match(gapped.stderr, /purged before they were copied; taking a full backup, which starts a new chain/);
+  const chain = JSON.parse(runCli(['inspect', JSON.parse(gapped.stdout).id, '--repo', pRepo2, '--json']).stdout).extra.chain;
+  assert.equal(chain.parent, null, 'a new chain starts');
+  assert.equal(chain.depth, 0);
+});
+
+test('bad inputs: a non-empty OUT, a zxid or time out of range, a dataDir that is not one: clear errors, nothing written', async () => {
+  const occupied = join(work, 'occupied');
+  mkdirSync(occupied, { recursive: true });
+  writeFileSync(join(occupied, 'keep.txt'), 'precious');
+  let r = runCli(['restore', 'latest', '--data-dir', occupied, '--repo', repo]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /is not empty/);
+  assert.deepEqual(readdirSync(occupied), ['keep.txt']);
+  r = runCli(['restore', '--to-zxid', '0xffffffffff', '--data-dir', join(work, 'never1'), '--repo', repo]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /no physical backup covers zxid 0xffffffffff; the repository can restore: /);
+  r = runCli(['restore', '--to-time', '1999-01-01T00:00:00Z', '--data-dir', join(work, 'never2'), '--repo', repo]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /no physical backup covers time 1999-01-01/);
+  r = runCli(['restore', '--to-time', '2026-01-01 10:00', '--data-dir', join(work, 'never3'), '--repo', repo]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /has no time zone/);
+  const notData = join(work, 'not-a-datadir');
+  mkdirSync(notData, { recursive: true });
+  r = runCli(['backup', '--data-dir', notData, '--repo', join(work, 'never-repo')]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /not a ZooKeeper data directory/);
+  assert.equal(existsSync(join(work, 'never-repo')), false);
+  for (const d of ['never1', 'never2', 'never3']) assert.equal(existsSync(join(work, d)), false);
+});

@@ -1,6 +1,8 @@
 // `npm run bench`: speed and memory figures, each against a baseline measured in the same run.
 //   snapshot  load (parse + seals + tree) of a generated ≥100 MB snapshot, vs ZooKeeper's SnapshotFormatter
 //   replay    replay of ≥500k txns from log files with every digest checked
+//   logical   backup and restore of ≥100k nodes / ≥100 MB on a real server, vs a naive sequential walk
+//   physical  physical backup vs a plain copy of the same files; restore to a zxid 500k txns past the base
 // Select with `npm run bench -- snapshot replay`; scale with ZKVAULT_BENCH_SCALE (default 1).
 import { mkdtempSync, rmSync, statSync, openSync, writeSync, closeSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { SnapshotWriter } from '../src/formats/snapshot.js';
 import { zeroStat } from '../src/core/tree.js';
 import { Leader } from '../test/support/history.js';
-import { javaClasspath, zookeeperAvailable } from '../test/support/zk-harness.js';
+import { javaClasspath, zookeeperAvailable, startStandalone, stopAll } from '../test/support/zk-harness.js';
+import { openSession, type ZkOp } from '../src/zk/client.js';
 import { measureProcess, fmtMB, MB } from './measure.js';
 
 const scale = Number(process.env.ZKVAULT_BENCH_SCALE ?? '1');
@@ -138,11 +141,126 @@ async function benchReplay(): Promise<void> {
   }
 }
 
+const CLI = join(here, '../../bin/zkvault');
+
+async function populate(connectString: string, nodes: number, rand: () => number): Promise<number> {
+  const s = await openSession({ connectString });
+  const open = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+  const pool = Buffer.alloc(8192);
+  for (let i = 0; i < pool.length; i++) pool[i] = Math.floor(rand() * 256);
+  let bytes = 0;
+  const perParent = 1000;
+  for (let p = 0; p * perParent < nodes; p++) {
+    await s.create(`/bench-${p}`, null, open);
+    let ops: ZkOp[] = [];
+    let size = 0;
+    for (let c = 0; c < perParent && p * perParent + c < nodes; c++) {
+      const r = rand();
+      const len = r < 0.3 ? Math.floor(rand() * 100) : r < 0.9 ? 500 + Math.floor(rand() * 1000) : 2000 + Math.floor(rand() * 4000);
+      const off = Math.floor(rand() * (pool.length - len));
+      ops.push({ type: 'create', path: `/bench-${p}/node-${c}`, data: pool.subarray(off, off + len), acl: open });
+      size += len + 60;
+      bytes += len;
+      if (size > 700_000) {
+        await s.multi(ops);
+        ops = [];
+        size = 0;
+      }
+    }
+    if (ops.length) await s.multi(ops);
+  }
+  await s.close();
+  return bytes;
+}
+
+async function benchLogical(): Promise<void> {
+  const nodes = Math.round(100_000 * scale);
+  const source = await startStandalone({ heapMb: 1536 });
+  const bytes = await populate(source.connectString, nodes, rng(3));
+  console.log(`\n## logical backup/restore: ${nodes.toLocaleString()} nodes, ${fmtMB(bytes)} of data, on a real ZooKeeper`);
+  const naive = await measureProcess(process.execPath, [join(here, 'naive-walk.js'), source.connectString]);
+  if (naive.code !== 0) throw new Error(`naive walk failed: ${naive.stderr}`);
+  const repo = join(work, 'logical-repo');
+  const backup = await measureProcess(CLI, ['backup', '--zk', source.connectString, '--repo', repo, '--json']);
+  if (backup.code !== 0) throw new Error(`backup failed: ${backup.stderr}`);
+  const id = JSON.parse(backup.stdout).id as string;
+  const rate = (ms: number) => `${Math.round(nodes / (ms / 1000)).toLocaleString()} nodes/s, ${(bytes / MB / (ms / 1000)).toFixed(1)} MB/s`;
+  console.log(`naive sequential walk   ${(naive.wallMs / 1000).toFixed(2)} s  ${rate(naive.wallMs)}  peak RSS ${fmtMB(naive.peakRssBytes)}`);
+  console.log(`zkvault backup          ${(backup.wallMs / 1000).toFixed(2)} s  ${rate(backup.wallMs)}  peak RSS ${fmtMB(backup.peakRssBytes)}`);
+  console.log(`ratio (naive walk time / backup time): ${(naive.wallMs / backup.wallMs).toFixed(2)}  (target ≥ 3)`);
+  console.log(`backup peak RSS: ${fmtMB(backup.peakRssBytes)}  (target < 150 MB)`);
+  await source.destroy();
+  const target = await startStandalone({ heapMb: 1536 });
+  const restore = await measureProcess(CLI, ['restore', id, '--zk', target.connectString, '--repo', repo, '--json']);
+  if (restore.code !== 0) throw new Error(`restore failed: ${restore.stderr}`);
+  console.log(`zkvault restore         ${(restore.wallMs / 1000).toFixed(2)} s  ${rate(restore.wallMs)}  peak RSS ${fmtMB(restore.peakRssBytes)}  (incl. read-back verification)`);
+  await target.destroy();
+}
+
+async function benchPhysical(): Promise<void> {
+  // A server history: a base snapshot, then ≥500k txns of logs after it.
+  const count = Math.round(500_000 * scale);
+  const L = new Leader();
+  L.createSession(0x1000n);
+  for (let i = 0; i < 50; i++) L.create(`/p${i}`);
+  const rand = rng(11);
+  for (let i = 0; i < 20_000; i++) L.create(`/p${i % 50}/base-${i}`, Buffer.alloc(200 + Math.floor(rand() * 300), 3));
+  const base = await L.snapshot();
+  const baseZxid = L.zxid;
+  const live: string[] = [];
+  while (L.zxid < baseZxid + BigInt(count)) {
+    const r = rand();
+    if (r < 0.5 || live.length < 100) {
+      const p = `/p${Math.floor(rand() * 50)}/n${L.zxid}`;
+      L.create(p, Buffer.alloc(Math.floor(rand() * 300), 1));
+      live.push(p);
+    } else if (r < 0.85) L.setData(live[Math.floor(rand() * live.length)]!, Buffer.alloc(Math.floor(rand() * 300), 2));
+    else {
+      const idx = Math.floor(rand() * live.length);
+      L.delete(live[idx]!);
+      live[idx] = live[live.length - 1]!;
+      live.pop();
+    }
+  }
+  const dataDir = join(work, 'phys-data');
+  const v2 = join(dataDir, 'version-2');
+  mkdirSync(v2, { recursive: true });
+  writeFileSync(join(v2, base.name), base.bytes);
+  let total = base.bytes.length;
+  const per = 100_000n;
+  const first = L.log(1n, baseZxid);
+  writeFileSync(join(v2, first.name), first.bytes);
+  total += first.bytes.length;
+  for (let from = baseZxid + 1n; from <= L.zxid; from += per) {
+    const f = L.log(from, from + per - 1n);
+    writeFileSync(join(v2, f.name), f.bytes);
+    total += f.bytes.length;
+  }
+  const target = L.zxid;
+  L.txns = [];
+  console.log(`\n## physical: a dataDir of ${fmtMB(total)} (snapshot + logs; ${count.toLocaleString()} txns after the base snapshot)`);
+  const copy = await measureProcess('cp', ['-r', dataDir, join(work, 'plain-copy')]);
+  const repo = join(work, 'phys-repo');
+  const backup = await measureProcess(CLI, ['backup', '--data-dir', dataDir, '--repo', repo, '--json']);
+  if (backup.code !== 0) throw new Error(`physical backup failed: ${backup.stderr}`);
+  const mbs = (ms: number) => (total / MB / (ms / 1000)).toFixed(1);
+  console.log(`plain copy (cp -r)      ${(copy.wallMs / 1000).toFixed(2)} s  ${mbs(copy.wallMs)} MB/s`);
+  console.log(`zkvault backup          ${(backup.wallMs / 1000).toFixed(2)} s  ${mbs(backup.wallMs)} MB/s  peak RSS ${fmtMB(backup.peakRssBytes)}  (every record's checksum verified, sha256 of every member)`);
+  console.log(`ratio (backup throughput / plain copy): ${(copy.wallMs / backup.wallMs).toFixed(2)}  (target ≥ 0.8)`);
+  const out = join(work, 'phys-restore');
+  const restore = await measureProcess(CLI, ['restore', '--to-zxid', '0x' + target.toString(16), '--data-dir', out, '--repo', repo, '--json']);
+  if (restore.code !== 0) throw new Error(`restore failed: ${restore.stderr}`);
+  console.log(`restore --to-zxid (${count.toLocaleString()} txns past the base) ${(restore.wallMs / 1000).toFixed(2)} s  peak RSS ${fmtMB(restore.peakRssBytes)}  (every digest compared)`);
+}
+
 try {
   console.log(`zkvault benchmarks (scale ${scale}, ${new Date().toISOString()})`);
   if (want('snapshot')) await benchSnapshot();
   if (want('replay')) await benchReplay();
+  if (want('logical')) await benchLogical();
+  if (want('physical')) await benchPhysical();
 } finally {
+  await stopAll();
   if (process.env.ZKVAULT_BENCH_KEEP) console.log(`\n(kept ${work})`);
   else rmSync(work, { recursive: true, force: true });
 }

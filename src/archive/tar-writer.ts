@@ -24,6 +24,11 @@ export interface PackSource {
   path: string;
   /** When known (hashed earlier): the file must still have this size and hash, or packing fails. */
   expected?: { size: number; sha256: string };
+  /**
+   * Copy only the file's first `length` bytes (e.g. a live transaction log up to its last complete
+   * record, while the server keeps appending after it). Default: the whole file.
+   */
+  length?: number;
 }
 
 export interface PackedEntry {
@@ -116,7 +121,10 @@ export class ArchivePacker {
       try {
         const st = await fh.stat();
         if (!st.isFile()) throw new UsageError(`${source.path}: member "${source.name}" is not a regular file`);
-        const size = st.size;
+        if (source.length !== undefined && st.size < source.length) {
+          throw new IntegrityError('truncated', source.path, st.size, `member ${source.name} shrank: ${st.size} bytes, ${source.length} expected`);
+        }
+        const size = source.length ?? st.size;
         if (source.expected && source.expected.size !== size) {
           throw new IntegrityError('checksum', source.path, undefined, `member ${source.name} changed after it was added: size was ${source.expected.size}, now ${size}`);
         }

@@ -9,7 +9,7 @@
 // a checksum mismatch, and a malformed record (impossible length, unknown type, bad body).
 import { IntegrityError } from '../errors.js';
 import { adler32 } from './checksum.js';
-import { decodeTxn, type Txn } from './txn.js';
+import { decodeTxn, TXN_HEADER_SIZE, type Txn } from './txn.js';
 import { DEFAULT_MAX_LENGTH } from './jute.js';
 
 export const LOG_MAGIC = 0x5a4b4c47;
@@ -41,6 +41,11 @@ export interface TxnLogHeader {
 export interface ReadTxnLogOptions {
   /** Skip payload checksum verification (never the default). */
   skipChecksums?: boolean;
+  /**
+   * Decode only each record's TxnHeader (checksums still verified): for copying logs, where the
+   * bodies are not needed. The yielded txn then has body `{ kind: 'error', err: 0 }` as a placeholder.
+   */
+  headerOnly?: boolean;
   maxLength?: number;
 }
 
@@ -96,7 +101,7 @@ export function* iterateTxnLog(buf: Buffer, file: string, options: ReadTxnLogOpt
       }
     }
     const payload = buf.subarray(payloadStart, payloadStart + len);
-    const txn = decodeTxn(payload, file, payloadStart);
+    const txn = options.headerOnly ? decodeTxnHeaderOnly(payload, file, payloadStart) : decodeTxn(payload, file, payloadStart);
     const end = payloadStart + len + 1;
     yield { offset: pos, end, txn, payload };
     pos = end;
@@ -129,4 +134,21 @@ export function txnLogHeaderBytes(dbid = 0n): Buffer {
   out.writeInt32BE(2, 4);
   out.writeBigInt64BE(dbid, 8);
   return out;
+}
+
+function decodeTxnHeaderOnly(payload: Buffer, file: string, baseOffset: number): Txn {
+  if (payload.length < TXN_HEADER_SIZE) {
+    throw new IntegrityError('malformed', file, baseOffset, `malformed record: payload of ${payload.length} bytes has no room for a txn header`);
+  }
+  return {
+    header: {
+      clientId: payload.readBigInt64BE(0),
+      cxid: payload.readInt32BE(8),
+      zxid: payload.readBigInt64BE(12),
+      time: payload.readBigInt64BE(20),
+      type: payload.readInt32BE(28),
+    },
+    body: { kind: 'error', err: 0 },
+    digest: null,
+  };
 }

@@ -85,6 +85,17 @@ export interface BackupWriter {
   /** Registers a file in stagingDir as a member (hashes it, streaming). */
   addMember(name: string, role: string, extra?: Pick<ManifestMember, 'zxid' | 'meta'>): Promise<ManifestMember>;
   /**
+   * Registers the first `length` bytes of a file outside stagingDir as a member, without copying it
+   * now: commit reads it straight into the archive and fails (IntegrityError) unless those bytes
+   * still hash to `sha256`. For files that only grow past `length` (a live log) or never change.
+   */
+  addMemberFrom(
+    name: string,
+    role: string,
+    source: { path: string; length: number; sha256: string },
+    extra?: Pick<ManifestMember, 'zxid' | 'meta'>,
+  ): ManifestMember;
+  /**
    * Packs the members and manifest.json into the archive, stores it, then writes the sidecar
    * manifest last (the commit point). Returns the sidecar manifest.
    */

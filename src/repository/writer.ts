@@ -38,6 +38,8 @@ export class StorageBackupWriter implements BackupWriter {
   readonly id: string;
   readonly stagingDir: string;
   private readonly members = new Map<string, ManifestMember>();
+  /** Members read from outside stagingDir (addMemberFrom): their file and byte count. */
+  private readonly external = new Map<string, { path: string; length: number }>();
   private state: WriterState = 'open';
 
   constructor(private readonly ctx: WriterContext) {
@@ -61,6 +63,24 @@ export class StorageBackupWriter implements BackupWriter {
     return { ...member };
   }
 
+  addMemberFrom(
+    name: string,
+    role: string,
+    source: { path: string; length: number; sha256: string },
+    extra: Pick<ManifestMember, 'zxid' | 'meta'> = {},
+  ): ManifestMember {
+    if (this.state !== 'open') throw new InternalError(`backup ${this.id}: addMemberFrom after ${this.state}`);
+    validateMemberName(name);
+    if (name === MANIFEST_MEMBER) throw new UsageError(`"${MANIFEST_MEMBER}" is reserved for the backup's manifest`);
+    if (this.members.has(name)) throw new InternalError(`backup ${this.id}: member ${name} was added twice`);
+    const member: ManifestMember = { name, size: source.length, sha256: source.sha256, role };
+    if (extra.zxid !== undefined) member.zxid = extra.zxid;
+    if (extra.meta !== undefined) member.meta = extra.meta;
+    this.members.set(name, member);
+    this.external.set(name, { path: source.path, length: source.length });
+    return { ...member };
+  }
+
   private memberPath(name: string): string {
     return path.join(this.stagingDir, ...name.split('/'));
   }
@@ -73,11 +93,15 @@ export class StorageBackupWriter implements BackupWriter {
     let sidecar: BackupManifest;
     try {
       throwIfAborted(signal);
-      const sources: PackSource[] = [...this.members.values()].map((m) => ({
-        name: m.name,
-        path: this.memberPath(m.name),
-        expected: { size: m.size, sha256: m.sha256 },
-      }));
+      const sources: PackSource[] = [...this.members.values()].map((m) => {
+        const ext = this.external.get(m.name);
+        return {
+          name: m.name,
+          path: ext ? ext.path : this.memberPath(m.name),
+          expected: { size: m.size, sha256: m.sha256 },
+          ...(ext ? { length: ext.length } : {}),
+        };
+      });
       let inner: BackupManifest | undefined;
       const packer = new ArchivePacker(
         sources,

@@ -4,7 +4,7 @@
 // hold, byte for byte; when they no longer reach it (autopurge ran first), the gap is reported and a
 // new full backup starts the chain again.
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserError, throwIfAborted } from '../errors.js';
@@ -41,12 +41,16 @@ export interface PhysicalExtra {
   gaps?: string[];
 }
 
+/** One log file, read and verified: where its complete records end, and what they hold. */
 interface ScannedLog {
   ref: LogFileRef;
-  records: Array<{ zxid: bigint; time: bigint; offset: number; end: number; payload: Buffer }>;
+  first: { zxid: bigint; time: bigint } | null;
+  last: { zxid: bigint; time: bigint; payloadSha256: string } | null;
+  txns: number;
   /** Bytes up to the end of the last complete record. */
   end: number;
-  buf: Buffer;
+  /** sha256 of bytes [0, end). */
+  sha256: string;
 }
 
 /** Within one epoch zxids are consecutive; a jump means txns are missing. */
@@ -58,31 +62,41 @@ function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-function scanLog(ref: LogFileRef, warn: (m: string) => void): ScannedLog {
+/**
+ * Reads one log, checking every record's checksum, and calls `onRecord` for each complete record.
+ * Only this file's bytes are held, and only while it is read.
+ */
+function scanLog(ref: LogFileRef, warn: (m: string) => void, onRecord?: (rec: LogRecord) => void): ScannedLog {
   const buf = readFileSync(ref.path);
-  const records: ScannedLog['records'] = [];
-  const it = iterateTxnLog(buf, ref.path);
+  const it = iterateTxnLog(buf, ref.path, { headerOnly: true });
   let end = 16;
+  let txns = 0;
+  let first: ScannedLog['first'] = null;
+  let lastRec: LogRecord | null = null;
   for (let r = it.next(); ; r = it.next()) {
     if (r.done) {
       if (r.value.kind === 'torn') warn(`${ref.name}: ${r.value.detail} at byte ${r.value.offset}; copied up to the last complete record`);
       break;
     }
-    const rec: LogRecord = r.value;
-    records.push({ zxid: rec.txn.header.zxid, time: rec.txn.header.time, offset: rec.offset, end: rec.end, payload: rec.payload });
+    const rec = r.value;
+    if (!first) first = { zxid: rec.txn.header.zxid, time: rec.txn.header.time };
+    lastRec = rec;
     end = rec.end;
+    txns++;
+    onRecord?.(rec);
   }
-  return { ref, records, end, buf };
+  const last = lastRec ? { zxid: lastRec.txn.header.zxid, time: lastRec.txn.header.time, payloadSha256: sha256(lastRec.payload) } : null;
+  return { ref, first, last, txns, end, sha256: sha256(buf.subarray(0, end)) };
 }
 
-function logMeta(name: string, recs: ScannedLog['records']) {
+function logMeta(name: string, l: Pick<ScannedLog, 'first' | 'last' | 'txns'>) {
   return {
     name,
-    firstZxid: formatZxid(recs[0]!.zxid),
-    lastZxid: formatZxid(recs[recs.length - 1]!.zxid),
-    firstTime: Number(recs[0]!.time),
-    lastTime: Number(recs[recs.length - 1]!.time),
-    txns: recs.length,
+    firstZxid: formatZxid(l.first!.zxid),
+    lastZxid: formatZxid(l.last!.zxid),
+    firstTime: Number(l.first!.time),
+    lastTime: Number(l.last!.time),
+    txns: l.txns,
   };
 }
 
@@ -99,18 +113,29 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
 
   let parent: BackupManifest | null = null;
   let gap: string | undefined;
-  const scanned = listing.logs.map((l) => scanLog(l, warn)).filter((l) => l.records.length > 0);
   if (options.incremental) {
-    const physical = (await repo.list()).filter((m) => m.kind === 'physical').reverse();
+    // The newest backup whose last txn these logs still hold, byte for byte, with no hole after it.
+    const physical = (await repo.list()).filter((m) => m.kind === 'physical' && extraOf(m).lastTxn).reverse();
+    const wanted = new Map(physical.map((m) => [extraOf(m).lastTxn!.zxid, m]));
+    const found = new Map<string, { sha: string; next: bigint | null }>();
+    let pending: string | null = null;
+    for (const l of listing.logs) {
+      scanLog(l, () => {}, (rec) => {
+        const z = formatZxid(rec.txn.header.zxid);
+        if (pending !== null) {
+          found.get(pending)!.next = rec.txn.header.zxid;
+          pending = null;
+        }
+        if (wanted.has(z)) {
+          found.set(z, { sha: sha256(rec.payload), next: null });
+          pending = z;
+        }
+      });
+    }
     for (const m of physical) {
-      const last = (m.extra as unknown as PhysicalExtra | undefined)?.lastTxn;
-      if (!last) continue;
-      const z = parseZxid(last.zxid);
-      const all = scanned.flatMap((l) => l.records);
-      const at = all.findIndex((r) => r.zxid === z);
-      if (at >= 0 && sha256(all[at]!.payload) === last.sha256) {
-        const next = all.find((r) => r.zxid > z);
-        if (next && isGap(z, next.zxid)) continue; // the logs skip txns right after it: no continuation
+      const last = extraOf(m).lastTxn!;
+      const f = found.get(last.zxid);
+      if (f && f.sha === last.sha256 && (f.next === null || !isGap(parseZxid(last.zxid), f.next))) {
         parent = m;
         break;
       }
@@ -118,7 +143,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
     if (!parent) {
       const newest = physical[0];
       gap = newest
-        ? `the logs no longer hold txn ${(newest.extra as unknown as PhysicalExtra).lastTxn?.zxid ?? '?'} (the end of ${newest.id}): txns after it were purged before they were copied`
+        ? `the logs no longer hold txn ${extraOf(newest).lastTxn!.zxid} (the end of ${newest.id}): txns after it were purged before they were copied`
         : 'the repository has no physical backup to continue';
       warn(`${gap}; taking a full backup, which starts a new chain`);
     }
@@ -128,46 +153,68 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
   try {
     const createdAt = new Date(started).toISOString();
     let extra: PhysicalExtra;
-    let counts: NodeCounts = parent ? parent.counts : ZERO_COUNTS;
-    let gapFound: string | undefined;
     let from: bigint;
     let to: bigint;
+    let counts: NodeCounts = parent ? parent.counts : ZERO_COUNTS;
+    let gapFound: string | undefined;
     if (parent) {
-      const pExtra = parent.extra as unknown as PhysicalExtra;
+      // Only the txns after the parent's last one, framed into one new log file.
+      const pExtra = extraOf(parent);
       const after = parseZxid(pExtra.lastTxn!.zxid);
-      const recs = scanned.flatMap((l) => l.records.map((r) => ({ ...r }))).filter((r) => r.zxid > after);
-      recs.sort((a, b) => (a.zxid < b.zxid ? -1 : 1));
-      if (recs.length === 0) {
-        await writer.abort();
-        const res = manifestToResult(parent, Date.now() - started);
-        return { ...res, unchanged: true };
+      const staged = join(writer.stagingDir, 'incremental.log');
+      const fd = openSync(staged, 'w');
+      let firstNew: { zxid: bigint; time: bigint } | null = null;
+      let lastNew: { zxid: bigint; time: bigint; payload: Buffer } | null = null;
+      let txns = 0;
+      try {
+        writeSync(fd, txnLogHeaderBytes());
+        for (const l of listing.logs) {
+          throwIfAborted(options.signal);
+          scanLog(l, warn, (rec) => {
+            const z = rec.txn.header.zxid;
+            if (z <= after || (lastNew && z <= lastNew.zxid)) return;
+            writeSync(fd, frameLogRecord(rec.payload));
+            if (!firstNew) firstNew = { zxid: z, time: rec.txn.header.time };
+            lastNew = { zxid: z, time: rec.txn.header.time, payload: Buffer.from(rec.payload) };
+            txns++;
+          });
+        }
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
       }
-      const name = `log.${zxidToFileSuffix(recs[0]!.zxid)}`;
-      writeFileSync(join(writer.stagingDir, name), Buffer.concat([txnLogHeaderBytes(), ...recs.map((r) => frameLogRecord(r.payload))]));
-      throwIfAborted(options.signal);
-      await writer.addMember(name, 'log', { zxid: formatZxid(recs[0]!.zxid), meta: logMeta(name, recs) });
-      const last = recs[recs.length - 1]!;
+      if (!firstNew || !lastNew) {
+        await writer.abort();
+        return { ...manifestToResult(parent, Date.now() - started), unchanged: true };
+      }
+      const f = firstNew as { zxid: bigint; time: bigint };
+      const ln = lastNew as { zxid: bigint; time: bigint; payload: Buffer };
+      const name = `log.${zxidToFileSuffix(f.zxid)}`;
+      renameSync(staged, join(writer.stagingDir, name));
+      const meta = logMeta(name, { first: f, last: { ...ln, payloadSha256: '' }, txns });
+      await writer.addMember(name, 'log', { zxid: formatZxid(f.zxid), meta });
       extra = {
         chain: { base: pExtra.chain.base, parent: parent.id, depth: pExtra.chain.depth + 1 },
         snapshot: null,
-        logs: [logMeta(name, recs)],
-        lastTxn: { zxid: formatZxid(last.zxid), time: Number(last.time), sha256: sha256(last.payload) },
+        logs: [meta],
+        lastTxn: { zxid: formatZxid(ln.zxid), time: Number(ln.time), sha256: sha256(ln.payload) },
       };
       from = parseZxid(parent.zxid.from);
-      to = last.zxid;
+      to = ln.zxid;
     } else {
       // The newest snapshot whose seals check out.
-      let chosen: { ref: (typeof listing.snapshots)[number]; digestZxid: bigint | null } | null = null;
+      let chosen: { ref: (typeof listing.snapshots)[number]; digestZxid: bigint | null; sha256: string; size: number } | null = null;
       for (const snap of listing.snapshots) {
         try {
+          const raw = readFileSync(snap.path);
           const c: NodeCounts = { ...ZERO_COUNTS };
-          const info = parseSnapshot(decompress(readFileSync(snap.path), snap.compression, snap.path), snap.path, (n) => {
+          const info = parseSnapshot(decompress(raw, snap.compression, snap.path), snap.path, (n) => {
             if (n.path === '/zookeeper' || n.path.startsWith('/zookeeper/')) return;
             c.nodes++;
             c[nodeTypeOf(n.buf.readBigInt64BE(n.statOff + 44))]++;
             c.dataBytes += Math.max(0, n.dataLen);
           });
-          chosen = { ref: snap, digestZxid: info.digest ? info.digest.zxid : null };
+          chosen = { ref: snap, digestZxid: info.digest ? info.digest.zxid : null, sha256: sha256(raw), size: raw.length };
           counts = c;
           break;
         } catch (err) {
@@ -176,43 +223,45 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
       }
       if (!chosen) throw new UserError(`no valid snapshot in ${listing.snapDir}`, { hint: 'zkvault export --data-dir shows what is wrong with each' });
       const s = chosen.ref.zxid;
-      writeFileSync(join(writer.stagingDir, chosen.ref.name), readFileSync(chosen.ref.path));
-      await writer.addMember(chosen.ref.name, 'snapshot', { zxid: formatZxid(s), meta: { digestZxid: chosen.digestZxid === null ? null : formatZxid(chosen.digestZxid) } });
-      // The newest log starting at or before S, and every later one.
-      let first = 0;
-      for (let i = 0; i < scanned.length; i++) if (scanned[i]!.ref.zxid <= s) first = i;
+      writer.addMemberFrom(chosen.ref.name, 'snapshot', { path: chosen.ref.path, length: chosen.size, sha256: chosen.sha256 }, {
+        zxid: formatZxid(s),
+        meta: { digestZxid: chosen.digestZxid === null ? null : formatZxid(chosen.digestZxid) },
+      });
+      // The newest log starting at or before S, and every later one, one file in memory at a time.
+      let firstIdx = 0;
+      for (let i = 0; i < listing.logs.length; i++) if (listing.logs[i]!.zxid <= s) firstIdx = i;
       const logs: PhysicalExtra['logs'] = [];
-      let lastRec: ScannedLog['records'][number] | null = null;
-      for (const l of scanned.slice(first)) {
+      let last: ScannedLog['last'] = null;
+      for (const ref of listing.logs.slice(firstIdx)) {
         throwIfAborted(options.signal);
-        // Txns missing between two logs (purged, lost) after the snapshot: nothing past the hole replays.
-        const firstNew = lastRec ? l.records.find((r) => r.zxid > lastRec!.zxid) : undefined;
-        if (lastRec && firstNew && firstNew.zxid > s + 1n && isGap(lastRec.zxid, firstNew.zxid)) {
-          gapFound = `txns ${formatZxid(lastRec.zxid + 1n)}..${formatZxid(firstNew.zxid - 1n)} are missing from ${listing.logDir} (${l.ref.name} continues at ${formatZxid(firstNew.zxid)})`;
-          warn(`${gapFound}; the backup covers up to ${formatZxid(lastRec.zxid)} only`);
+        const l = scanLog(ref, warn);
+        if (l.txns === 0) continue;
+        const firstNewZxid = l.first!.zxid;
+        const prevZxid = last?.zxid ?? null;
+        // Txns missing between two logs after the snapshot: nothing past the hole replays.
+        if (prevZxid !== null && l.last!.zxid > prevZxid && firstNewZxid > s + 1n && firstNewZxid > prevZxid && isGap(prevZxid, firstNewZxid)) {
+          gapFound = `txns ${formatZxid(prevZxid + 1n)}..${formatZxid(firstNewZxid - 1n)} are missing from ${listing.logDir} (${ref.name} continues at ${formatZxid(firstNewZxid)})`;
+          warn(`${gapFound}; the backup covers up to ${formatZxid(prevZxid)} only`);
           break;
         }
-        writeFileSync(join(writer.stagingDir, l.ref.name), l.buf.subarray(0, l.end));
-        const meta = logMeta(l.ref.name, l.records);
-        await writer.addMember(l.ref.name, 'log', { zxid: formatZxid(l.ref.zxid), meta });
+        if (prevZxid === null && firstNewZxid > s + 1n && isGap(s, firstNewZxid)) {
+          throw new UserError(`the txns right after ${chosen.ref.name} are missing (the logs continue at ${formatZxid(firstNewZxid)}): no restorable state can be copied`, {
+            hint: 'the server writes a new snapshot as it runs; back up again after its next snapshot, or restore the missing log files',
+          });
+        }
+        const meta = logMeta(ref.name, l);
+        writer.addMemberFrom(ref.name, 'log', { path: ref.path, length: l.end, sha256: l.sha256 }, { zxid: formatZxid(ref.zxid), meta });
         logs.push(meta);
-        lastRec = l.records[l.records.length - 1]!;
-      }
-      const firstAfter = logs.length > 0 ? scanned.slice(first).flatMap((l) => l.records).find((r) => r.zxid > s) : undefined;
-      if (firstAfter && isGap(s, firstAfter.zxid)) {
-        throw new UserError(
-          `the txns right after ${chosen.ref.name} are missing (the logs continue at ${formatZxid(firstAfter.zxid)}): no restorable state can be copied`,
-          { hint: 'the server writes a new snapshot as it runs; back up again after its next snapshot, or restore the missing log files' },
-        );
+        last = l.last;
       }
       const d = chosen.digestZxid;
       from = d !== null && d >= s ? d : s;
-      to = lastRec ? (lastRec.zxid > from ? lastRec.zxid : from) : from;
+      to = last && last.zxid > from ? last.zxid : from;
       extra = {
         chain: { base: writer.id, parent: null, depth: 0 },
         snapshot: { zxid: formatZxid(s), digestZxid: d === null ? null : formatZxid(d) },
         logs,
-        lastTxn: lastRec ? { zxid: formatZxid(lastRec.zxid), time: Number(lastRec.time), sha256: sha256(lastRec.payload) } : null,
+        lastTxn: last ? { zxid: formatZxid(last.zxid), time: Number(last.time), sha256: last.payloadSha256 } : null,
         gaps: gapFound ? [gapFound] : [],
       };
     }
@@ -231,4 +280,8 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
     await writer.abort().catch(() => {});
     throw err;
   }
+}
+
+function extraOf(m: BackupManifest): PhysicalExtra {
+  return m.extra as unknown as PhysicalExtra;
 }

@@ -398,6 +398,54 @@ const CM_STATES = { CONNECTED: 2, CLOSING: -1, CLOSED: -2 } as const;
   }
 }
 
+// Throughput: the client parses one reply per socket chunk and re-concatenates the rest of the chunk
+// for the next (quadratic copying when many replies arrive together), and writes every request with
+// its own syscall. Replies are split into whole frames before the client sees them, and writes made
+// in one tick are corked into one. Behaviour is otherwise unchanged.
+{
+  type CmProto = {
+    onSocketData: (this: CmThis, buffer: Buffer) => void;
+    onSocketConnected: (this: CmThis) => void;
+    onPacketQueueReadable: (this: CmThis) => void;
+    zkvaultFramed?: boolean;
+  };
+  type CmThis = { socket?: net.Socket; pendingBuffer: Buffer | null; zkvaultRest?: Buffer | null };
+  const proto = (require('node-zookeeper-client/lib/ConnectionManager.js') as { prototype: CmProto }).prototype;
+  if (!proto.zkvaultFramed) {
+    const onSocketData = proto.onSocketData;
+    proto.onSocketData = function (this: CmThis, chunk: Buffer) {
+      let buf = this.zkvaultRest && this.zkvaultRest.length > 0 ? Buffer.concat([this.zkvaultRest, chunk]) : chunk;
+      let pos = 0;
+      while (buf.length - pos >= 4) {
+        const size = buf.readInt32BE(pos);
+        if (size < 0 || buf.length - pos - 4 < size) break;
+        this.pendingBuffer = null;
+        onSocketData.call(this, buf.subarray(pos, pos + 4 + size));
+        pos += 4 + size;
+      }
+      buf = buf.subarray(pos);
+      this.zkvaultRest = buf.length > 0 ? Buffer.from(buf) : null;
+    };
+    const onConnected = proto.onSocketConnected;
+    proto.onSocketConnected = function (this: CmThis) {
+      this.zkvaultRest = null; // a new connection: nothing left over from the old one
+      return onConnected.call(this);
+    };
+    const onReadable = proto.onPacketQueueReadable;
+    proto.onPacketQueueReadable = function (this: CmThis) {
+      const socket = this.socket;
+      if (!socket || socket.destroyed || socket.writableCorked > 0) return onReadable.call(this);
+      socket.cork();
+      try {
+        onReadable.call(this);
+      } finally {
+        process.nextTick(() => socket.uncork());
+      }
+    };
+    proto.zkvaultFramed = true;
+  }
+}
+
 const CREATE_FLAGS: Record<ZkCreateMode, number> = {
   persistent: 0,
   ephemeral: 1,

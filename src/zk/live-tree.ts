@@ -125,7 +125,10 @@ async function readNode(session: ZkSession, path: string, opts: ReadLiveTreeOpti
   for (let attempt = 1; ; attempt += 1) {
     let got;
     try {
-      got = await Promise.all([session.getData(path), session.getAcl(path), session.getChildren(path)]);
+      const [data, acl] = await Promise.all([session.getData(path), session.getAcl(path)]);
+      // Most nodes are leaves: list children only when the stat says there are some.
+      const children = data && data.stat.numChildren > 0 ? await session.getChildren(path) : { children: [] as string[] };
+      got = { data, acl, children };
     } catch (error) {
       if (error instanceof ZkOpError && error.code === ZK_ERROR.NoAuth && opts.onUnreadable) {
         opts.onUnreadable(path, error);
@@ -133,9 +136,9 @@ async function readNode(session: ZkSession, path: string, opts: ReadLiveTreeOpti
       }
       throw error;
     }
-    const [data, acl, children] = got;
+    const { data, acl, children } = got;
     if (data === null || acl === null || children === null) return undefined;
-    // The three replies may straddle a change; the ACL must be the one the stat's aversion names.
+    // The replies may straddle a change; the ACL must be the one the stat's aversion names.
     if (acl.stat.aversion !== data.stat.aversion && attempt < MAX_READ_ATTEMPTS) continue;
     const { dataLength: _dataLength, numChildren: _numChildren, ...stat } = data.stat;
     return { record: { path, data: data.data, acl: acl.acl, stat }, children: children.children, numChildren: data.stat.numChildren };

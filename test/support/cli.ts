@@ -13,7 +13,8 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+  // Run the script itself, as users do: its #! line carries the node flags zkvault runs with.
+  const r = spawnSync(BIN, args, {
     cwd: opts.cwd ?? REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
     encoding: 'utf8',
@@ -24,5 +25,5 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; cwd
 
 /** Async variant, for long runs and for tests that signal the process. */
 export function spawnCli(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}) {
-  return spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env: { ...process.env, NO_COLOR: '1', ...opts.env } });
+  return spawn(BIN, args, { cwd: opts.cwd ?? REPO_ROOT, env: { ...process.env, NO_COLOR: '1', ...opts.env } });
 }

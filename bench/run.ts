@@ -240,13 +240,16 @@ async function benchPhysical(): Promise<void> {
   L.txns = [];
   console.log(`\n## physical: a dataDir of ${fmtMB(total)} (snapshot + logs; ${count.toLocaleString()} txns after the base snapshot)`);
   const copy = await measureProcess('cp', ['-r', dataDir, join(work, 'plain-copy')]);
+  // A backup is only done once it is on disk: the fair baseline also syncs what it copied.
+  const durable = await measureProcess('sh', ['-c', `cp -r "${dataDir}" "${join(work, 'durable-copy')}" && sync -f "${join(work, 'durable-copy')}"/version-2/*`]);
   const repo = join(work, 'phys-repo');
   const backup = await measureProcess(CLI, ['backup', '--data-dir', dataDir, '--repo', repo, '--json']);
   if (backup.code !== 0) throw new Error(`physical backup failed: ${backup.stderr}`);
   const mbs = (ms: number) => (total / MB / (ms / 1000)).toFixed(1);
   console.log(`plain copy (cp -r)      ${(copy.wallMs / 1000).toFixed(2)} s  ${mbs(copy.wallMs)} MB/s`);
+  console.log(`cp -r, then sync       ${(durable.wallMs / 1000).toFixed(2)} s  ${mbs(durable.wallMs)} MB/s`);
   console.log(`zkvault backup          ${(backup.wallMs / 1000).toFixed(2)} s  ${mbs(backup.wallMs)} MB/s  peak RSS ${fmtMB(backup.peakRssBytes)}  (every record's checksum verified, sha256 of every member)`);
-  console.log(`ratio (backup throughput / plain copy): ${(copy.wallMs / backup.wallMs).toFixed(2)}  (target ≥ 0.8)`);
+  console.log(`ratio (backup throughput / plain copy): ${(copy.wallMs / backup.wallMs).toFixed(2)}; against cp + sync: ${(durable.wallMs / backup.wallMs).toFixed(2)}  (target ≥ 0.8)`);
   const out = join(work, 'phys-restore');
   const restore = await measureProcess(CLI, ['restore', '--to-zxid', '0x' + target.toString(16), '--data-dir', out, '--repo', repo, '--json']);
   if (restore.code !== 0) throw new Error(`restore failed: ${restore.stderr}`);

@@ -91,6 +91,12 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return out;
 }
 
+export interface RepositoryInventory {
+  manifests: BackupManifest[];
+  broken: Array<{ id: string; key: string; problem: string; newer: boolean }>;
+  orphanArchives: string[];
+}
+
 export class StorageRepository implements Repository {
   readonly location: string;
   private marker: RepositoryMarker | null;
@@ -207,6 +213,31 @@ export class StorageRepository implements Repository {
       else this.warn(`skipping backup ${id}: ${manifestKey(id)} ${r.newer ? 'was written by a newer zkvault' : 'is unreadable'}: ${r.problem}`);
     }
     return out;
+  }
+
+  /**
+   * Everything verify must account for: readable manifests, sidecars that cannot be read (damaged or
+   * written by a newer zkvault), and archives that have no sidecar (a deleted manifest, or the
+   * leftovers of an interrupted run).
+   */
+  async inventory(): Promise<RepositoryInventory> {
+    const ids = await this.manifestIds();
+    const manifests: BackupManifest[] = [];
+    const broken: RepositoryInventory['broken'] = [];
+    for (const id of ids) {
+      throwIfAborted(this.opts.signal);
+      const r = await this.readManifest(id);
+      if (r === null) continue;
+      if ('manifest' in r) manifests.push(r.manifest);
+      else broken.push({ id, key: manifestKey(id), problem: r.problem, newer: r.newer });
+    }
+    const known = new Set(ids);
+    const orphanArchives: string[] = [];
+    for await (const o of this.storage.list('archives/')) {
+      const m = /^archives\/(.+)\.tar$/.exec(o.key);
+      if (m && !known.has(m[1]!)) orphanArchives.push(o.key);
+    }
+    return { manifests, broken, orphanArchives };
   }
 
   async resolve(ref: string): Promise<BackupManifest> {

@@ -133,5 +133,11 @@ export interface Repository {
    * Opens a backup for reading (`id` may also be `latest` or a unique prefix, as for resolve).
    * `tempDir`: where extracted members go (default: the repository's temp dir, os.tmpdir()).
    */
+  /** Readable manifests, unreadable sidecars and archives with no sidecar (what verify --all checks). */
+  inventory(): Promise<{
+    manifests: BackupManifest[];
+    broken: Array<{ id: string; key: string; problem: string; newer: boolean }>;
+    orphanArchives: string[];
+  }>;
   open(id: string, options?: { tempDir?: string; signal?: AbortSignal }): Promise<BackupReader>;
 }

@@ -72,7 +72,7 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
   const started = Date.now();
   const path = validateZnodePath(options.path ?? '/');
   const exclude = (options.exclude ?? []).map((e) => validateZnodePath(e, '--exclude'));
-  const repo = await openRepository(options.repo, { create: true, signal: options.signal });
+  const repo = await openRepository(options.repo, { create: true, signal: options.signal, warn: options.warn });
   const session = await openSession({ connectString: options.zk, auth: options.auth, signal: options.signal });
   let writer;
   try {

@@ -109,7 +109,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
   if (listing.snapshots.length === 0) {
     throw new UserError(`${listing.snapDir} holds no snapshot`, { hint: 'a physical backup starts from a snapshot; a running server writes one at startup' });
   }
-  const repo = await openRepository(options.repo, { create: true, signal: options.signal });
+  const repo = await openRepository(options.repo, { create: true, signal: options.signal, warn: options.warn });
 
   let parent: BackupManifest | null = null;
   let gap: string | undefined;

@@ -74,7 +74,7 @@ export async function treeAtPoint(
 
 export async function restoreOffline(o: OfflineRestoreOptions): Promise<OfflineRestoreResult> {
   requireEmptyDir(o.dataDir); // before any work: a restore never writes next to existing files
-  const repo = await openRepository(o.repo, { create: false, signal: o.signal });
+  const repo = await openRepository(o.repo, { create: false, signal: o.signal, warn: o.warn });
   const { manifest, point } = await resolveSource(repo, o);
   const { tree, zxid, chain } = await treeAtPoint(repo, manifest, point, o);
   let fileZxid = zxid;

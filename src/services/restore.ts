@@ -174,7 +174,7 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
   const mode = options.mode ?? 'create';
   let source = options.source;
   if (!source) {
-    const repo = await openRepository(options.repo, { create: false, signal: options.signal });
+    const repo = await openRepository(options.repo, { create: false, signal: options.signal, warn: options.warn });
     const { manifest, point } = await resolveSource(repo, { ref: options.ref, toZxid: options.toZxid, toTime: options.toTime });
     if (manifest.partial) {
       options.warn?.(`backup ${manifest.id} is partial: ${manifest.unreadable.length} nodes could not be read when it was taken`);

@@ -45,6 +45,7 @@ const COMMANDS: Array<() => Promise<CommandModule>> = [
   () => import('./commands/export.js'),
   () => import('./commands/list.js'),
   () => import('./commands/inspect.js'),
+  () => import('./commands/diff.js'),
 ];
 
 export async function buildProgram(run: Runner): Promise<Command> {

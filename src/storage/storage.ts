@@ -1,7 +1,7 @@
 // The storage seam: a flat key → object store that every repository backend (local disk, S3) implements
 // with the same contract, checked by one shared conformance suite (test/support/storage-conformance.ts).
 import type { Readable } from 'node:stream';
-import { NotFoundError, UsageError, type ErrorOptions } from '../errors.js';
+import { ConnectionError, NotFoundError, UsageError, type ErrorOptions } from '../errors.js';
 
 /**
  * Keys are `/`-separated, relative to the backend's root (a directory, a bucket prefix):
@@ -58,6 +58,11 @@ export interface Storage {
    *
    * `body` is consumed as a stream: implementations must not hold the whole of it in memory (objects
    * can be many GB), except a test fake.
+   *
+   * Retrying (see withRetry in retry.ts): a Buffer body can be sent again, so a put of a Buffer is
+   * retried whole. A stream is read exactly once and cannot be rewound, so a put of a stream is never
+   * repeated by the wrapper; a backend that sends a stream in pieces retries each piece itself while
+   * the piece is still in memory (S3: every part of a multipart upload, with the same retry policy).
    */
   put(key: StorageKey, body: Readable | Buffer, opts?: PutOptions): Promise<{ size: number }>;
 
@@ -105,6 +110,18 @@ export interface Storage {
    * removed (see redactLocation). Never contains a secret.
    */
   describe(): string;
+}
+
+/**
+ * A failure that may well succeed when tried again: throttling (429, SlowDown), a 5xx answer, a dropped,
+ * reset or refused connection, a timeout. Backends throw it with a redacted message; withRetry retries
+ * it; when the retries run out it reaches the user as what it is, a ConnectionError (exit 13).
+ */
+export class StorageTransientError extends ConnectionError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StorageTransientError';
+  }
 }
 
 /** The object at `key` does not exist. A NotFoundError (exit 10) that names the storage and the key. */

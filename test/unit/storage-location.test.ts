@@ -27,15 +27,11 @@ test('file:///abs is a local directory; file URLs with a host or a query are ref
   });
 });
 
-test('s3://bucket/prefix parses, and opening it says S3 is not available yet (exit 2)', async () => {
+test('s3://bucket/prefix parses and opens an S3 storage (no request is made until it is used)', async () => {
   assert.deepEqual(parseLocation('s3://my-bucket/team/zk/'), { scheme: 's3', bucket: 'my-bucket', prefix: 'team/zk', redacted: 's3://my-bucket/team/zk' });
   assert.deepEqual(parseLocation('s3://my-bucket'), { scheme: 's3', bucket: 'my-bucket', prefix: '', redacted: 's3://my-bucket' });
-  await assert.rejects(openStorage('s3://my-bucket/zk'), (err: unknown) => {
-    assert.ok(err instanceof UsageError);
-    assert.equal(err.exitCode, 2);
-    assert.match(err.message, /S3 repositories are not available yet/);
-    return true;
-  });
+  const s = await openStorage('s3://my-bucket/zk', { env: {}, s3: { region: 'eu-west-1' } });
+  assert.equal(s.describe(), 's3://my-bucket/zk');
   assert.throws(() => parseLocation('s3://AKIAEXAMPLE:wJalrXUtnFEMI@bucket/x'), (err: unknown) => {
     assert.ok(err instanceof UsageError);
     assert.doesNotMatch(err.message, /wJalrXUtnFEMI|AKIAEXAMPLE/);

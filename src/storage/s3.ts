@@ -1,0 +1,683 @@
+// Storage on S3 or any S3-compatible store (MinIO, Ceph): one object per key under the repository's
+// prefix, streams uploaded as multipart uploads that only become visible when completed, and the one
+// place where AWS SDK errors become zkvault errors (redacted: never a key, signature or presigned URL).
+import { randomBytes } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type PutObjectCommandInput,
+  type ServerSideEncryption,
+  type StorageClass,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { AuthError, CancelledError, ConnectionError, NotFoundError, UserError, ZkvaultError } from '../errors.js';
+import { redactLocation } from './location.js';
+import { retrying, type RetryPolicy } from './retry.js';
+import {
+  joinLocation,
+  normalizeRange,
+  StorageNotFoundError,
+  StorageTransientError,
+  validateKey,
+  validatePrefix,
+  type GetOptions,
+  type ListedObject,
+  type ObjectStat,
+  type PutOptions,
+  type Storage,
+} from './storage.js';
+
+// The SDK warns on every run that its releases from 2027 on will need Node 22. zkvault pins the SDK
+// version, so the notice is for whoever upgrades it, not for the operator running a backup.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export type S3ServerSideEncryption = 'AES256' | 'aws:kms' | 'aws:kms:dsse';
+
+export interface S3Settings {
+  /** Endpoint URL of an S3-compatible store; default: AWS S3 for the region. */
+  endpoint?: string;
+  /** `endpoint/bucket/key` instead of `bucket.endpoint/key` (MinIO, Ceph). */
+  forcePathStyle?: boolean;
+  /** Default: the AWS configuration chain (AWS_REGION, the profile), else us-east-1. */
+  region?: string;
+  sse?: S3ServerSideEncryption;
+  /** KMS key for `aws:kms`; default: the account's AWS managed key. */
+  sseKmsKeyId?: string;
+  /** Storage class of streamed objects (archives). Buffer puts (manifests, locks) stay STANDARD. */
+  storageClass?: string;
+}
+
+export interface S3StorageOptions extends S3Settings {
+  bucket: string;
+  /** Key prefix of the repository, without leading or trailing `/`; may be ''. */
+  prefix: string;
+  /**
+   * Retry policy for the requests of a streamed upload, which the retry wrapper cannot repeat (the
+   * stream is read once) but which can be sent again while their part is in memory. Default: no retry.
+   */
+  requestRetry?: RetryPolicy;
+  /** Part size of multipart uploads (default 8 MiB: up to ~78 GiB per object at S3's 10 000 parts). */
+  partSize?: number;
+  /** Parts in flight at once (default 4). Memory of an upload is about (queueSize + 2) × partSize. */
+  queueSize?: number;
+  /** Keys per ListObjectsV2 page (default 1000, S3's maximum). */
+  listPageSize?: number;
+  /**
+   * putIfAbsent on a store without conditional writes: how long to wait after writing before reading
+   * back who won (default 1 s). See putIfAbsent.
+   */
+  settleMs?: number;
+  warn?: (message: string) => void;
+}
+
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+const WRITER_METADATA = 'zkvault-writer';
+
+const AUTH_CODES = new Set([
+  'AccessDenied',
+  'AllAccessDisabled',
+  'AccountProblem',
+  'ExpiredToken',
+  'InvalidAccessKeyId',
+  'InvalidClientTokenId',
+  'InvalidToken',
+  'SignatureDoesNotMatch',
+  'TokenRefreshRequired',
+  'UnrecognizedClientException',
+  'RequestTimeTooSkewed',
+  'CredentialsProviderError',
+]);
+const TRANSIENT_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'BandwidthLimitExceeded',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'ServiceUnavailable',
+  'ConditionalRequestConflict',
+  'OperationAborted',
+]);
+/** Network failures worth another attempt. ENOTFOUND (no such host) is not one of them. */
+const TRANSIENT_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE']);
+const NET_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ECONNABORTED: 'connection aborted',
+  EPIPE: 'connection closed while sending',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENETDOWN: 'network down',
+  ENOTFOUND: 'no such host (DNS)',
+  EAI_AGAIN: 'DNS lookup failed for now',
+  ERR_STREAM_PREMATURE_CLOSE: 'connection closed early',
+};
+
+const AUTH_HINT =
+  'S3 credentials come only from the standard AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ' +
+  '(and AWS_SESSION_TOKEN), or AWS_PROFILE and ~/.aws/credentials, or an instance or task role; ' +
+  'check them and that they may read, write, list and delete under the repository prefix';
+
+interface SdkErrorLike {
+  name?: string;
+  code?: string;
+  message?: string;
+  Code?: string;
+  errors?: unknown[];
+  $metadata?: { httpStatusCode?: number; requestId?: string };
+}
+
+function sdkStatus(err: unknown): number | undefined {
+  return (err as SdkErrorLike | undefined)?.$metadata?.httpStatusCode;
+}
+
+function sdkName(err: unknown): string {
+  const e = err as SdkErrorLike | undefined;
+  return e?.Code ?? e?.name ?? '';
+}
+
+/** The errno-style code of a network failure, looking inside AggregateError (IPv4 and IPv6 both refused). */
+function netCode(err: unknown): string | undefined {
+  const e = err as SdkErrorLike | undefined;
+  if (typeof e?.code === 'string') return e.code;
+  const inner = e?.errors?.[0] as SdkErrorLike | undefined;
+  if (typeof inner?.code === 'string') return inner.code;
+  return undefined;
+}
+
+/**
+ * Removes what must never be printed: query-string secrets (presigned URLs), credentials in URLs,
+ * access key ids, and the values of the AWS secret environment variables should a server echo them.
+ */
+export function scrubSecrets(text: string): string {
+  let out = text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1***@')
+    .replace(/\b(X-Amz-[A-Za-z-]+|Signature|AWSAccessKeyId|Credential|Expires|x-amz-security-token)=[^&\s"'<>]+/gi, '$1=***')
+    .replace(/\b(AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b/g, '***')
+    .replace(/\bSignature=[0-9a-f]{64}\b/gi, 'Signature=***');
+  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_ACCESS_KEY_ID']) {
+    const value = process.env[name];
+    if (value && value.length >= 4) out = out.split(value).join('***');
+  }
+  return out;
+}
+
+/** A stand-in for an SDK error, kept as `cause` (printed with ZKVAULT_DEBUG): its facts, scrubbed. */
+function sanitizedCause(err: unknown): Error | undefined {
+  if (err === undefined || err === null) return undefined;
+  const e = err as SdkErrorLike & { stack?: string };
+  const out = new Error(scrubSecrets(String(e.message ?? err)));
+  out.name = e.name ?? 'Error';
+  const facts: Record<string, unknown> = {};
+  if (e.code) facts.code = e.code;
+  if (e.$metadata?.httpStatusCode) facts.httpStatusCode = e.$metadata.httpStatusCode;
+  if (e.$metadata?.requestId) facts.requestId = e.$metadata.requestId;
+  Object.assign(out, facts);
+  if (e.stack) out.stack = scrubSecrets(e.stack);
+  return out;
+}
+
+/** Thrown into the other requests of an upload once one has failed for good: final, never retried. */
+class UploadStopped extends Error {
+  constructor() {
+    super('upload stopped: another request of it failed');
+    this.name = 'UploadStopped';
+  }
+}
+
+/** A promise-chain mutex per key: putIfAbsent calls on one key within this process run one at a time. */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, op: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(op, op);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}
+
+export class S3Storage implements Storage {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly client: S3Client;
+  private readonly opts: S3StorageOptions;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+  private conditional: Promise<boolean> | undefined;
+  private readonly keyQueue = new KeyedQueue();
+
+  constructor(opts: S3StorageOptions) {
+    if (opts.sseKmsKeyId !== undefined && opts.sse !== 'aws:kms' && opts.sse !== 'aws:kms:dsse') {
+      throw new UserError('an S3 KMS key id needs server-side encryption aws:kms', { hint: 'add --s3-sse aws:kms' });
+    }
+    this.opts = opts;
+    this.bucket = opts.bucket;
+    this.prefix = opts.prefix.replace(/^\/+|\/+$/g, '');
+    this.partSize = Math.max(5 * 1024 * 1024, opts.partSize ?? DEFAULT_PART_SIZE);
+    this.queueSize = Math.max(1, opts.queueSize ?? 4);
+    this.client = new S3Client({
+      region: opts.region ?? regionFromChain,
+      ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
+      forcePathStyle: opts.forcePathStyle ?? false,
+      // One attempt per request: the retry policy lives in the retry wrapper (and, for the parts of a
+      // streamed upload, in putStream), so attempts never multiply unseen.
+      maxAttempts: 1,
+      requestHandler: { connectionTimeout: 10_000, socketTimeout: 120_000 },
+    });
+  }
+
+  describe(): string {
+    return `s3://${this.bucket}${this.prefix ? '/' + this.prefix : ''}`;
+  }
+
+  /** The endpoint requests go to, for messages. */
+  private endpointName(): string {
+    return this.opts.endpoint !== undefined ? redactLocation(this.opts.endpoint) : `AWS S3${this.opts.region ? ` (${this.opts.region})` : ''}`;
+  }
+
+  private objectKey(key: string): string {
+    validateKey(key);
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  private get base(): string {
+    return this.prefix ? `${this.prefix}/` : '';
+  }
+
+  /** Parameters every new object gets: encryption, and for streamed objects the storage class. */
+  private writeParams(streamed: boolean): Partial<PutObjectCommandInput> {
+    const p: Partial<PutObjectCommandInput> = {};
+    if (this.opts.sse) p.ServerSideEncryption = this.opts.sse as ServerSideEncryption;
+    if (this.opts.sseKmsKeyId) p.SSEKMSKeyId = this.opts.sseKmsKeyId;
+    if (streamed && this.opts.storageClass) p.StorageClass = this.opts.storageClass as StorageClass;
+    return p;
+  }
+
+  /**
+   * Turns an AWS SDK or network failure into zkvault's error for it; anything else (our own errors, a
+   * failing upload body) is returned unchanged. `action` and `key` say what was being done.
+   */
+  mapError(err: unknown, action: string, key?: string): Error {
+    if (err instanceof ZkvaultError) return err;
+    const where = key !== undefined ? joinLocation(this.describe(), key) : this.describe();
+    const endpoint = this.endpointName();
+    const status = sdkStatus(err);
+    const name = sdkName(err);
+    const cause = sanitizedCause(err);
+    const message = scrubSecrets(String((err as SdkErrorLike | undefined)?.message ?? ''));
+    if (name === 'CredentialsProviderError') {
+      return new AuthError(`${where}: cannot ${action}: no usable AWS credentials (${message})`, { hint: AUTH_HINT, cause });
+    }
+    if (name === 'RequestTimeTooSkewed') {
+      return new AuthError(`${where}: ${endpoint} refused to ${action}: this host's clock is too far from the store's`, {
+        hint: 'signed requests are valid for 15 minutes around the store\'s time: fix this host\'s clock (NTP)',
+        cause,
+      });
+    }
+    if (name === 'InvalidObjectState') {
+      return new UserError(`${where}: cannot ${action}: the object is in an archive storage class and must be restored first`, {
+        hint: 'restore it with `aws s3api restore-object`, or keep archives in a storage class readable at once (--s3-storage-class)',
+        cause,
+      });
+    }
+    if (status === 401 || status === 403 || AUTH_CODES.has(name)) {
+      const code = name && name !== 'Unknown' && name !== 'Error' ? ` ${name}` : '';
+      return new AuthError(`${where}: ${endpoint} refused to ${action}: ${status ?? ''}${code}`.replace(/: $/, ''), { hint: AUTH_HINT, cause });
+    }
+    if (name === 'NoSuchBucket') {
+      return new NotFoundError(`${this.describe()}: the bucket ${this.bucket} does not exist at ${endpoint}`, {
+        hint: 'create the bucket first, or check --repo, --s3-endpoint and --s3-region (ZKVAULT_REPO, ZKVAULT_S3_ENDPOINT, ZKVAULT_S3_REGION)',
+        cause,
+      });
+    }
+    if (status !== undefined && (status === 429 || status >= 500 || TRANSIENT_CODES.has(name))) {
+      const code = name && name !== 'Unknown' && name !== 'Error' ? ` ${name}` : '';
+      return new StorageTransientError(`${where}: cannot ${action}: ${endpoint} answered ${status}${code}`, {
+        hint: 'the store is throttling or unavailable; zkvault retried with backoff; run the command again later',
+        cause,
+      });
+    }
+    const net = netCode(err);
+    const timedOut = name === 'TimeoutError';
+    if ((net !== undefined && (TRANSIENT_NET.has(net) || net === 'ENOTFOUND')) || timedOut) {
+      const what = net !== undefined ? (NET_WORDS[net] ?? net) : timedOut ? 'timed out' : 'connection closed';
+      const text = `cannot reach the S3 endpoint ${endpoint} to ${action} ${where}: ${what}`;
+      const hint = 'check --s3-endpoint (ZKVAULT_S3_ENDPOINT), --s3-region, the network, and that the store is running';
+      return net === 'ENOTFOUND' ? new ConnectionError(text, { hint, cause }) : new StorageTransientError(text, { hint, cause });
+    }
+    if (name === 'AbortError') return new CancelledError(undefined, { cause });
+    if (status !== undefined) {
+      const code = name && name !== 'Unknown' && name !== 'Error' ? ` ${name}` : '';
+      return new UserError(`${where}: cannot ${action}: ${endpoint} answered ${status}${code}${message && message !== name ? `: ${message}` : ''}`, { cause });
+    }
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  /** Runs one SDK call, its failure mapped. */
+  private async call<T>(op: () => Promise<T>, action: string, key?: string): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw this.mapError(err, action, key);
+    }
+  }
+
+  async put(key: string, body: Readable | Buffer, opts: PutOptions = {}): Promise<{ size: number }> {
+    const objectKey = this.objectKey(key);
+    const { signal } = opts;
+    if (!Buffer.isBuffer(body)) return this.putStream(key, objectKey, body, signal);
+    // A single PutObject is the commit itself: an abort is honoured until it is sent, not during it
+    // (an abort in flight could not tell whether the server committed).
+    if (signal?.aborted) throw new CancelledError();
+    await this.call(() => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ContentLength: body.length, ...this.writeParams(false) })), 'write', key);
+    return { size: body.length };
+  }
+
+  /**
+   * Streams `body` as a multipart upload (lib-storage's Upload; a body smaller than one part becomes
+   * one PutObject). Each part is held in memory while it is sent, so its requests are retried here with
+   * `requestRetry`. The first request that fails for good stops everything: parts in flight are
+   * cancelled, the body is destroyed and the upload is aborted, so nothing becomes visible. An abort
+   * signal is honoured until CompleteMultipartUpload (or the single PutObject) is sent; from then on the
+   * put runs to its end, as the commit can no longer be recalled.
+   */
+  private async putStream(key: string, objectKey: string, body: Readable, signal: AbortSignal | undefined): Promise<{ size: number }> {
+    if (signal?.aborted) {
+      body.destroy();
+      throw new CancelledError();
+    }
+    let size = 0;
+    let failure: Error | undefined;
+    let bodyError: unknown;
+    const inFlight = new AbortController();
+    const stop = () => {
+      inFlight.abort();
+      body.destroy();
+    };
+    signal?.addEventListener('abort', stop, { once: true });
+
+    async function* counted(): AsyncGenerator<Buffer> {
+      try {
+        for await (const chunk of body) {
+          if (signal?.aborted) throw new CancelledError();
+          if (failure) throw new UploadStopped();
+          const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+          size += buf.length;
+          yield buf;
+        }
+      } catch (err) {
+        // The producer's own failure (or the premature close of a body we destroyed) passes through
+        // unmapped: it is not the store's.
+        if (!failure && !signal?.aborted) bodyError = err;
+        throw err;
+      }
+      if (signal?.aborted) throw new CancelledError();
+    }
+    const source = Readable.from(counted(), { objectMode: false });
+
+    const policy = this.opts.requestRetry ?? { attempts: 1, baseDelayMs: 0 };
+    // lib-storage sends every request of the upload through this stand-in for the client.
+    const sendPart = async (command: unknown): Promise<unknown> => {
+      const cleanup = command instanceof AbortMultipartUploadCommand;
+      const commit = command instanceof CompleteMultipartUploadCommand || command instanceof PutObjectCommand;
+      try {
+        return await retrying(
+          `upload ${key}`,
+          async (attempt) => {
+            if (!cleanup) {
+              if (signal?.aborted) throw new CancelledError();
+              if (failure) throw new UploadStopped();
+            }
+            try {
+              return await this.client.send(command as PutObjectCommand, cleanup || commit ? {} : { abortSignal: inFlight.signal });
+            } catch (err) {
+              // A retried Complete whose first try did complete finds the upload gone: the object is
+              // there with every byte we sent.
+              if (command instanceof CompleteMultipartUploadCommand && attempt > 1 && sdkName(err) === 'NoSuchUpload') {
+                const st = await this.stat(key).catch(() => null);
+                if (st && st.size === size) return {};
+              }
+              if (!cleanup && signal?.aborted) throw new CancelledError(undefined, { cause: sanitizedCause(err) });
+              if (!cleanup && failure) throw new UploadStopped();
+              throw this.mapError(err, 'upload', key);
+            }
+          },
+          { ...policy, signal: cleanup ? undefined : signal, onRetry: (e) => this.opts.warn?.(`retrying ${e.what} in ${(e.delayMs / 1000).toFixed(1)}s (attempt ${e.attempt + 1} of ${e.attempts}): ${e.error.message}`) },
+        );
+      } catch (err) {
+        if (!cleanup && !failure && !(err instanceof CancelledError) && !(err instanceof UploadStopped)) {
+          failure = err as Error;
+          stop();
+        }
+        throw err;
+      }
+    };
+    const uploadClient = { config: this.client.config, send: sendPart } as unknown as S3Client;
+    const upload = new Upload({
+      client: uploadClient,
+      params: { Bucket: this.bucket, Key: objectKey, Body: source, ...this.writeParams(true) },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+      return { size };
+    } catch (err) {
+      source.destroy();
+      body.destroy();
+      if (signal?.aborted) throw new CancelledError(undefined, { cause: sanitizedCause(err) });
+      if (failure) throw failure;
+      if (bodyError !== undefined) throw bodyError;
+      throw this.mapError(err, 'upload', key);
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
+  }
+
+  async get(key: string, opts?: GetOptions): Promise<Readable> {
+    const objectKey = this.objectKey(key);
+    const { start, end } = normalizeRange(opts);
+    const ranged = start > 0 || end !== Number.POSITIVE_INFINITY;
+    const Range = ranged ? `bytes=${start}-${end === Number.POSITIVE_INFINITY ? '' : end}` : undefined;
+    let res;
+    try {
+      res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey, Range }));
+    } catch (err) {
+      if (sdkName(err) === 'NoSuchKey' || (sdkStatus(err) === 404 && sdkName(err) !== 'NoSuchBucket')) {
+        throw new StorageNotFoundError(this.describe(), key, { cause: sanitizedCause(err) });
+      }
+      // 416: the object exists and the range starts at or past its end.
+      if (sdkStatus(err) === 416 || sdkName(err) === 'InvalidRange') return Readable.from([]);
+      throw this.mapError(err, 'read', key);
+    }
+    const body = res.Body as unknown as Readable | undefined;
+    if (!body) return Readable.from([]);
+    if (!ranged) return this.mappedStream(body, key);
+    // HTTP lets a server serve more than the range asked for (the whole object with 200, or a wider
+    // range); Content-Range says what was served, and its total is authoritative: a range over an
+    // empty object is empty whatever the server made of it.
+    const served = /^bytes (\d+)-(\d+)\/(\d+|\*)\s*$/.exec(res.ContentRange ?? '');
+    const servedFrom = res.$metadata.httpStatusCode === 206 && served ? Number(served[1]) : 0;
+    const total = served && served[3] !== '*' ? Number(served[3]) : res.$metadata.httpStatusCode === 200 ? res.ContentLength : undefined;
+    if ((total !== undefined && start >= total) || servedFrom > start) {
+      body.destroy();
+      if (servedFrom > start) throw new UserError(`${joinLocation(this.describe(), key)}: asked for bytes from ${start}, ${this.endpointName()} served from ${servedFrom}`);
+      return Readable.from([]);
+    }
+    return this.mappedStream(body, key, { skip: start - servedFrom, limit: end === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : end - start + 1 });
+  }
+
+  /**
+   * The body of a response, its failures (a connection dropped mid-read) mapped like any other, and
+   * cut to `trim` (bytes to skip, then at most `limit`) when the server served more than asked.
+   */
+  private mappedStream(body: Readable, key: string, trim?: { skip: number; limit: number }): Readable {
+    let skip = trim?.skip ?? 0;
+    let left = trim?.limit ?? Number.POSITIVE_INFINITY;
+    let complete = false;
+    const out = new Transform({
+      readableHighWaterMark: 1 << 20,
+      transform(chunk: Buffer, _encoding, callback) {
+        if (complete) return callback();
+        let piece = chunk;
+        if (skip > 0) {
+          if (piece.length <= skip) {
+            skip -= piece.length;
+            return callback();
+          }
+          piece = piece.subarray(skip);
+          skip = 0;
+        }
+        if (piece.length >= left) {
+          piece = piece.subarray(0, left);
+          left = 0;
+          complete = true;
+          callback(null, piece);
+          // Everything asked for is here: stop reading what the server sends beyond it.
+          body.unpipe(out);
+          body.destroy();
+          out.end();
+          return;
+        }
+        left -= piece.length;
+        callback(null, piece);
+      },
+    });
+    body.on('error', (err) => {
+      if (!complete) out.destroy(this.mapError(err, 'read', key));
+    });
+    out.on('close', () => body.destroy());
+    body.pipe(out);
+    return out;
+  }
+
+  async getBuffer(key: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.get(key)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async stat(key: string): Promise<ObjectStat | null> {
+    const objectKey = this.objectKey(key);
+    try {
+      const h = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      return { size: h.ContentLength ?? 0, modified: h.LastModified ?? new Date(0) };
+    } catch (err) {
+      // HEAD answers have no body: a missing key and a missing bucket are both a bare 404. A missing
+      // bucket is reported by the first get or list.
+      if (sdkStatus(err) === 404 || sdkName(err) === 'NotFound' || sdkName(err) === 'NoSuchKey') return null;
+      throw this.mapError(err, 'read', key);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ListedObject> {
+    validatePrefix(prefix);
+    const base = this.base;
+    let token: string | undefined;
+    do {
+      const page = await this.call(
+        () => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token, MaxKeys: this.opts.listPageSize })),
+        'list',
+        prefix,
+      );
+      for (const o of page.Contents ?? []) {
+        if (o.Key === undefined || !o.Key.startsWith(base)) continue;
+        const key = o.Key.slice(base.length);
+        try {
+          validateKey(key); // skips our own dot-named bookkeeping and anything no key can name ("dir/" markers)
+        } catch {
+          continue;
+        }
+        yield { key, size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async remove(key: string): Promise<void> {
+    const objectKey = this.objectKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+    } catch (err) {
+      if (sdkName(err) === 'NoSuchKey' || (sdkStatus(err) === 404 && sdkName(err) !== 'NoSuchBucket')) return;
+      throw this.mapError(err, 'remove', key);
+    }
+  }
+
+  /**
+   * With conditional writes (AWS S3 since 2024, MinIO, Ceph RGW): one PutObject with
+   * `If-None-Match: *`; 412 means the key exists. Exactly one of any number of concurrent callers
+   * wins, across processes and hosts.
+   *
+   * Without them (s3rver, older S3-compatible stores ignore the header; see conditionalWrites):
+   * check, write with a random writer tag, wait `settleMs`, read the tag back — the last writer's tag
+   * is the one that stays, so of writers whose check-then-write gap is shorter than `settleMs`, only
+   * one sees its own tag. That is weaker: a writer stalled between its check and its write for longer
+   * can still overwrite a winner. Within this process calls on one key are serialized, so there
+   * exactly one wins.
+   */
+  async putIfAbsent(key: string, body: Buffer): Promise<boolean> {
+    const objectKey = this.objectKey(key);
+    return this.keyQueue.run(key, async () => {
+      if (await this.conditionalWrites()) {
+        try {
+          await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, IfNoneMatch: '*', ...this.writeParams(false) }));
+          return true;
+        } catch (err) {
+          if (sdkStatus(err) === 412 || sdkName(err) === 'PreconditionFailed') return false;
+          throw this.mapError(err, 'create', key);
+        }
+      }
+      if (await this.stat(key)) return false;
+      const tag = randomBytes(12).toString('hex');
+      await this.call(
+        () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, Metadata: { [WRITER_METADATA]: tag }, ...this.writeParams(false) })),
+        'create',
+        key,
+      );
+      await delay(this.opts.settleMs ?? 1000);
+      try {
+        const h = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+        return h.Metadata?.[WRITER_METADATA] === tag;
+      } catch (err) {
+        if (sdkStatus(err) === 404) return false;
+        throw this.mapError(err, 'create', key);
+      }
+    });
+  }
+
+  /**
+   * Whether the store honours `If-None-Match: *` on PutObject, found out once per storage: a probe
+   * object (dot-named, so never listed) is written, then written again conditionally, then removed.
+   * A store that ignores the header overwrites it; one that honours it answers 412.
+   */
+  conditionalWrites(): Promise<boolean> {
+    this.conditional ??= this.probeConditionalWrites().catch((err: unknown) => {
+      this.conditional = undefined;
+      throw err;
+    });
+    return this.conditional;
+  }
+
+  private async probeConditionalWrites(): Promise<boolean> {
+    const probe = `${this.base}.zkvault-probe-${randomBytes(8).toString('hex')}`;
+    const action = 'write (probing for conditional writes)';
+    await this.call(() => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: probe, Body: Buffer.from('probe'), ...this.writeParams(false) })), action);
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: probe, Body: Buffer.from('probe'), IfNoneMatch: '*', ...this.writeParams(false) }));
+      this.opts.warn?.(
+        `${this.describe()}: the store ignores conditional writes (If-None-Match); the repository lock is taken by write-then-check, which two runs starting within the same second may both pass`,
+      );
+      return false;
+    } catch (err) {
+      if (sdkStatus(err) === 412 || sdkName(err) === 'PreconditionFailed') return true;
+      if (sdkStatus(err) === 501 || sdkName(err) === 'NotImplemented') return false;
+      throw this.mapError(err, action);
+    } finally {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: probe })).catch(() => undefined);
+    }
+  }
+
+  /** Closes the client's sockets. */
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+/** The region of the AWS configuration chain (AWS_REGION, the profile's region), else us-east-1. */
+let chainRegion: Promise<string> | undefined;
+function regionFromChain(): Promise<string> {
+  chainRegion ??= (async () => {
+    const probe = new S3Client({});
+    try {
+      return await probe.config.region();
+    } catch {
+      return 'us-east-1';
+    } finally {
+      probe.destroy();
+    }
+  })();
+  return chainRegion;
+}

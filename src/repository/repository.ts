@@ -43,7 +43,7 @@ export interface OpenRepositoryOptions {
 /** Opens the repository at a `--repo` location (a path, file:///…, s3://…). */
 export async function openRepository(location: string, opts: OpenRepositoryOptions = {}): Promise<StorageRepository> {
   const parsed = parseLocation(location);
-  const storage = await openStorage(parsed, { signal: opts.signal });
+  const storage = await openStorage(parsed, { signal: opts.signal, warn: opts.warn });
   return openRepositoryOnStorage(storage, redactLocation(location), opts);
 }
 

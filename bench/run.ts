@@ -3,6 +3,7 @@
 //   replay    replay of ≥500k txns from log files with every digest checked
 //   logical   backup and restore of ≥100k nodes / ≥100 MB on a real server, vs a naive sequential walk
 //   physical  physical backup vs a plain copy of the same files; restore to a zxid 500k txns past the base
+//   diff      diff of two 100k-node trees (bench/diff.ts)
 // Select with `npm run bench -- snapshot replay`; scale with ZKVAULT_BENCH_SCALE (default 1).
 import { mkdtempSync, rmSync, statSync, openSync, writeSync, closeSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -262,6 +263,12 @@ try {
   if (want('replay')) await benchReplay();
   if (want('logical')) await benchLogical();
   if (want('physical')) await benchPhysical();
+  if (want('diff')) {
+    // bench/diff.ts is its own program (two 100k-node trees, in-process and through the CLI).
+    const r = await measureProcess(process.execPath, [join(here, 'diff.js')]);
+    process.stdout.write(`\n${r.stdout}`);
+    if (r.code !== 0) throw new Error(`diff benchmark failed: ${r.stderr}`);
+  }
 } finally {
   await stopAll();
   if (process.env.ZKVAULT_BENCH_KEEP) console.log(`\n(kept ${work})`);

@@ -18,12 +18,15 @@ export interface OpenStorageOptions {
   /** Non-fatal notes: retries, a store without conditional writes. */
   warn?: (message: string) => void;
   /** S3 settings; each one given here wins over its ZKVAULT_S3_* variable in `env`. */
-  s3?: S3Settings;
+  s3?: S3SettingsInput;
   /** Where ZKVAULT_S3_* settings are read from (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Retry policy for remote storage (default DEFAULT_RETRY_POLICY: 5 attempts, backoff from 250 ms). */
   retry?: Partial<RetryPolicy>;
 }
+
+/** S3 settings as given (flags, environment): strings, not yet checked. */
+export type S3SettingsInput = { [K in keyof S3Settings]?: K extends 'forcePathStyle' ? boolean : string };
 
 /** The environment variable of each S3 setting; the `--s3-*` flag of the same name sets it. */
 export const S3_SETTING_ENV = {
@@ -49,7 +52,7 @@ function parseBool(value: string, name: string): boolean {
  * Checks S3 settings and puts them in canonical form; a bad one is a UsageError naming its variable
  * (and so its flag). Endpoints carrying credentials are refused: credentials come from the AWS chain.
  */
-export function checkS3Settings(given: S3Settings): S3Settings {
+export function checkS3Settings(given: S3SettingsInput): S3Settings {
   const out: S3Settings = {};
   if (given.endpoint !== undefined && given.endpoint.trim() !== '') {
     const raw = given.endpoint.trim();
@@ -96,7 +99,7 @@ export function checkS3Settings(given: S3Settings): S3Settings {
 }
 
 /** S3 settings from ZKVAULT_S3_* variables (unset and empty ones are absent). */
-export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Settings {
+export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3SettingsInput {
   const read = (k: keyof S3Settings) => {
     const v = env[S3_SETTING_ENV[k]];
     return v === undefined || v === '' ? undefined : v;
@@ -106,7 +109,7 @@ export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Setti
     endpoint: read('endpoint'),
     forcePathStyle: pathStyle === undefined ? undefined : parseBool(pathStyle, S3_SETTING_ENV.forcePathStyle),
     region: read('region'),
-    sse: read('sse') as S3ServerSideEncryption | undefined,
+    sse: read('sse'),
     sseKmsKeyId: read('sseKmsKeyId'),
     storageClass: read('storageClass'),
   };

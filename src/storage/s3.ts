@@ -253,7 +253,7 @@ export class S3Storage implements Storage {
 
   /** The endpoint requests go to, for messages. */
   private endpointName(): string {
-    return this.opts.endpoint !== undefined ? redactLocation(this.opts.endpoint) : `AWS S3${this.opts.region ? ` (${this.opts.region})` : ''}`;
+    return this.opts.endpoint !== undefined ? redactLocation(this.opts.endpoint).replace(/\/+$/, '') : `AWS S3${this.opts.region ? ` (${this.opts.region})` : ''}`;
   }
 
   private objectKey(key: string): string {

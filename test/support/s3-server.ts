@@ -65,23 +65,26 @@ function listLikeS3(server: S3rver): void {
 }
 
 /**
- * s3rver has no AbortMultipartUpload (it answers 405), so an aborted upload's parts would stay. S3
- * removes them; the harness does what S3 does: DELETE /bucket/key?uploadId=X drops the upload (204),
- * or answers 404 NoSuchUpload.
+ * Multipart uploads as S3 ends them. s3rver has no AbortMultipartUpload (it answers 405), so an aborted
+ * upload's parts would stay; and it answers a Complete or Abort of an upload that is gone with 500
+ * rather than S3's 404 NoSuchUpload. The harness does what S3 does: DELETE /bucket/key?uploadId=X drops
+ * the upload (204); Abort, Complete and UploadPart of an unknown upload answer 404 NoSuchUpload.
  */
-function addAbortMultipartUpload(server: S3rver, directory: string): void {
+function endUploadsLikeS3(server: S3rver, directory: string): void {
   const http = (server as unknown as { httpServer: Server }).httpServer;
   const s3rverHandlers = http.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
   http.removeAllListeners('request');
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://s3rver');
     const uploadId = url.searchParams.get('uploadId');
-    if (req.method !== 'DELETE' || uploadId === null) {
+    const bucket = decodeURIComponent(url.pathname.split('/')[1] ?? '');
+    const dir = uploadId === null ? '' : path.join(directory, bucket, '._S3rver_uploads', path.basename(uploadId));
+    // s3rver would even recreate a gone upload's directory for a late UploadPart.
+    const ends = req.method === 'DELETE' || ((req.method === 'POST' || req.method === 'PUT') && !existsSync(dir));
+    if (uploadId === null || !ends) {
       for (const h of s3rverHandlers) h(req, res);
       return;
     }
-    const bucket = decodeURIComponent(url.pathname.split('/')[1] ?? '');
-    const dir = path.join(directory, bucket, '._S3rver_uploads', path.basename(uploadId));
     req.resume();
     void (async () => {
       if (!existsSync(dir)) {
@@ -123,7 +126,7 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3T
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
   listLikeS3(server);
   const address = await server.run();
-  addAbortMultipartUpload(server, directory);
+  endUploadsLikeS3(server, directory);
   const endpoint = `http://127.0.0.1:${address.port}`;
   let stopped = false;
   return {

@@ -63,7 +63,7 @@ export function checkS3Settings(given: S3SettingsInput): S3Settings {
       throw new UsageError(`S3 endpoint "${redactLocation(raw)}" is not a URL`, { hint: 'give --s3-endpoint as http(s)://host[:port], e.g. http://127.0.0.1:9000', cause: err });
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new UsageError(`S3 endpoint "${redactLocation(raw)}" must be an http:// or https:// URL`);
+      throw new UsageError(`S3 endpoint "${redactLocation(raw)}" must be an http:// or https:// URL`, { hint: 'give --s3-endpoint as http(s)://host[:port], e.g. http://127.0.0.1:9000' });
     }
     if (url.username !== '' || url.password !== '') {
       throw new UsageError(`S3 endpoint "${redactLocation(raw)}" carries credentials`, {

@@ -29,17 +29,21 @@ export class StatView implements NodeStat {
   }
 
   static from(stat: NodeStat): StatView {
-    const v = StatView.alloc();
-    v.czxid = stat.czxid;
-    v.mzxid = stat.mzxid;
-    v.ctime = stat.ctime;
-    v.mtime = stat.mtime;
-    v.version = stat.version;
-    v.cversion = stat.cversion;
-    v.aversion = stat.aversion;
-    v.ephemeralOwner = stat.ephemeralOwner;
-    v.pzxid = stat.pzxid;
-    return v;
+    return StatView.alloc().assign(stat);
+  }
+
+  /** Overwrites every field with `stat`'s. */
+  assign(stat: NodeStat): this {
+    this.czxid = stat.czxid;
+    this.mzxid = stat.mzxid;
+    this.ctime = stat.ctime;
+    this.mtime = stat.mtime;
+    this.version = stat.version;
+    this.cversion = stat.cversion;
+    this.aversion = stat.aversion;
+    this.ephemeralOwner = stat.ephemeralOwner;
+    this.pzxid = stat.pzxid;
+    return this;
   }
 
   get czxid(): bigint {

@@ -130,16 +130,7 @@ export class SnapshotSpool {
 
   /** Encodes one node record into `target` and adds its hash to the digest. */
   private encodeInto(target: JuteWriter, key: string, data: Uint8Array | null, aclIndex: number, stat: NodeStat): void {
-    const s = this.stat;
-    s.czxid = stat.czxid;
-    s.mzxid = stat.mzxid;
-    s.ctime = stat.ctime;
-    s.mtime = stat.mtime;
-    s.version = stat.version;
-    s.cversion = stat.cversion;
-    s.aversion = stat.aversion;
-    s.ephemeralOwner = stat.ephemeralOwner;
-    s.pzxid = stat.pzxid;
+    const s = this.stat.assign(stat);
     target.ustring(key).buffer(data).long(BigInt(aclIndex)).raw(s.bytes());
     this.digestSum = (this.digestSum + BigInt(recordDigest(key, data, s.buf, s.off))) % MOD64;
   }

@@ -22,8 +22,11 @@ export interface PackSource {
   name: string;
   /** The local file to copy. */
   path: string;
-  /** When known (hashed earlier): the file must still have this size and hash, or packing fails. */
-  expected?: { size: number; sha256: string };
+  /**
+   * When known: the file must still have this size (and, when given, hash), or packing fails.
+   * Without a hash the member's sha256 is the one computed while packing (see PackedEntry).
+   */
+  expected?: { size: number; sha256?: string };
   /**
    * Copy only the file's first `length` bytes (e.g. a live transaction log up to its last complete
    * record, while the server keeps appending after it). Default: the whole file.
@@ -144,7 +147,7 @@ export class ArchivePacker {
           throw new IntegrityError('truncated', source.path, copied, `member ${source.name} shrank while being packed: expected ${size} bytes`);
         }
         const sha256 = memberHash.digest('hex');
-        if (source.expected && source.expected.sha256 !== sha256) {
+        if (source.expected?.sha256 !== undefined && source.expected.sha256 !== sha256) {
           throw new IntegrityError('checksum', source.path, undefined, `member ${source.name} changed after it was added: sha256 expected ${source.expected.sha256}, got ${sha256}`);
         }
         const pad = paddingFor(size);

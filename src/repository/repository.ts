@@ -1,10 +1,11 @@
 // The repository on top of any Storage: the layout of types.ts, listing from the small sidecar manifests,
 // resolving ids, and starting backups under the repository lock.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { IntegrityError, NotFoundError, UsageError, UserError, throwIfAborted } from '../errors.js';
 import { openStorage, parseLocation, redactLocation } from '../storage/location.js';
+import { LocalStorage } from '../storage/local.js';
 import { joinLocation, StorageNotFoundError, type Storage } from '../storage/storage.js';
 import { isBackupId, newBackupId } from './ids.js';
 import { DEFAULT_STALE_LOCK_MS, processIsAlive, RepositoryLock, type LockEnvironment } from './lock.js';
@@ -17,10 +18,14 @@ import {
   type RepositoryMarker,
 } from './manifest.js';
 import { StorageBackupReader } from './reader.js';
-import type { BackupKind, BackupManifest, BackupReader, BackupWriter, Repository } from './types.js';
+import type { BackupKind, BackupManifest, BackupReader, BackupWriter, ObjectInventory, Repository, RepositoryMaintenance, StoredObjectInfo } from './types.js';
 import { archiveKey, manifestKey, StorageBackupWriter } from './writer.js';
 
 export const BACKUP_LOCK_KEY = 'locks/backup.json';
+
+/** Where the local backend may leave temp files of unfinished puts, and their names (see local.ts). */
+const TEMP_DIRS = ['', 'archives', 'manifests', 'locks'];
+const LOCAL_TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
 
 export interface OpenRepositoryOptions {
   /** Allow a repository that does not exist yet; its marker is written by the first beginBackup. */
@@ -97,7 +102,7 @@ export interface RepositoryInventory {
   orphanArchives: string[];
 }
 
-export class StorageRepository implements Repository {
+export class StorageRepository implements Repository, RepositoryMaintenance {
   readonly location: string;
   private marker: RepositoryMarker | null;
   private readonly warn: (message: string) => void;
@@ -123,17 +128,7 @@ export class StorageRepository implements Repository {
     throwIfAborted(signal);
     await this.ensureMarker();
     const id = await this.unusedId();
-    const lockEnv: LockEnvironment = {
-      storage: this.storage,
-      location: this.location,
-      staleMs: this.opts.staleLockMs ?? DEFAULT_STALE_LOCK_MS,
-      now: this.now,
-      host: this.opts.host ?? os.hostname(),
-      pid: this.opts.pid ?? process.pid,
-      isProcessAlive: this.opts.isProcessAlive ?? processIsAlive,
-      warn: this.warn,
-    };
-    const lock = await RepositoryLock.acquire(lockEnv, BACKUP_LOCK_KEY, id);
+    const lock = await RepositoryLock.acquire(this.lockEnvironment(), BACKUP_LOCK_KEY, id);
     let stagingDir: string;
     try {
       throwIfAborted(signal);
@@ -143,6 +138,96 @@ export class StorageRepository implements Repository {
       throw err;
     }
     return new StorageBackupWriter({ storage: this.storage, id, kind, stagingDir, lock, signal, now: this.now, warn: this.warn });
+  }
+
+  private lockEnvironment(): LockEnvironment {
+    return {
+      storage: this.storage,
+      location: this.location,
+      staleMs: this.opts.staleLockMs ?? DEFAULT_STALE_LOCK_MS,
+      now: this.now,
+      host: this.opts.host ?? os.hostname(),
+      pid: this.opts.pid ?? process.pid,
+      isProcessAlive: this.opts.isProcessAlive ?? processIsAlive,
+      warn: this.warn,
+    };
+  }
+
+  // ---- maintenance (prune): see RepositoryMaintenance in types.ts ----
+
+  /**
+   * Takes the backup lock for a run that is not a backup (`holder` names it, e.g. `prune-…`), so that
+   * no backup commits while prune decides what is a leftover and which chain parents are needed.
+   */
+  async lockForMaintenance(holder: string): Promise<{ release(): Promise<void> }> {
+    return RepositoryLock.acquire(this.lockEnvironment(), BACKUP_LOCK_KEY, holder);
+  }
+
+  async objectInventory(): Promise<ObjectInventory> {
+    const sidecarIds = new Set<string>();
+    const unknown: string[] = [];
+    for await (const o of this.storage.list('manifests/')) {
+      const m = /^manifests\/(.+)\.json$/.exec(o.key);
+      if (m && isBackupId(m[1]!)) sidecarIds.add(m[1]!);
+      else unknown.push(o.key);
+    }
+    const archives: ObjectInventory['archives'] = [];
+    for await (const o of this.storage.list('archives/')) {
+      const m = /^archives\/(.+)\.tar$/.exec(o.key);
+      if (m && isBackupId(m[1]!)) archives.push({ id: m[1]!, key: o.key, size: o.size, modified: o.modified });
+      else unknown.push(o.key);
+    }
+    return { sidecarIds, archives, temporary: await this.temporaryFiles(), unknown };
+  }
+
+  /**
+   * Unfinished puts of killed runs. Only the local backend keeps them inside the repository (dot-named
+   * temp files beside their target, which Storage.list never shows); S3 multipart uploads that were
+   * never completed are invisible here and are best expired by a bucket lifecycle rule.
+   */
+  private async temporaryFiles(): Promise<StoredObjectInfo[]> {
+    if (!(this.storage instanceof LocalStorage)) return [];
+    const out: StoredObjectInfo[] = [];
+    for (const dir of TEMP_DIRS) {
+      let names: string[];
+      try {
+        names = await readdir(path.join(this.storage.root, dir));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      for (const name of names.sort()) {
+        if (!LOCAL_TEMP_NAME.test(name)) continue;
+        const st = await stat(path.join(this.storage.root, dir, name)).catch(() => null);
+        if (st?.isFile()) out.push({ key: dir === '' ? name : `${dir}/${name}`, size: st.size, modified: st.mtime });
+      }
+    }
+    return out;
+  }
+
+  async removeBackup(id: string): Promise<void> {
+    if (!isBackupId(id)) throw new UsageError(`"${id}" is not a backup id`);
+    await this.storage.remove(manifestKey(id));
+    await this.storage.remove(archiveKey(id));
+  }
+
+  async removeLeftover(leftover: { key: string; kind: 'archive' | 'temporary' }): Promise<boolean> {
+    if (leftover.kind === 'archive') {
+      const m = /^archives\/(.+)\.tar$/.exec(leftover.key);
+      if (!m || !isBackupId(m[1]!)) throw new UsageError(`${leftover.key} is not an archive key`);
+      if (await this.storage.stat(manifestKey(m[1]!))) return false; // committed after all
+      await this.storage.remove(leftover.key);
+      return true;
+    }
+    const dir = path.posix.dirname(leftover.key);
+    const name = path.posix.basename(leftover.key);
+    if (!(this.storage instanceof LocalStorage) || !TEMP_DIRS.includes(dir === '.' ? '' : dir) || !LOCAL_TEMP_NAME.test(name)) {
+      throw new UsageError(`${leftover.key} is not a temporary file of this repository`);
+    }
+    await unlink(path.join(this.storage.root, leftover.key)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    return true;
   }
 
   /** Writes the repository marker if there is none, refusing a location that holds something else. */

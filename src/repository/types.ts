@@ -86,13 +86,14 @@ export interface BackupWriter {
   addMember(name: string, role: string, extra?: Pick<ManifestMember, 'zxid' | 'meta'>): Promise<ManifestMember>;
   /**
    * Registers the first `length` bytes of a file outside stagingDir as a member, without copying it
-   * now: commit reads it straight into the archive and fails (IntegrityError) unless those bytes
-   * still hash to `sha256`. For files that only grow past `length` (a live log) or never change.
+   * now: commit reads it straight into the archive, and records the sha256 of exactly the bytes it
+   * stored (or fails, IntegrityError, unless they hash to `sha256` when that is given). For files
+   * that only grow past `length` (a live log) or never change (a snapshot).
    */
   addMemberFrom(
     name: string,
     role: string,
-    source: { path: string; length: number; sha256: string },
+    source: { path: string; length: number; sha256?: string },
     extra?: Pick<ManifestMember, 'zxid' | 'meta'>,
   ): ManifestMember;
   /**
@@ -140,4 +141,45 @@ export interface Repository {
     orphanArchives: string[];
   }>;
   open(id: string, options?: { tempDir?: string; signal?: AbortSignal }): Promise<BackupReader>;
+}
+
+/** An object in the repository's storage, as prune sees it. */
+export interface StoredObjectInfo {
+  key: string;
+  size: number;
+  modified: Date;
+}
+
+/** What prune needs to find leftovers: who has a sidecar, every archive, unfinished puts. */
+export interface ObjectInventory {
+  /** Ids with a manifests/<id>.json, readable or not (an unreadable sidecar still owns its archive). */
+  sidecarIds: Set<string>;
+  /** Every archives/<id>.tar. */
+  archives: Array<StoredObjectInfo & { id: string }>;
+  /**
+   * Temporary files of puts that never finished (a killed process), where the backend keeps them
+   * inside the repository (local: dot-named files beside their target). Keys are paths relative to
+   * the repository root and are not storage keys.
+   */
+  temporary: StoredObjectInfo[];
+  /** Objects under archives/ or manifests/ that no backup name matches: reported, never removed. */
+  unknown: string[];
+}
+
+/** Removal and locking for retention (prune); kept apart from what backup and restore use. */
+export interface RepositoryMaintenance {
+  /** Takes the repository lock that backups take (LockedError, exit 11, when a live run holds it). */
+  lockForMaintenance(holder: string): Promise<{ release(): Promise<void> }>;
+  objectInventory(): Promise<ObjectInventory>;
+  /**
+   * Removes a backup: its sidecar first, so that it stops being listed before anything it needs goes,
+   * then its archive. Interrupted in between, what is left is an archive without a sidecar — a
+   * leftover the next prune removes — never a listed backup without its archive.
+   */
+  removeBackup(id: string): Promise<void>;
+  /**
+   * Removes one leftover found by objectInventory: an archive with no sidecar (re-checked first: an
+   * archive whose sidecar appeared since is kept, and false returned) or a temporary file.
+   */
+  removeLeftover(leftover: { key: string; kind: 'archive' | 'temporary' }): Promise<boolean>;
 }

@@ -66,14 +66,15 @@ export class StorageBackupWriter implements BackupWriter {
   addMemberFrom(
     name: string,
     role: string,
-    source: { path: string; length: number; sha256: string },
+    source: { path: string; length: number; sha256?: string },
     extra: Pick<ManifestMember, 'zxid' | 'meta'> = {},
   ): ManifestMember {
     if (this.state !== 'open') throw new InternalError(`backup ${this.id}: addMemberFrom after ${this.state}`);
     validateMemberName(name);
     if (name === MANIFEST_MEMBER) throw new UsageError(`"${MANIFEST_MEMBER}" is reserved for the backup's manifest`);
     if (this.members.has(name)) throw new InternalError(`backup ${this.id}: member ${name} was added twice`);
-    const member: ManifestMember = { name, size: source.length, sha256: source.sha256, role };
+    // An unknown hash is filled in at commit from the bytes actually packed.
+    const member: ManifestMember = { name, size: source.length, sha256: source.sha256 ?? '', role };
     if (extra.zxid !== undefined) member.zxid = extra.zxid;
     if (extra.meta !== undefined) member.meta = extra.meta;
     this.members.set(name, member);
@@ -98,7 +99,7 @@ export class StorageBackupWriter implements BackupWriter {
         return {
           name: m.name,
           path: ext ? ext.path : this.memberPath(m.name),
-          expected: { size: m.size, sha256: m.sha256 },
+          expected: { size: m.size, ...(m.sha256 ? { sha256: m.sha256 } : {}) },
           ...(ext ? { length: ext.length } : {}),
         };
       });
@@ -106,8 +107,11 @@ export class StorageBackupWriter implements BackupWriter {
       const packer = new ArchivePacker(
         sources,
         (entries) => {
-          const offsets = new Map(entries.map((e) => [e.name, e.offset]));
-          inner = this.buildManifest(input, [...this.members.values()].map((m) => ({ ...m, offset: offsets.get(m.name) })));
+          const packed = new Map(entries.map((e) => [e.name, e]));
+          inner = this.buildManifest(
+            input,
+            [...this.members.values()].map((m) => ({ ...m, sha256: m.sha256 || packed.get(m.name)!.sha256, offset: packed.get(m.name)?.offset })),
+          );
           return serializeManifest(inner);
         },
         { signal, mtime: this.ctx.now() },

@@ -49,8 +49,6 @@ interface ScannedLog {
   txns: number;
   /** Bytes up to the end of the last complete record. */
   end: number;
-  /** sha256 of bytes [0, end). */
-  sha256: string;
 }
 
 /** Within one epoch zxids are consecutive; a jump means txns are missing. */
@@ -86,7 +84,7 @@ function scanLog(ref: LogFileRef, warn: (m: string) => void, onRecord?: (rec: Lo
     onRecord?.(rec);
   }
   const last = lastRec ? { zxid: lastRec.txn.header.zxid, time: lastRec.txn.header.time, payloadSha256: sha256(lastRec.payload) } : null;
-  return { ref, first, last, txns, end, sha256: sha256(buf.subarray(0, end)) };
+  return { ref, first, last, txns, end };
 }
 
 function logMeta(name: string, l: Pick<ScannedLog, 'first' | 'last' | 'txns'>) {
@@ -203,7 +201,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
       to = ln.zxid;
     } else {
       // The newest snapshot whose seals check out.
-      let chosen: { ref: (typeof listing.snapshots)[number]; digestZxid: bigint | null; sha256: string; size: number } | null = null;
+      let chosen: { ref: (typeof listing.snapshots)[number]; digestZxid: bigint | null; size: number } | null = null;
       for (const snap of listing.snapshots) {
         try {
           const raw = readFileSync(snap.path);
@@ -214,7 +212,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
             c[nodeTypeOf(n.buf.readBigInt64BE(n.statOff + 44))]++;
             c.dataBytes += Math.max(0, n.dataLen);
           });
-          chosen = { ref: snap, digestZxid: info.digest ? info.digest.zxid : null, sha256: sha256(raw), size: raw.length };
+          chosen = { ref: snap, digestZxid: info.digest ? info.digest.zxid : null, size: raw.length };
           counts = c;
           break;
         } catch (err) {
@@ -223,7 +221,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
       }
       if (!chosen) throw new UserError(`no valid snapshot in ${listing.snapDir}`, { hint: 'zkvault export --data-dir shows what is wrong with each' });
       const s = chosen.ref.zxid;
-      writer.addMemberFrom(chosen.ref.name, 'snapshot', { path: chosen.ref.path, length: chosen.size, sha256: chosen.sha256 }, {
+      writer.addMemberFrom(chosen.ref.name, 'snapshot', { path: chosen.ref.path, length: chosen.size }, {
         zxid: formatZxid(s),
         meta: { digestZxid: chosen.digestZxid === null ? null : formatZxid(chosen.digestZxid) },
       });
@@ -250,7 +248,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
           });
         }
         const meta = logMeta(ref.name, l);
-        writer.addMemberFrom(ref.name, 'log', { path: ref.path, length: l.end, sha256: l.sha256 }, { zxid: formatZxid(ref.zxid), meta });
+        writer.addMemberFrom(ref.name, 'log', { path: ref.path, length: l.end }, { zxid: formatZxid(ref.zxid), meta });
         logs.push(meta);
         last = l.last;
       }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { AuthError, throwIfAborted } from '../errors.js';
 import { formatZxid, zxidToFileSuffix } from '../core/zxid.js';
-import { openSession, ZK_ERROR, type ZkSession } from '../zk/client.js';
+import { openSession, type ZkSession } from '../zk/client.js';
 import { walkLiveTree } from '../zk/live-tree.js';
 import { SnapshotSpool } from '../zk/snapshot-spool.js';
 import { openRepository } from '../repository/repository.js';
@@ -106,14 +106,11 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
       );
     } catch (err) {
       spool.close();
-      if ((err as { code?: number }).code === ZK_ERROR.NoAuth || unreadable.some((u) => u.path === path)) {
+      // An unreadable root ends the walk with "no such znode"; say what really happened.
+      if (unreadable.some((u) => u.path === path)) {
         throw new AuthError(`${path}: the credentials given cannot read the backup root`, { hint: 'pass --auth SCHEME:CREDENTIALS for a user with READ (and ADMIN, for digest ACLs)', cause: err });
       }
       throw err;
-    }
-    if (unreadable.some((u) => u.path === path && u.reason.startsWith('NoAuth'))) {
-      spool.close();
-      throw new AuthError(`${path}: the credentials given cannot read the backup root`, { hint: 'pass --auth SCHEME:CREDENTIALS for a user with READ (and ADMIN, for digest ACLs)' });
     }
     throwIfAborted(options.signal);
     const to = await currentZxid(session);

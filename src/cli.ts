@@ -46,6 +46,8 @@ const COMMANDS: Array<() => Promise<CommandModule>> = [
   () => import('./commands/list.js'),
   () => import('./commands/inspect.js'),
   () => import('./commands/diff.js'),
+  () => import('./commands/prune.js'),
+  () => import('./commands/schedule.js'),
 ];
 
 export async function buildProgram(run: Runner): Promise<Command> {

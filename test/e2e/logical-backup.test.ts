@@ -181,6 +181,16 @@ test('a subtree the client cannot read makes the backup partial: exit 3, listed 
   assert.equal(list.find((b: { id: string }) => b.id === out.id).partial, true);
 });
 
+test('a backup root the credentials cannot read is an auth failure (exit 12), nothing stored', () => {
+  const denied = join(work, 'denied');
+  const r = runCli(['backup', '--zk', source.connectString, '--repo', denied, '--path', '/acl/digest']);
+  assert.equal(r.code, 12, r.stderr);
+  assert.match(r.stderr, /\/acl\/digest: the credentials given cannot read the backup root/);
+  assert.match(r.stderr, /hint: pass --auth/);
+  const list = runCli(['list', '--repo', denied, '--json']);
+  assert.deepEqual(list.code === 0 ? JSON.parse(list.stdout) : [], []);
+});
+
 test('an unreachable ensemble is exit 13 with a clear message', () => {
   const r = runCli(['backup', '--zk', '127.0.0.1:1', '--repo', join(work, 'unused')]);
   assert.equal(r.code, 13, r.stderr);

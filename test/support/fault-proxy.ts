@@ -217,6 +217,11 @@ export class FaultProxy {
         req.socket.destroy();
         resolve();
       });
+      // A client that goes away mid-request (a cancelled part) takes the upstream connection with it,
+      // as a real network would: the store sees an incomplete request, not one that waits forever.
+      req.on('close', () => {
+        if (!req.complete) up.destroy();
+      });
       if (action?.kind === 'drop-mid-body') {
         let sent = 0;
         req.on('data', (chunk: Buffer) => {

@@ -86,17 +86,17 @@ function endUploadsLikeS3(server: S3rver, directory: string): void {
       return;
     }
     req.resume();
+    const answer = (status: number, code?: string, message?: string) => {
+      const body = code ? `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>` : '';
+      res.writeHead(status, code ? { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) } : {});
+      res.end(body);
+    };
     void (async () => {
-      if (!existsSync(dir)) {
-        const body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
-        res.writeHead(404, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-        return;
-      }
-      await rm(dir, { recursive: true, force: true });
-      res.writeHead(204);
-      res.end();
-    })();
+      if (!existsSync(dir)) return answer(404, 'NoSuchUpload', 'The specified upload does not exist.');
+      // A part still being written races with the removal; S3 says to abort again in that case.
+      await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+      answer(204);
+    })().catch((err: Error) => answer(500, 'InternalError', err.message));
   });
 }
 

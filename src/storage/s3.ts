@@ -370,6 +370,8 @@ export class S3Storage implements Storage {
     let size = 0;
     let failure: Error | undefined;
     let bodyError: unknown;
+    /** Once the commit request has gone out, an abort no longer stops its retries: it may have landed. */
+    let commitSent = false;
     const inFlight = new AbortController();
     const stop = () => {
       inFlight.abort();
@@ -406,9 +408,10 @@ export class S3Storage implements Storage {
           `upload ${key}`,
           async (attempt) => {
             if (!cleanup) {
-              if (signal?.aborted) throw new CancelledError();
+              if (signal?.aborted && !commitSent) throw new CancelledError();
               if (failure) throw new UploadStopped();
             }
+            if (commit) commitSent = true;
             try {
               return await this.client.send(command as PutObjectCommand, cleanup || commit ? {} : { abortSignal: inFlight.signal });
             } catch (err) {
@@ -418,12 +421,16 @@ export class S3Storage implements Storage {
                 const st = await this.stat(key).catch(() => null);
                 if (st && st.size === size) return {};
               }
-              if (!cleanup && signal?.aborted) throw new CancelledError(undefined, { cause: sanitizedCause(err) });
+              if (!cleanup && !commit && signal?.aborted) throw new CancelledError(undefined, { cause: sanitizedCause(err) });
               if (!cleanup && failure) throw new UploadStopped();
               throw this.mapError(err, 'upload', key);
             }
           },
-          { ...policy, signal: cleanup ? undefined : signal, onRetry: (e) => this.opts.warn?.(`retrying ${e.what} in ${(e.delayMs / 1000).toFixed(1)}s (attempt ${e.attempt + 1} of ${e.attempts}): ${e.error.message}`) },
+          {
+            ...policy,
+            signal: cleanup || commit ? undefined : signal,
+            onRetry: (e) => this.opts.warn?.(`retrying ${e.what} in ${(e.delayMs / 1000).toFixed(1)}s (attempt ${e.attempt + 1} of ${e.attempts}): ${e.error.message}`),
+          },
         );
       } catch (err) {
         if (!cleanup && !failure && !(err instanceof CancelledError) && !(err instanceof UploadStopped)) {

@@ -135,8 +135,12 @@ class RetryingStorage implements Storage {
 
   async get(key: string, opts?: GetOptions): Promise<Readable> {
     const { start, end } = normalizeRange(opts);
-    const first = await this.run(`read ${key}`, () => this.inner.get(key, opts));
-    const open = (from: number) => this.run(`read ${key}`, () => this.inner.get(key, end === Number.POSITIVE_INFINITY ? { start: from } : { start: from, end }));
+    // Until the generator below reads them, inner streams have no reader: an error they hit meanwhile
+    // is kept on the stream (and thrown by the read), not raised as an uncaught 'error' event.
+    const quiet = (s: Readable) => s.on('error', () => {});
+    const first = quiet(await this.run(`read ${key}`, () => this.inner.get(key, opts)));
+    const open = async (from: number) =>
+      quiet(await this.run(`read ${key}`, () => this.inner.get(key, end === Number.POSITIVE_INFINITY ? { start: from } : { start: from, end })));
     const { attempts } = this.opts;
     const policy = this.opts;
     const signal = this.opts.signal;

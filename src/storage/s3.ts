@@ -535,6 +535,9 @@ export class S3Storage implements Storage {
     body.on('error', (err) => {
       if (!complete) out.destroy(this.mapError(err, 'read', key));
     });
+    // A connection that drops before the caller starts reading must not be an uncaught 'error' event:
+    // the error stays on the stream (`errored`), and reading it, by for-await or pipeline, throws it.
+    out.on('error', () => {});
     out.on('close', () => body.destroy());
     body.pipe(out);
     return out;

@@ -3,7 +3,7 @@
 // repeat (a stream, which cannot be rewound). Driven by the in-memory storage with injected failures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { AuthError, CancelledError } from '../../src/errors.js';
 import { backoffMs, isTransient, withRetry, type RetryEvent } from '../../src/storage/retry.js';
 import { StorageTransientError, type GetOptions, type ListedObject, type Storage } from '../../src/storage/storage.js';
@@ -237,4 +237,21 @@ test('backoff doubles from the base, is capped, and is jittered within the upper
 test('the wrapper describes the storage it wraps', () => {
   const s: Storage = withRetry(new MemoryStorage('named'), FAST);
   assert.equal(s.describe(), 'memory://named');
+});
+
+test('a stream that breaks before anyone reads it is resumed when read, not an uncaught error', async () => {
+  const inner = new MemoryStorage();
+  await inner.put('obj', Buffer.from('0123456789'));
+  let opened = 0;
+  const get = inner.get.bind(inner);
+  inner.get = async (key, opts) => {
+    if (opened++ > 0) return get(key, opts);
+    const broken = new PassThrough();
+    setImmediate(() => broken.destroy(transient('reset before the first read')));
+    return broken;
+  };
+  const stream = await withRetry(inner, FAST).get('obj');
+  await new Promise((r) => setTimeout(r, 20)); // the break happens while nobody reads
+  assert.equal((await collect(stream)).toString(), '0123456789');
+  assert.equal(opened, 2);
 });

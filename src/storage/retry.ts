@@ -35,7 +35,11 @@ export interface RetryEvent {
 }
 
 export interface RetryOptions extends RetryPolicy {
-  /** Stops waiting between attempts (CancelledError) and is passed to puts without their own. */
+  /**
+   * Stops retrying: a wait between attempts ends at once with CancelledError, and a failure after the
+   * abort is final. It never stops a first attempt: cleanup after an interrupt (removing what will not
+   * be published, releasing a lock) must still reach the store.
+   */
   signal?: AbortSignal;
   /** Told about each retry before its backoff (for a warning on stderr). */
   onRetry?: (event: RetryEvent) => void;
@@ -78,7 +82,6 @@ async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void>
 export async function retrying<T>(what: string, op: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
   const attempts = Math.max(1, Math.floor(opts.attempts));
   for (let attempt = 1; ; attempt++) {
-    if (opts.signal?.aborted) throw new CancelledError();
     try {
       return await op(attempt);
     } catch (err) {
@@ -128,9 +131,8 @@ class RetryingStorage implements Storage {
   }
 
   async put(key: string, body: Readable | Buffer, opts: PutOptions = {}): Promise<{ size: number }> {
-    const signal = anySignal(this.opts.signal, opts.signal);
-    if (!Buffer.isBuffer(body)) return this.inner.put(key, body, { ...opts, signal });
-    return this.run(`write ${key}`, () => this.inner.put(key, body, { ...opts, signal }), signal);
+    if (!Buffer.isBuffer(body)) return this.inner.put(key, body, opts);
+    return this.run(`write ${key}`, () => this.inner.put(key, body, opts), opts.signal);
   }
 
   async get(key: string, opts?: GetOptions): Promise<Readable> {

@@ -7,13 +7,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStandalone, stopAll, requireZooKeeper, freePorts, type ZkServer } from '../support/zk-harness.js';
 import { makeTempDir } from '../support/tmp.js';
 import { assertSameTree } from '../support/compare.js';
 import { FaultProxy, S3_REQUESTS } from '../support/fault-proxy.js';
 import { runCliAsync, startS3Server, useS3rverCredentials, type S3TestServer } from '../support/s3-server.js';
+import { spawnCli } from '../support/cli.js';
 import { openSession, type ZkSession } from '../../src/zk/client.js';
 import { readLiveTree } from '../../src/zk/live-tree.js';
 import { formatZxid } from '../../src/core/zxid.js';
@@ -264,6 +265,35 @@ test('the store fails every part of the archive: exit 13, nothing new listed; on
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(join(out, 'version-2')));
   } finally {
+    await proxy.stop();
+  }
+});
+
+test('SIGINT while the archive uploads: exit 130, the upload aborted, nothing new listed, the lock released', async () => {
+  const proxy = await FaultProxy.start(s3.endpoint);
+  try {
+    const viaProxy = ['--repo', repo, '--s3-endpoint', proxy.endpoint, '--s3-force-path-style'];
+    const before = JSON.parse((await zkvault(['list', ...viaProxy, '--json'])).stdout).map((x: { id: string }) => x.id);
+    // Parts wait at the proxy: the run is stopped with its multipart upload open.
+    proxy.inject({ match: S3_REQUESTS.uploadPart, action: { kind: 'hold' }, times: Infinity });
+    const child = spawnCli(['backup', '--zk', source.connectString, ...viaProxy], { env: awsEnv });
+    const stderr: Buffer[] = [];
+    child.stderr.on('data', (c: Buffer) => stderr.push(c));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    while (proxy.fired.length === 0) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.equal(code, 130, Buffer.concat(stderr).toString());
+    assert.match(Buffer.concat(stderr).toString(), /interrupted/);
+    assert.ok(proxy.requests.some(S3_REQUESTS.abortMultipart), 'the upload was aborted');
+    proxy.reset();
+    const after = JSON.parse((await zkvault(['list', ...viaProxy, '--json'])).stdout).map((x: { id: string }) => x.id);
+    assert.deepEqual(after, before);
+    assert.deepEqual(await s3Keys('clusters/main/locks/'), []);
+    const uploads = join(s3.directory, s3.bucket, '._S3rver_uploads');
+    assert.deepEqual(existsSync(uploads) ? readdirSync(uploads) : [], [], 'no multipart upload left open');
+  } finally {
+    proxy.release();
     await proxy.stop();
   }
 });

@@ -23,7 +23,9 @@ export type FaultAction =
   /** Forward the request and let the store act on it, then close the client's connection: the answer is lost. */
   | { kind: 'drop-response' }
   /** Answer with this S3 error (after reading the request body), as the store would. */
-  | { kind: 'error'; status: number; code: string; message?: string };
+  | { kind: 'error'; status: number; code: string; message?: string }
+  /** Keep the request waiting, unread, until release() (or until its client gives up). */
+  | { kind: 'hold' };
 
 export interface FaultRule {
   match: (req: ProxiedRequest) => boolean;
@@ -65,6 +67,7 @@ export class FaultProxy {
   private readonly sockets = new Set<Socket>();
   private readonly agent = new http.Agent({ keepAlive: true });
   private readonly keyLocks = new Map<string, Promise<void>>();
+  private readonly held: Array<() => void> = [];
   private port = 0;
 
   private constructor(
@@ -100,6 +103,11 @@ export class FaultProxy {
     return this;
   }
 
+  /** Lets every held request go on to the store. */
+  release(): void {
+    for (const go of this.held.splice(0)) go();
+  }
+
   /** Removes every fault not yet used up, and forgets what was recorded. */
   reset(): void {
     this.rules.length = 0;
@@ -108,6 +116,7 @@ export class FaultProxy {
   }
 
   async stop(): Promise<void> {
+    this.held.length = 0;
     this.agent.destroy();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -131,6 +140,16 @@ export class FaultProxy {
     const action = rule?.action;
     if (action?.kind === 'drop') {
       req.socket.destroy();
+      return;
+    }
+    if (action?.kind === 'hold') {
+      req.pause();
+      await new Promise<void>((resolve) => {
+        this.held.push(resolve);
+        req.socket.once('close', resolve);
+      });
+      if (req.socket.destroyed) return;
+      await this.forward(req, res, undefined);
       return;
     }
     if (action?.kind === 'error') {

@@ -255,3 +255,16 @@ test('a stream that breaks before anyone reads it is resumed when read, not an u
   assert.equal((await collect(stream)).toString(), '0123456789');
   assert.equal(opened, 2);
 });
+
+test('after an interrupt, operations still run once (cleanup must reach the store) but are not retried', async () => {
+  const inner = new FlakyStorage();
+  const controller = new AbortController();
+  const s = withRetry(inner, { ...FAST, signal: controller.signal });
+  await s.put('locks/backup.json', Buffer.from('{}'));
+  controller.abort();
+  await s.remove('locks/backup.json');
+  assert.equal(await inner.stat('locks/backup.json'), null, 'the lock was released after the interrupt');
+  inner.failures = { stat: 1 };
+  await assert.rejects(s.stat('x'), StorageTransientError);
+  assert.equal(inner.calls.stat, 2, 'one attempt, no retry');
+});

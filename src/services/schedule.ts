@@ -9,6 +9,7 @@ import { chainLinkOf, describePolicy, type ChainLink, type RetentionPolicy } fro
 import { openRepository } from '../repository/repository.js';
 import { redactLocation } from '../storage/location.js';
 import { backupLogical, type BackupResult } from './backup.js';
+import { validateZnodePath } from './export.js';
 import { backupPhysical } from './physical-backup.js';
 import { pruneRepository } from './prune.js';
 
@@ -131,10 +132,6 @@ function codeOf(err: unknown): { code: number; kind: string } {
   return { code: EXIT_CODES.user, kind: 'user' };
 }
 
-function isCancelled(err: unknown): boolean {
-  return err instanceof CancelledError || (err instanceof ZkvaultError && err.kind === 'cancelled');
-}
-
 /** Validates a cron expression and time zone; returns the job's next run time. */
 export function checkCron(cron: string, timezone?: string): Date {
   let job: Cron;
@@ -157,6 +154,11 @@ function describeSource(b: ScheduledBackup): string {
 
 export async function runSchedule(o: ScheduleOptions): Promise<ScheduleSummary> {
   checkCron(o.cron, o.timezone);
+  // A mistake in the flags fails now (exit 2), not at every tick.
+  if (o.backup.kind === 'logical') {
+    validateZnodePath(o.backup.path ?? '/');
+    for (const e of o.backup.exclude ?? []) validateZnodePath(e, '--exclude');
+  }
   const emit = o.onEvent;
   const maxFailures = o.maxFailures && o.maxFailures > 0 ? o.maxFailures : null;
   const maxRuns = o.maxRuns && o.maxRuns > 0 ? o.maxRuns : null;
@@ -233,7 +235,8 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleSummary> 
       summary.consecutiveFailures = 0;
       summary.lastFailure = null;
     } catch (err) {
-      if (signal.aborted && isCancelled(err)) {
+      // Aborted after the grace: whatever the run failed with, the abort is why.
+      if (signal.aborted) {
         summary.interrupted = true;
         emit({ event: 'interrupted', run, stage, graceMs: o.stopGraceMs });
         return;

@@ -197,15 +197,16 @@ test('SIGTERM: idle → exit 0; mid-run within the grace → the run finishes, e
   // cli.ts announces the signal itself, as a plain line; every event is still one JSON line.
   assert.ok(idleExit.nonJson.every((l) => /SIGTERM received/.test(l)), idleExit.nonJson.join('\n'));
 
-  // Mid-run, default grace (10 s): the backup in flight completes and is listed.
-  const finish = startSchedule(['--cron', EVERY_2S, ...base]);
+  // Mid-run, within the grace (a generous one, so a slow machine cannot outlast it): the backup in
+  // flight completes and is listed.
+  const finish = startSchedule(['--cron', EVERY_2S, '--stop-grace', '10min', ...base]);
   await finish.waitFor((e) => e.event === 'run');
   finish.child.kill('SIGTERM');
   const finishExit = await finish.exited;
   assert.equal(finishExit.code, 0, JSON.stringify(finish.events));
   const finished = finish.events.find((e) => e.event === 'backup');
   assert.ok(finished, 'the run in flight finished within the grace');
-  assert.deepEqual(finish.events.find((e) => e.event === 'stopping'), { ...finish.events.find((e) => e.event === 'stopping'), inFlightRun: 1, graceMs: 10_000 });
+  assert.deepEqual(finish.events.find((e) => e.event === 'stopping'), { ...finish.events.find((e) => e.event === 'stopping'), inFlightRun: 1, graceMs: 600_000 });
   assert.deepEqual(listIds(repo), [finished.id]);
 
   // Mid-run, no grace: the run is aborted through its AbortSignal; exit 130; nothing of it is listed.

@@ -80,7 +80,8 @@ export async function main(argv: string[]): Promise<void> {
   const onSignal = (sig: NodeJS.Signals) => {
     interrupts++;
     if (interrupts > 1) process.exit(EXIT_CODES.cancelled);
-    process.stderr.write(`\nzkvault: ${sig} received, stopping…\n`);
+    // Only for a person watching: scripts and log collectors read stderr as data (JSON lines).
+    if (process.stderr.isTTY) process.stderr.write(`\nzkvault: ${sig} received, stopping…\n`);
     controller.abort(new CancelledError(`interrupted by ${sig}`));
   };
   process.on('SIGINT', onSignal);

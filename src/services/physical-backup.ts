@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { UserError, throwIfAborted } from '../errors.js';
+import { NotFoundError, UserError, throwIfAborted } from '../errors.js';
 import { decompress } from '../formats/compression.js';
 import { listDataDir, type LogFileRef } from '../formats/data-dir.js';
 import { parseSnapshot } from '../formats/snapshot.js';
@@ -149,6 +149,17 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
 
   const writer = await repo.beginBackup('physical', options.signal);
   try {
+    // The parent was chosen before the lock was held: a prune may have removed it since.
+    if (parent) {
+      try {
+        await repo.resolve(parent.id);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        gap = `${parent.id}, the backup this one would continue, was removed meanwhile`;
+        warn(`${gap}; taking a full backup, which starts a new chain`);
+        parent = null;
+      }
+    }
     const createdAt = new Date(started).toISOString();
     let extra: PhysicalExtra;
     let from: bigint;

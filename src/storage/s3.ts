@@ -240,6 +240,9 @@ export class S3Storage implements Storage {
       region: opts.region ?? regionFromChain,
       ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
       forcePathStyle: opts.forcePathStyle ?? false,
+      // On AWS, a bucket in another region than the configured one answers 301 with its region; the
+      // SDK then asks there. (Custom endpoints have one region.)
+      followRegionRedirects: opts.endpoint === undefined,
       // One attempt per request: the retry policy lives in the retry wrapper (and, for the parts of a
       // streamed upload, in putStream), so attempts never multiply unseen.
       maxAttempts: 1,
@@ -304,6 +307,12 @@ export class S3Storage implements Storage {
     if (status === 401 || status === 403 || AUTH_CODES.has(name)) {
       const code = name && name !== 'Unknown' && name !== 'Error' ? ` ${name}` : '';
       return new AuthError(`${where}: ${endpoint} refused to ${action}: ${status ?? ''}${code}`.replace(/: $/, ''), { hint: AUTH_HINT, cause });
+    }
+    if (status === 301 || name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed') {
+      return new UserError(`${where}: cannot ${action}: ${endpoint} says the bucket ${this.bucket} is in another region`, {
+        hint: 'give the bucket\'s region with --s3-region (ZKVAULT_S3_REGION) or AWS_REGION',
+        cause,
+      });
     }
     if (name === 'NoSuchBucket') {
       return new NotFoundError(`${this.describe()}: the bucket ${this.bucket} does not exist at ${endpoint}`, {

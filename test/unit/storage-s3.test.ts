@@ -95,6 +95,9 @@ test('other 4xx answers are user errors (exit 1) with the store\'s message; erro
   const err = storage.mapError(s3Error('InvalidStorageClass', 400, 'The storage class you specified is not valid'), 'upload', 'archives/x.tar');
   assert.ok(err instanceof UserError);
   assert.match(err.message, /400 InvalidStorageClass: The storage class you specified is not valid$/);
+  const wrongRegion = storage.mapError(s3Error('PermanentRedirect', 301), 'read', 'x');
+  assert.ok(wrongRegion instanceof UserError);
+  assert.match(wrongRegion.hint ?? '', /--s3-region/);
   const archived = storage.mapError(s3Error('InvalidObjectState', 403), 'read', 'archives/x.tar');
   assert.ok(archived instanceof UserError, 'an archived object is not an auth problem');
   const producer = new Error('producer failed midway');

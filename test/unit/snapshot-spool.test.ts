@@ -1,11 +1,19 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { readFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Leader } from '../support/history.js';
 import { SnapshotSpool } from '../../src/zk/snapshot-spool.js';
 import { loadSnapshotTree } from '../../src/core/snapshot-tree.js';
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'zkvault-spool-'));
+  dirs.push(d);
+  return d;
+};
 
 function sample() {
   const L = new Leader();
@@ -21,7 +29,7 @@ function sample() {
 
 test('records streamed through the spool load back as the same tree, stored cversions recovered', async () => {
   const tree = sample();
-  const dir = mkdtempSync(join(tmpdir(), 'zkvault-spool-'));
+  const dir = tempDir();
   const spool = new SnapshotSpool(dir);
   // As a live walk would deliver them: parents first, client-view cversion and numChildren.
   for (const rec of tree.records('/')) spool.add(rec, tree.get(rec.path)!.numChildren);
@@ -37,7 +45,7 @@ test('records streamed through the spool load back as the same tree, stored cver
 
 test('a subtree spool gets a synthetic root and ancestors so the snapshot is loadable', async () => {
   const tree = sample();
-  const dir = mkdtempSync(join(tmpdir(), 'zkvault-spool-'));
+  const dir = tempDir();
   const spool = new SnapshotSpool(dir);
   for (const rec of tree.records('/app')) spool.add(rec, tree.get(rec.path)!.numChildren);
   const res = await spool.finish(join(dir, 'snapshot.40'), { zxid: 0x40n, root: '/app' });

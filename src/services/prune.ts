@@ -6,14 +6,13 @@ import {
   COUNT_RULES,
   planLeftovers,
   planRetention,
-  type ChainLink,
   type CountRule,
   type LeftoverDecision,
+  type RetentionDecision,
   type RetentionPolicy,
 } from '../core/retention.js';
 import { newBackupId } from '../repository/ids.js';
 import { openRepository, type StorageRepository } from '../repository/repository.js';
-import type { BackupKind } from '../repository/types.js';
 
 /** Default grace for leftovers: anything younger may belong to a run in flight on another host. */
 export const DEFAULT_ORPHAN_GRACE_MS = 60 * 60 * 1000;
@@ -32,17 +31,8 @@ export interface PruneOptions {
   now?: () => Date;
 }
 
-/** One backup in the plan, as `prune --json` prints it. */
-export interface PruneEntry {
-  id: string;
-  kind: BackupKind;
-  createdAt: string;
-  series: string;
-  partial: boolean;
-  chain: ChainLink | null;
-  bytes: number;
-  reasons: string[];
-}
+/** One backup in the plan, as `prune --json` prints it: the decision without its keep flag. */
+export type PruneEntry = Omit<RetentionDecision, 'keep'>;
 
 export interface PruneResult {
   /** The repository location, redacted. */

@@ -100,16 +100,7 @@ export type ScheduleEvent =
   | { event: 'warning'; run?: number; message: string }
   | { event: 'stopping'; reason: StopReason; inFlightRun?: number; graceMs: number }
   | { event: 'interrupted'; run: number; stage: RunStage; graceMs: number }
-  | {
-      event: 'stop';
-      reason: StopReason;
-      runs: number;
-      succeeded: number;
-      failed: number;
-      skipped: number;
-      consecutiveFailures: number;
-      exitCode: number;
-    };
+  | ({ event: 'stop'; exitCode: number } & Pick<ScheduleSummary, 'reason' | 'runs' | 'succeeded' | 'failed' | 'skipped' | 'consecutiveFailures'>);
 
 export interface ScheduleSummary {
   reason: StopReason;

@@ -17,7 +17,7 @@ import {
   type SourceNode,
   type TargetNode,
 } from '../core/restore-plan.js';
-import type { AclEntry, NodeRecord } from '../core/node-record.js';
+import type { AclEntry } from '../core/node-record.js';
 import { openSession, requestBytes, ZkOpError, zkErrorName, type ZkOp, type ZkSession } from '../zk/client.js';
 import { walkLiveTree } from '../zk/live-tree.js';
 import { openRepository } from '../repository/repository.js';

@@ -37,7 +37,7 @@ export class SnapshotSpool {
   private sawRoot = false;
   readonly counts: NodeCounts = { nodes: 0, persistent: 0, ephemeral: 0, container: 0, ttl: 0, dataBytes: 0 };
 
-  constructor(private readonly dir: string) {
+  constructor(dir: string) {
     this.spillPath = join(dir, '.nodes.spool');
     this.fd = openSync(this.spillPath, 'w+');
   }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Leader } from '../support/history.js';
-import { replayToZxid, type LogSource, type SnapshotSource } from '../../src/core/replay.js';
+import { replayToZxid } from '../../src/core/replay.js';
 import { applyTxn } from '../../src/core/apply-txn.js';
 import { DataTree } from '../../src/core/tree.js';
 import { OpCode } from '../../src/formats/txn.js';

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CancelledError, LockedError } from '../../src/errors.js';
-import { parseRetentionDuration, type RetentionPolicy } from '../../src/core/retention.js';
 import { openRepositoryOnStorage, type StorageRepository } from '../../src/repository/repository.js';
 import type { BackupManifest } from '../../src/repository/types.js';
 import { LocalStorage } from '../../src/storage/local.js';
@@ -15,21 +14,10 @@ import type { Storage } from '../../src/storage/storage.js';
 import { pruneOpenRepository } from '../../src/services/prune.js';
 import { MemoryStorage } from '../support/memory-storage.js';
 import { makeTempDir } from '../support/tmp.js';
+import { policy } from '../support/retention-policy.js';
 
 const HOUR = 3_600_000;
 
-function policy(p: Partial<Omit<RetentionPolicy, 'within'>> & { within?: string } = {}): RetentionPolicy {
-  return {
-    last: p.last ?? 0,
-    hourly: p.hourly ?? 0,
-    daily: p.daily ?? 0,
-    weekly: p.weekly ?? 0,
-    monthly: p.monthly ?? 0,
-    yearly: p.yearly ?? 0,
-    within: p.within ? parseRetentionDuration(p.within) : null,
-    groupBy: p.groupBy ?? 'series',
-  };
-}
 
 /** Records every remove, in order, and can fail or pause at a chosen one. */
 class RecordingStorage extends MemoryStorage {

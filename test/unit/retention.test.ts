@@ -12,9 +12,9 @@ import {
   subtractDuration,
   type RetentionCandidate,
   type RetentionPlan,
-  type RetentionPolicy,
 } from '../../src/core/retention.js';
 import { newBackupId } from '../../src/repository/ids.js';
+import { policy } from '../support/retention-policy.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -64,18 +64,6 @@ function physicalChain(times: number[], fullEvery: number, dataDir = '/var/lib/z
   return out;
 }
 
-function policy(p: Partial<Omit<RetentionPolicy, 'within'>> & { within?: string } = {}): RetentionPolicy {
-  return {
-    last: p.last ?? 0,
-    hourly: p.hourly ?? 0,
-    daily: p.daily ?? 0,
-    weekly: p.weekly ?? 0,
-    monthly: p.monthly ?? 0,
-    yearly: p.yearly ?? 0,
-    within: p.within ? parseRetentionDuration(p.within) : null,
-    groupBy: p.groupBy ?? 'series',
-  };
-}
 
 function kept(plan: RetentionPlan): Map<string, string[]> {
   return new Map(plan.keep.map((d) => [d.id, d.reasons]));

@@ -70,11 +70,6 @@ export function nodeTypeOf(ephemeralOwner: bigint): NodeType {
   return 'ephemeral';
 }
 
-/** TTL in milliseconds of a TTL node's owner value, else undefined. */
-export function ttlOf(ephemeralOwner: bigint): bigint | undefined {
-  return nodeTypeOf(ephemeralOwner) === 'ttl' ? (ephemeralOwner & MASK64) & 0xffffffffffn : undefined;
-}
-
 export function ttlOwner(ttlMs: bigint): bigint {
   return BigInt.asIntN(64, TTL_MASK | (ttlMs & 0xffffffffffn));
 }

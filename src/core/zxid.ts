@@ -46,7 +46,3 @@ export function parseZxid(text: string, what = 'zxid'): bigint {
   return toSigned64(value);
 }
 
-/** Compares zxids as ZooKeeper does (signed longs; real zxids are never negative). */
-export function compareZxid(a: bigint, b: bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -27,12 +27,6 @@ export const OpCode = {
   closeSession: -11,
 } as const;
 
-const OP_NAMES = new Map<number, string>(Object.entries(OpCode).map(([k, v]) => [v, k]));
-
-export function opName(type: number): string {
-  return OP_NAMES.get(type) ?? `type ${type}`;
-}
-
 export interface TxnHeader {
   clientId: bigint;
   cxid: number;

@@ -12,6 +12,7 @@ import { runStorageConformance } from '../support/storage-conformance.js';
 import { startS3Server, useS3rverCredentials, type S3TestServer } from '../support/s3-server.js';
 import { FaultProxy, S3_REQUESTS } from '../support/fault-proxy.js';
 import { S3Storage } from '../../src/storage/s3.js';
+import { withRetry } from '../../src/storage/retry.js';
 import { openStorage } from '../../src/storage/location.js';
 import type { Storage } from '../../src/storage/storage.js';
 
@@ -99,8 +100,11 @@ async function keys(s: Storage, prefix: string): Promise<string[]> {
 
 test('without conditional writes, separate storages (as separate processes) racing putIfAbsent: exactly one wins', async () => {
   const racers = Array.from({ length: 6 }, () => bare('race-across', { settleMs: 500 }));
+  // As the CLI runs them: behind the retry wrapper. s3rver answers 500 when it reads an object another
+  // request is writing at that moment, a transient failure the wrapper retries (real S3 does not).
+  const retrying = racers.map((s) => withRetry(s, { attempts: 5, baseDelayMs: 20, maxDelayMs: 200 }));
   // Equal-length bodies: s3rver writes a replaced object in place, and unequal lengths could interleave.
-  const results = await Promise.all(racers.map((s, i) => s.putIfAbsent('locks/backup.json', Buffer.from(`writer ${i}`))));
+  const results = await Promise.all(retrying.map((s, i) => s.putIfAbsent('locks/backup.json', Buffer.from(`writer ${i}`))));
   assert.equal(results.filter(Boolean).length, 1, `winners: ${results.join(',')}`);
   assert.match((await racers[0]!.getBuffer('locks/backup.json')).toString(), /^writer \d$/);
   await emptyPrefix(racers[0]!);

@@ -191,6 +191,15 @@ export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], opt
   if (pendingDigest && target === undefined) {
     warn(`the logs end at ${formatZxid(last)}, before ${base!.name}'s digest zxid ${formatZxid(pendingDigest.zxid)}; the snapshot may hold later changes`);
   }
+  if (tree.pendingAcl.size > 0) {
+    const [key, index] = tree.pendingAcl.entries().next().value as [string, number];
+    throw new IntegrityError(
+      'malformed',
+      base?.name ?? 'snapshot',
+      undefined,
+      `${tree.pendingAcl.size} node(s) use an ACL index the snapshot's ACL map lacks and no replayed txn defines (first: ${key || '/'}, index ${index})`,
+    );
+  }
   tree.lastProcessedZxid = last;
   return { tree, zxid: last, snapshot: base, logsRead, txnsApplied: applied, digestsChecked: checked, lastTxnTime: lastTime, tails, stoppedEarly: reachedTarget };
 }

@@ -15,7 +15,8 @@ export function loadSnapshotTree(buf: Buffer, file: string, zxid: bigint): Loade
   const tree = new DataTree();
   const info = parseSnapshot(buf, file, (n) => {
     try {
-      tree.putNode(n.path, ZNode.inPlace(n.buf, n.dataOff, n.dataLen, n.acl, n.statOff));
+      tree.putNode(n.path, ZNode.inPlace(n.buf, n.dataOff, n.dataLen, n.acl ?? null, n.statOff));
+      if (n.acl === undefined) tree.pendingAcl.set(n.path, n.aclIndex);
     } catch (err) {
       if (err instanceof NoNodeError) {
         throw new IntegrityError('malformed', file, undefined, `malformed tree: node ${n.path || '/'} comes before its parent`);

@@ -106,6 +106,11 @@ export class DataTree {
   /** Plain ephemerals by owning session (containers and TTL nodes are not listed). */
   readonly ephemerals = new Map<bigint, Set<string>>();
   lastProcessedZxid = 0n;
+  /**
+   * Nodes loaded from a fuzzy snapshot whose ACL index its ACL map lacks (key → index): the txn that
+   * created or re-ACLed them is in the fuzzy window, and replaying it gives them their list.
+   */
+  readonly pendingAcl = new Map<string, number>();
   private readonly aclIntern = new Map<string, readonly AclEntry[]>();
   private readonly aclByIdentity = new WeakMap<readonly AclEntry[], readonly AclEntry[]>();
   /** Running digest (sum of node hashes mod 2^64); null until first asked for. */
@@ -232,7 +237,12 @@ export class DataTree {
     if (!parent) throw new NoNodeError(path);
     const interned = this.internAcl(acl);
     // ZooKeeper asks the parent's child set; the node map holds the same names (3.9.4+ asks it too).
-    if (this.nodes.has(key)) throw new NodeExistsError(path);
+    const existing = this.nodes.get(key);
+    if (existing) {
+      // A fuzzy snapshot's node with an ACL index its map lacks: this create is where it came from.
+      if (this.pendingAcl.delete(key)) existing.acl = interned;
+      throw new NodeExistsError(path);
+    }
     this.preChange(pKey, parent);
     if (parentCVersion === -1) parentCVersion = parent.stat.cversion + 1;
     if (parentCVersion > parent.stat.cversion) {
@@ -268,6 +278,7 @@ export class DataTree {
     if (!node) throw new NoNodeError(path);
     if (this.digestSum !== null) this.digestSum = sub64(this.digestSum, nodeDigest(key, node, this.digestEncoding));
     this.nodes.delete(key);
+    this.pendingAcl.delete(key);
     this.trackEphemeral(key, node.stat.ephemeralOwner, false);
   }
 
@@ -287,6 +298,7 @@ export class DataTree {
     const key = treeKey(path);
     const node = this.nodes.get(key);
     if (!node) throw new NoNodeError(path);
+    this.pendingAcl.delete(key);
     this.preChange(key, node);
     node.stat.aversion = version;
     node.acl = this.internAcl(acl);

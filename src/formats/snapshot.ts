@@ -40,8 +40,12 @@ export class SnapshotNode {
   /** -1 for a null value. */
   dataLen = -1;
   aclIndex = -1;
-  /** The ACL list the index stands for; null for index -1 (world:anyone, all permissions). */
-  acl: AclEntry[] | null = null;
+  /**
+   * The ACL list the index stands for; null for index -1 (world:anyone, all permissions); undefined
+   * when the ACL map lacks the index. A fuzzy snapshot can hold such a node: it was created with a
+   * new ACL after the map had been written. Replaying its create txn supplies the list.
+   */
+  acl: AclEntry[] | null | undefined = null;
   statOff = 0;
 
   constructor(readonly buf: Buffer) {}
@@ -72,6 +76,8 @@ export interface SnapshotInfo {
   sessions: SnapshotSession[];
   acls: Map<number, AclEntry[]>;
   nodeCount: number;
+  /** Nodes whose ACL index the map lacks (see SnapshotNode.acl). */
+  danglingAcls: number;
   /** Number of seals found and verified (1 to 3). */
   seals: number;
   digest: SnapshotDigest | null;
@@ -122,6 +128,7 @@ export function parseSnapshot(buf: Buffer, file: string, onNode: (node: Snapshot
   }
 
   let nodeCount = 0;
+  let danglingAcls = 0;
   const cursor = new SnapshotNode(buf);
   for (;;) {
     const at = r.offset;
@@ -150,9 +157,7 @@ export function parseSnapshot(buf: Buffer, file: string, onNode: (node: Snapshot
     const statOff = r.pos;
     r.pos += STAT_SIZE;
     const acl = aclIndex === -1 ? null : acls.get(aclIndex);
-    if (acl === undefined) {
-      throw new IntegrityError('malformed', file, idxAt, `malformed: node ${path || '/'} uses ACL index ${aclIndex}, which the ACL map lacks`);
-    }
+    if (acl === undefined) danglingAcls++;
     cursor.path = path;
     cursor.dataOff = dataOff;
     cursor.dataLen = dataLen;
@@ -205,7 +210,7 @@ export function parseSnapshot(buf: Buffer, file: string, onNode: (node: Snapshot
     seal();
     seals++;
   }
-  return { version, dbid, sessions, acls, nodeCount, seals, digest, lastZxid, trailingBytes: left(), size: buf.length };
+  return { version, dbid, sessions, acls, nodeCount, danglingAcls, seals, digest, lastZxid, trailingBytes: left(), size: buf.length };
 }
 
 /** ZooKeeper's cheap validity check: an uncompressed file must end in the string "/". */

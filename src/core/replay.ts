@@ -11,7 +11,7 @@ import { DIGEST_VERSION } from './digest.js';
 import { applyTxn } from './apply-txn.js';
 import { loadSnapshotTree } from './snapshot-tree.js';
 import { DataTree } from './tree.js';
-import { formatZxid, zxidCounter, zxidEpoch } from './zxid.js';
+import { formatZxid, isZxidGap } from './zxid.js';
 
 export interface SnapshotSource {
   name: string;
@@ -57,11 +57,6 @@ export interface ReplayResult {
   tails: Array<{ log: string; tail: LogTail }>;
   /** True when replay stopped at the target with later txns still in the logs. */
   stoppedEarly: boolean;
-}
-
-/** A zxid gap inside one epoch means txns are missing (logs purged or lost). */
-function isGap(prev: bigint, next: bigint): boolean {
-  return zxidEpoch(next) === zxidEpoch(prev) && zxidCounter(next) > zxidCounter(prev) + 1n;
 }
 
 export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], options: ReplayOptions = {}): ReplayResult {
@@ -135,7 +130,7 @@ export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], opt
   const logsRead: string[] = [];
   const tails: ReplayResult['tails'] = [];
   outer: for (const log of chosen) {
-    if (log.zxid > last + 1n && isGap(last, log.zxid) && (target === undefined || log.zxid <= target)) {
+    if (log.zxid > last + 1n && isZxidGap(last, log.zxid) && (target === undefined || log.zxid <= target)) {
       throw gapError(last, log.zxid, log.name, undefined, base, target);
     }
     logsRead.push(log.name);
@@ -157,7 +152,7 @@ export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], opt
         reachedTarget = true;
         break outer;
       }
-      if (last !== 0n && isGap(last, zxid)) throw gapError(last, zxid, log.name, rec.offset, base, target);
+      if (last !== 0n && isZxidGap(last, zxid)) throw gapError(last, zxid, log.name, rec.offset, base, target);
       applyTxn(tree, rec.txn);
       applied++;
       last = zxid;

@@ -46,3 +46,8 @@ export function parseZxid(text: string, what = 'zxid'): bigint {
   return toSigned64(value);
 }
 
+
+/** Within one epoch zxids are consecutive: a jump from `prev` to `next` means txns are missing. */
+export function isZxidGap(prev: bigint, next: bigint): boolean {
+  return zxidEpoch(next) === zxidEpoch(prev) && zxidCounter(next) > zxidCounter(prev) + 1n;
+}

@@ -12,7 +12,7 @@ import { decompress } from '../formats/compression.js';
 import { listDataDir, type LogFileRef } from '../formats/data-dir.js';
 import { parseSnapshot } from '../formats/snapshot.js';
 import { frameLogRecord, iterateTxnLog, txnLogHeaderBytes, type LogRecord } from '../formats/txn-log.js';
-import { formatZxid, parseZxid, zxidCounter, zxidEpoch, zxidToFileSuffix } from '../core/zxid.js';
+import { formatZxid, isZxidGap, parseZxid, zxidToFileSuffix } from '../core/zxid.js';
 import { openRepository } from '../repository/repository.js';
 import type { BackupManifest, NodeCounts } from '../repository/types.js';
 import { manifestToResult, type BackupResult } from './backup.js';
@@ -49,11 +49,6 @@ interface ScannedLog {
   txns: number;
   /** Bytes up to the end of the last complete record. */
   end: number;
-}
-
-/** Within one epoch zxids are consecutive; a jump means txns are missing. */
-function isGap(prev: bigint, next: bigint): boolean {
-  return zxidEpoch(prev) === zxidEpoch(next) && zxidCounter(next) > zxidCounter(prev) + 1n;
 }
 
 function sha256(b: Uint8Array): string {
@@ -133,7 +128,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
     for (const m of physical) {
       const last = extraOf(m).lastTxn!;
       const f = found.get(last.zxid);
-      if (f && f.sha === last.sha256 && (f.next === null || !isGap(parseZxid(last.zxid), f.next))) {
+      if (f && f.sha === last.sha256 && (f.next === null || !isZxidGap(parseZxid(last.zxid), f.next))) {
         parent = m;
         break;
       }
@@ -248,12 +243,12 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
         const firstNewZxid = l.first!.zxid;
         const prevZxid = last?.zxid ?? null;
         // Txns missing between two logs after the snapshot: nothing past the hole replays.
-        if (prevZxid !== null && l.last!.zxid > prevZxid && firstNewZxid > s + 1n && firstNewZxid > prevZxid && isGap(prevZxid, firstNewZxid)) {
+        if (prevZxid !== null && l.last!.zxid > prevZxid && firstNewZxid > s + 1n && firstNewZxid > prevZxid && isZxidGap(prevZxid, firstNewZxid)) {
           gapFound = `txns ${formatZxid(prevZxid + 1n)}..${formatZxid(firstNewZxid - 1n)} are missing from ${listing.logDir} (${ref.name} continues at ${formatZxid(firstNewZxid)})`;
           warn(`${gapFound}; the backup covers up to ${formatZxid(prevZxid)} only`);
           break;
         }
-        if (prevZxid === null && firstNewZxid > s + 1n && isGap(s, firstNewZxid)) {
+        if (prevZxid === null && firstNewZxid > s + 1n && isZxidGap(s, firstNewZxid)) {
           throw new UserError(`the txns right after ${chosen.ref.name} are missing (the logs continue at ${formatZxid(firstNewZxid)}): no restorable state can be copied`, {
             hint: 'the server writes a new snapshot as it runs; back up again after its next snapshot, or restore the missing log files',
           });

@@ -248,8 +248,8 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
     }
     // 2. Creates, parents first, each level in parallel multis. Open ACL now, the real one at the end.
     let created = 0;
+    const byPath = new Map(plan.creates.map((c) => [c.path, c]));
     for (const level of groupByDepth(plan.creates.map((c) => c.path), false)) {
-      const byPath = new Map(plan.creates.map((c) => [c.path, c]));
       const ops: ZkOp[] = [];
       for (const path of level) {
         if (underFailed(path)) {

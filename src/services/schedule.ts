@@ -67,21 +67,14 @@ export type ScheduleEvent =
       pid: number;
     }
   | { event: 'run'; run: number; scheduled: string; mode?: 'full' | 'incremental' }
-  | {
+  | ({
       event: 'backup';
       run: number;
-      id: string;
-      kind: 'logical' | 'physical';
-      nodes: number;
-      bytes: number;
-      zxid: { from: string; to: string };
-      partial: boolean;
-      durationMs: number;
       /** Physical: the chain link of the new backup (null for logical). */
       chain: ChainLink | null;
       /** Physical incremental with no new txn: no backup was taken; `id` is the newest backup. */
       unchanged?: boolean;
-    }
+    } & Pick<BackupResult, 'id' | 'kind' | 'nodes' | 'bytes' | 'zxid' | 'partial' | 'durationMs'>)
   | { event: 'prune'; run: number; kept: number; removed: number; removedIds: string[]; orphansRemoved: number; bytesFreed: number }
   | {
       event: 'failure';

@@ -6,7 +6,8 @@
 // from the first bytes, skips bad headers with a warning, accepts a missing end-of-archive marker and does
 // not report offsets — all wrong for an integrity check.
 import { createHash } from 'node:crypto';
-import { Header, Pax, type HeaderData } from 'tar';
+import { Header, type HeaderData } from 'tar/header';
+import { Pax } from 'tar/pax';
 import { CancelledError, IntegrityError } from '../errors.js';
 import { MANIFEST_MEMBER, writeStreamToFile, type StreamDigest } from './members.js';
 import { BLOCK, paddingFor } from './tar-writer.js';

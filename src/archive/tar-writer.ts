@@ -11,7 +11,8 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { Header, Pax } from 'tar';
+import { Header } from 'tar/header';
+import { Pax } from 'tar/pax';
 import { CancelledError, IntegrityError, InternalError, UsageError } from '../errors.js';
 import { MANIFEST_MEMBER, validateMemberName } from './members.js';
 

@@ -1,13 +1,72 @@
-// Adler-32 (snapshot seals, txn-record checksums) and CRC-32 (tree digest), incremental, by hand:
-// Node 20's zlib exposes neither as a function.
+// Adler-32 (snapshot seals, txn-record checksums) and CRC-32 (tree digest), incremental. Node 20's zlib
+// exposes neither as a function. Adler-32 runs in a small SIMD WebAssembly module (wasm/checksum.wat)
+// for anything longer than a few hundred bytes, with the plain loop below as the fallback for short
+// ranges and for machines whose engine lacks WebAssembly SIMD.
+import { CHECKSUM_WASM_BASE64 } from './wasm/checksum-wasm.js';
 
 const ADLER_MOD = 65521;
-// Largest n such that 255n(n+1)/2 + (n+1)(ADLER_MOD-1) <= 2^53-1 would be huge; 5552 keeps the sums
-// inside 32-bit-safe integers like zlib, which keeps V8 on its fast small-integer path.
+// Largest n such that 255n(n+1)/2 + (n+1)(ADLER_MOD-1) <= 2^32-1, as in zlib: the sums stay small
+// integers, which keeps V8 on its fast path.
 const ADLER_NMAX = 5552;
+/** Below this many bytes the plain loop beats copying into WebAssembly memory and calling out. */
+const WASM_MIN_BYTES = 512;
+const WASM_PAGE = 65536;
+/** Scratch memory for checksumming buffers that live outside WebAssembly memory, a slice at a time. */
+const SCRATCH_BYTES = 1 << 20;
+
+interface ChecksumExports {
+  adler32(p: number, n: number, init: number): number;
+  scanLog(pos: number, end: number, minLen: number, maxLen: number): number;
+  count: WebAssembly.Global;
+  last: WebAssembly.Global;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+function checksumModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      compiled = new WebAssembly.Module(Buffer.from(CHECKSUM_WASM_BASE64, 'base64'));
+    } catch {
+      compiled = null; // no WebAssembly SIMD here: the JS loop serves
+    }
+  }
+  return compiled;
+}
+
+function instantiate(memory: WebAssembly.Memory): ChecksumExports | null {
+  const mod = checksumModule();
+  return mod ? (new WebAssembly.Instance(mod, { env: { mem: memory } }).exports as unknown as ChecksumExports) : null;
+}
+
+let scratch: { ex: ChecksumExports; view: Uint8Array } | null | undefined;
+function scratchInstance(): { ex: ChecksumExports; view: Uint8Array } | null {
+  if (scratch === undefined) {
+    const memory = new WebAssembly.Memory({ initial: SCRATCH_BYTES / WASM_PAGE, maximum: SCRATCH_BYTES / WASM_PAGE });
+    const ex = instantiate(memory);
+    scratch = ex ? { ex, view: new Uint8Array(memory.buffer) } : null;
+  }
+  return scratch;
+}
 
 /** Continues an Adler-32 over `buf[start, end)`; start a new one with `value = 1`. Unsigned result. */
 export function adler32(buf: Uint8Array, value = 1, start = 0, end = buf.length): number {
+  if (end - start >= WASM_MIN_BYTES) {
+    const s = scratchInstance();
+    if (s) {
+      let v = value;
+      for (let i = start; i < end; i += SCRATCH_BYTES) {
+        const stop = Math.min(end, i + SCRATCH_BYTES);
+        s.view.set(buf.subarray(i, stop));
+        v = s.ex.adler32(0, stop - i, v | 0) >>> 0;
+      }
+      return v;
+    }
+  }
+  return adler32Js(buf, value, start, end);
+}
+
+/** The plain-loop Adler-32 (the reference the WebAssembly one is tested against). */
+export function adler32Js(buf: Uint8Array, value = 1, start = 0, end = buf.length): number {
   let a = value & 0xffff;
   let b = (value >>> 16) & 0xffff;
   let i = start;
@@ -21,6 +80,67 @@ export function adler32(buf: Uint8Array, value = 1, start = 0, end = buf.length)
     b %= ADLER_MOD;
   }
   return ((b << 16) | a) >>> 0;
+}
+
+/**
+ * A buffer in WebAssembly memory of its own, so that bytes read into it (a whole txn log) are verified
+ * in place, without a copy. `bytes` stays valid after the buffer is dropped by its maker: nothing else
+ * writes to that memory.
+ */
+export interface VerifiableBuffer {
+  bytes: Buffer;
+  /** Adler-32 of bytes[start, end). */
+  adler32(start: number, end: number, value?: number): number;
+  /**
+   * Verifies txn-log records from `pos` while each is whole and sound (see checksum.wat's scanLog):
+   * where it stopped, how many it verified, and the offset of the last one (-1: none).
+   */
+  scanLogRecords(pos: number, end: number, minLen: number, maxLen: number): { stop: number; count: number; last: number };
+}
+
+/** A VerifiableBuffer of `size` bytes (zero-filled), or null when WebAssembly cannot serve (no SIMD, or over 2 GiB). */
+export function allocVerifiable(size: number): VerifiableBuffer | null {
+  if (size > MAX_VERIFIABLE || !checksumModule()) return null;
+  const pages = Math.max(1, Math.ceil(size / WASM_PAGE));
+  return verifiableOver(new WebAssembly.Memory({ initial: pages, maximum: pages }), size);
+}
+
+const MAX_VERIFIABLE = 0x7fff0000;
+let reusable: { memory: WebAssembly.Memory; ex: ChecksumExports } | undefined;
+
+/**
+ * Like {@link allocVerifiable}, but one buffer per process, grown as needed and never freed: for a
+ * sequence of files read one after the other. Each call invalidates what the previous one returned
+ * (its bytes are overwritten by the next file), and the contents are not zeroed.
+ */
+export function reusableVerifiable(size: number): VerifiableBuffer | null {
+  if (size > MAX_VERIFIABLE || !checksumModule()) return null;
+  const pages = Math.max(1, Math.ceil(size / WASM_PAGE));
+  if (!reusable) {
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: Math.ceil(MAX_VERIFIABLE / WASM_PAGE) });
+    reusable = { memory, ex: instantiate(memory)! };
+  } else {
+    const have = reusable.memory.buffer.byteLength / WASM_PAGE;
+    if (pages > have) reusable.memory.grow(pages - have);
+  }
+  return verifiableOver(reusable.memory, size, reusable.ex);
+}
+
+function verifiableOver(memory: WebAssembly.Memory, size: number, ex = instantiate(memory)!): VerifiableBuffer {
+  const bytes = Buffer.from(memory.buffer, 0, size);
+  return {
+    bytes,
+    adler32(start, end, value = 1) {
+      // In slices: V8 first runs a module's code unoptimized and swaps in optimized code between calls.
+      let v = value;
+      for (let i = start; i < end; i += SCRATCH_BYTES) v = ex.adler32(i, Math.min(end, i + SCRATCH_BYTES) - i, v | 0) >>> 0;
+      return v;
+    },
+    scanLogRecords(pos, end, minLen, maxLen) {
+      const stop = ex.scanLog(pos, end, minLen, maxLen) >>> 0;
+      return { stop, count: ex.count.value as number, last: ex.last.value as number };
+    },
+  };
 }
 
 const CRC_TABLE = (() => {

@@ -8,7 +8,7 @@
 // record, or the end-of-record byte is wrong: what a crash leaves, and where ZooKeeper stops reading),
 // a checksum mismatch, and a malformed record (impossible length, unknown type, bad body).
 import { IntegrityError } from '../errors.js';
-import { adler32 } from './checksum.js';
+import { adler32, reusableVerifiable, type VerifiableBuffer } from './checksum.js';
 import { decodeTxn, TXN_HEADER_SIZE, type Txn } from './txn.js';
 import { DEFAULT_MAX_LENGTH } from './jute.js';
 
@@ -47,6 +47,8 @@ export interface ReadTxnLogOptions {
    */
   headerOnly?: boolean;
   maxLength?: number;
+  /** Start at this record offset instead of the first record (the header is still checked). */
+  start?: number;
 }
 
 export function readTxnLogHeader(buf: Buffer, file: string): TxnLogHeader {
@@ -68,7 +70,7 @@ export function readTxnLogHeader(buf: Buffer, file: string): TxnLogHeader {
 export function* iterateTxnLog(buf: Buffer, file: string, options: ReadTxnLogOptions = {}): Generator<LogRecord, LogTail> {
   readTxnLogHeader(buf, file);
   const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
-  let pos = LOG_HEADER_SIZE;
+  let pos = options.start ?? LOG_HEADER_SIZE;
   const n = buf.length;
   for (;;) {
     if (pos === n) return { kind: 'eof', offset: pos };
@@ -106,6 +108,133 @@ export function* iterateTxnLog(buf: Buffer, file: string, options: ReadTxnLogOpt
     yield { offset: pos, end, txn, payload };
     pos = end;
   }
+}
+
+/** What {@link verifyTxnLog} found: the complete records, and how the file ended. */
+export interface VerifiedTxnLog {
+  txns: number;
+  /** The first and last complete records (headers decoded, bodies not), or null when there are none. */
+  first: LogRecord | null;
+  last: LogRecord | null;
+  /** Offset just past the last complete record (the header's end when there is none). */
+  end: number;
+  tail: LogTail;
+}
+
+/**
+ * Checks every record of a txn log (checksums, framing) without decoding bodies: what a copy needs.
+ * A VerifiableBuffer is verified in place by WebAssembly up to the first record that is not whole
+ * and sound; from there (padding, a torn tail or damage) the plain iterator takes over, so the
+ * outcome and every error are those of {@link iterateTxnLog}.
+ */
+export function verifyTxnLog(source: Buffer | VerifiableBuffer, file: string, options: { maxLength?: number } = {}): VerifiedTxnLog {
+  const buf = Buffer.isBuffer(source) ? source : source.bytes;
+  readTxnLogHeader(buf, file);
+  const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
+  let txns = 0;
+  let firstOffset = -1;
+  let lastOffset = -1;
+  let pos = LOG_HEADER_SIZE;
+  if (!Buffer.isBuffer(source)) {
+    const r = source.scanLogRecords(pos, buf.length, TXN_HEADER_SIZE, maxLength);
+    txns = r.count;
+    if (r.count > 0) {
+      firstOffset = pos;
+      lastOffset = r.last;
+    }
+    pos = r.stop;
+  }
+  const it = iterateTxnLog(buf, file, { headerOnly: true, maxLength, start: pos });
+  let first = firstOffset >= 0 ? recordAt(buf, file, firstOffset) : null;
+  let last = lastOffset >= 0 ? recordAt(buf, file, lastOffset) : null;
+  for (;;) {
+    const r = it.next();
+    if (r.done) return { txns, first, last, end: last ? last.end : LOG_HEADER_SIZE, tail: r.value };
+    txns++;
+    first ??= r.value;
+    last = r.value;
+  }
+}
+
+/** How much of a log file {@link verifyTxnLogFile} reads at a time. */
+const READ_SLICE = 8 << 20;
+
+/**
+ * {@link verifyTxnLog} for a file read on demand: `read(into, position)` fills `into` from the file's
+ * byte `position` on and returns how many bytes it read (0 at the end). Reading stops at the zero
+ * preallocation, so the unused tail of a live log (tens of MB of zeros) is not read; the padding is
+ * then reported with `nonZeroAfter: false`, unchecked. One buffer serves every call in the process:
+ * the records returned are copies and stay valid.
+ */
+export function verifyTxnLogFile(
+  read: (into: Uint8Array, position: number) => number,
+  size: number,
+  file: string,
+  options: { maxLength?: number } = {},
+): VerifiedTxnLog {
+  const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
+  const vb = reusableVerifiable(size);
+  if (!vb) {
+    const whole = Buffer.alloc(size);
+    let filled = 0;
+    for (let n; filled < size && (n = read(whole.subarray(filled), filled)) > 0; ) filled += n;
+    return detach(verifyTxnLog(whole.subarray(0, filled), file, options));
+  }
+  const buf = vb.bytes;
+  let filled = 0;
+  const fill = (upTo: number): void => {
+    for (let n; filled < upTo && (n = read(buf.subarray(filled, upTo), filled)) > 0; ) filled += n;
+  };
+  fill(Math.min(size, READ_SLICE));
+  readTxnLogHeader(buf.subarray(0, filled), file);
+  let txns = 0;
+  let first: LogRecord | null = null;
+  let last: LogRecord | null = null;
+  let pos = LOG_HEADER_SIZE;
+  for (;;) {
+    const r = vb.scanLogRecords(pos, filled, TXN_HEADER_SIZE, maxLength);
+    if (r.count > 0) {
+      first ??= recordAt(buf, file, pos);
+      last = recordAt(buf, file, r.last);
+      txns += r.count;
+    }
+    pos = r.stop;
+    if (filled === size) break;
+    // Stopped at a record that is all here, or that cannot be whole: nothing more to read for it.
+    let need = pos + 12;
+    if (filled >= need) {
+      const len = buf.readInt32BE(pos + 8);
+      if (len <= 0 || len > maxLength || pos + 13 + len <= filled) break;
+      need = pos + 13 + len;
+    }
+    fill(Math.min(size, Math.max(filled + READ_SLICE, need)));
+  }
+  // From where the fast path stopped, the plain iterator classifies (and throws) as it always does.
+  const view = buf.subarray(0, filled);
+  const it = iterateTxnLog(view, file, { headerOnly: true, maxLength, start: pos });
+  for (;;) {
+    const r = it.next();
+    if (r.done) {
+      const tail: LogTail = r.value.kind === 'padding' ? { ...r.value, nonZeroAfter: false } : r.value;
+      return detach({ txns, first, last, end: last ? last.end : LOG_HEADER_SIZE, tail });
+    }
+    txns++;
+    first ??= r.value;
+    last = r.value;
+  }
+}
+
+/** The result with its records' payloads copied out of the (reused) file buffer. */
+function detach(v: VerifiedTxnLog): VerifiedTxnLog {
+  const copy = (r: LogRecord | null): LogRecord | null => (r ? { ...r, payload: Buffer.from(r.payload) } : null);
+  return { ...v, first: copy(v.first), last: copy(v.last) };
+}
+
+/** The record at `offset`, already verified: header decoded, body not. */
+function recordAt(buf: Buffer, file: string, offset: number): LogRecord {
+  const len = buf.readInt32BE(offset + 8);
+  const payload = buf.subarray(offset + 12, offset + 12 + len);
+  return { offset, end: offset + 13 + len, txn: decodeTxnHeaderOnly(payload, file, offset + 12), payload };
 }
 
 function isAllZero(buf: Buffer, from: number): boolean {

@@ -8,7 +8,9 @@ import { openSession, type ZkSession } from '../zk/client.js';
 import { walkLiveTree } from '../zk/live-tree.js';
 import { SnapshotSpool } from '../zk/snapshot-spool.js';
 import { openRepository } from '../repository/repository.js';
-import type { BackupManifest, NodeCounts } from '../repository/types.js';
+import { manifestToResult, type BackupResult } from './backup-result.js';
+
+export type { BackupResult } from './backup-result.js';
 import { validateZnodePath } from './export.js';
 
 export interface LogicalBackupOptions {
@@ -26,20 +28,6 @@ export interface LogicalBackupOptions {
   warn?: (message: string) => void;
 }
 
-export interface BackupResult {
-  id: string;
-  kind: 'logical' | 'physical';
-  nodes: number;
-  /** Size of the stored archive. */
-  bytes: number;
-  zxid: { from: string; to: string };
-  partial: boolean;
-  consistent?: boolean;
-  changedDuringWalk?: number;
-  unreadable: Array<{ path: string; reason: string }>;
-  counts: NodeCounts;
-  durationMs: number;
-}
 
 /** The zxid the connected server has applied: a read's reply header carries it. */
 async function currentZxid(session: ZkSession): Promise<bigint> {
@@ -52,21 +40,6 @@ function hasRedactedDigest(acl: Array<{ scheme: string; id: string }>): boolean 
   return acl.some((a) => a.scheme === 'digest' && a.id.endsWith(':x'));
 }
 
-export function manifestToResult(m: BackupManifest, durationMs = 0): BackupResult {
-  return {
-    id: m.id,
-    kind: m.kind,
-    nodes: m.counts.nodes,
-    bytes: m.archive?.size ?? 0,
-    zxid: m.zxid,
-    partial: m.partial,
-    consistent: m.consistent,
-    changedDuringWalk: m.changedDuringWalk,
-    unreadable: m.unreadable,
-    counts: m.counts,
-    durationMs,
-  };
-}
 
 export async function backupLogical(options: LogicalBackupOptions): Promise<BackupResult> {
   const started = Date.now();

@@ -4,18 +4,18 @@
 // hold, byte for byte; when they no longer reach it (autopurge ran first), the gap is reported and a
 // new full backup starts the chain again.
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NotFoundError, UserError, throwIfAborted } from '../errors.js';
 import { decompress } from '../formats/compression.js';
 import { listDataDir, type LogFileRef } from '../formats/data-dir.js';
 import { parseSnapshot } from '../formats/snapshot.js';
-import { frameLogRecord, iterateTxnLog, txnLogHeaderBytes, type LogRecord } from '../formats/txn-log.js';
+import { frameLogRecord, iterateTxnLog, txnLogHeaderBytes, verifyTxnLogFile, type LogRecord, type LogTail } from '../formats/txn-log.js';
 import { formatZxid, isZxidGap, parseZxid, zxidToFileSuffix } from '../core/zxid.js';
 import { openRepository } from '../repository/repository.js';
 import type { BackupManifest, NodeCounts } from '../repository/types.js';
-import { manifestToResult, type BackupResult } from './backup.js';
+import { manifestToResult, type BackupResult } from './backup-result.js';
 import { nodeTypeOf } from '../core/node-record.js';
 
 export interface PhysicalBackupOptions {
@@ -60,6 +60,7 @@ function sha256(b: Uint8Array): string {
  * Only this file's bytes are held, and only while it is read.
  */
 function scanLog(ref: LogFileRef, warn: (m: string) => void, onRecord?: (rec: LogRecord) => void): ScannedLog {
+  if (!onRecord) return verifyLog(ref, warn);
   const buf = readFileSync(ref.path);
   const it = iterateTxnLog(buf, ref.path, { headerOnly: true });
   let end = 16;
@@ -68,7 +69,7 @@ function scanLog(ref: LogFileRef, warn: (m: string) => void, onRecord?: (rec: Lo
   let lastRec: LogRecord | null = null;
   for (let r = it.next(); ; r = it.next()) {
     if (r.done) {
-      if (r.value.kind === 'torn') warn(`${ref.name}: ${r.value.detail} at byte ${r.value.offset}; copied up to the last complete record`);
+      warnTorn(ref, r.value, warn);
       break;
     }
     const rec = r.value;
@@ -76,10 +77,27 @@ function scanLog(ref: LogFileRef, warn: (m: string) => void, onRecord?: (rec: Lo
     lastRec = rec;
     end = rec.end;
     txns++;
-    onRecord?.(rec);
+    onRecord(rec);
   }
   const last = lastRec ? { zxid: lastRec.txn.header.zxid, time: lastRec.txn.header.time, payloadSha256: sha256(lastRec.payload) } : null;
   return { ref, first, last, txns, end };
+}
+
+/** Checks every record of one log without decoding them (WebAssembly, reading up to the preallocation). */
+function verifyLog(ref: LogFileRef, warn: (m: string) => void): ScannedLog {
+  const fd = openSync(ref.path, 'r');
+  try {
+    const v = verifyTxnLogFile((into, position) => readSync(fd, into, 0, into.length, position), fstatSync(fd).size, ref.path);
+    warnTorn(ref, v.tail, warn);
+    const h = (r: LogRecord) => ({ zxid: r.txn.header.zxid, time: r.txn.header.time });
+    return { ref, first: v.first && h(v.first), last: v.last && { ...h(v.last), payloadSha256: sha256(v.last.payload) }, txns: v.txns, end: v.end };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function warnTorn(ref: LogFileRef, tail: LogTail, warn: (m: string) => void): void {
+  if (tail.kind === 'torn') warn(`${ref.name}: ${tail.detail} at byte ${tail.offset}; copied up to the last complete record`);
 }
 
 function logMeta(name: string, l: Pick<ScannedLog, 'first' | 'last' | 'txns'>) {

@@ -5,7 +5,7 @@
 //
 // Paths under `/zookeeper/` hash to 0 (`/zookeeper` itself counts); the root hashes as "".
 import type { ZNode } from './tree.js';
-import { crc32 } from '../formats/checksum.js';
+import { crc32, crc32Ascii } from '../formats/checksum.js';
 
 export const DIGEST_VERSION = 2;
 
@@ -32,15 +32,20 @@ export function digestPathBytes(key: string, encoding: DigestPathEncoding): Uint
 export function nodeDigest(key: string, node: ZNode, encoding: DigestPathEncoding = 'utf8'): number {
   if (key.startsWith('/zookeeper/')) return 0;
   const { buf, off } = node.stat;
-  return statHash(node.crcData(crc32(digestPathBytes(key, encoding))), buf, off);
+  return statHash(node.crcData(pathCrc(key, encoding)), buf, off);
 }
 
 /** The same hash from parts: data bytes and a StatPersisted-ordered 60-byte stat at `statBuf[off]`. */
 export function recordDigest(key: string, data: Uint8Array | null, statBuf: Uint8Array, off: number): number {
   if (key.startsWith('/zookeeper/')) return 0;
-  let c = crc32(digestPathBytes(key, 'utf8'));
+  let c = pathCrc(key, 'utf8');
   if (data) c = crc32(data, c);
   return statHash(c, statBuf, off);
+}
+
+/** CRC-32 of the path's bytes as the server hashed them; ASCII paths (the same in both encodings) need no encoding. */
+function pathCrc(key: string, encoding: DigestPathEncoding): number {
+  return crc32Ascii(key) ?? crc32(digestPathBytes(key, encoding));
 }
 
 // Digest order is czxid mzxid pzxid ctime mtime version cversion aversion owner: in StatPersisted

@@ -143,19 +143,56 @@ function verifiableOver(memory: WebAssembly.Memory, size: number, ex = instantia
   };
 }
 
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
+// Slicing-by-8: eight tables of 256 entries, so the loop takes 8 bytes per step instead of 1 (about
+// four times the speed of the byte loop; the tree digest hashes every changed node's data).
+const CRC_TABLES = (() => {
+  const t = new Int32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    for (let k = 1; k < 8; k++) {
+      const prev = t[(k - 1) * 256 + n]!;
+      t[k * 256 + n] = (prev >>> 8) ^ t[prev & 0xff]!;
+    }
   }
   return t;
 })();
 
 /** Continues a CRC-32 (IEEE, as java.util.zip.CRC32) over `buf[start, end)`; start with 0. Unsigned. */
 export function crc32(buf: Uint8Array, value = 0, start = 0, end = buf.length): number {
+  const t = CRC_TABLES;
   let c = ~value;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  let i = start;
+  for (const stop = end - 7; i < stop; i += 8) {
+    c ^= buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
+    c =
+      t[1792 + (c & 0xff)]! ^
+      t[1536 + ((c >>> 8) & 0xff)]! ^
+      t[1280 + ((c >>> 16) & 0xff)]! ^
+      t[1024 + (c >>> 24)]! ^
+      t[768 + buf[i + 4]!]! ^
+      t[512 + buf[i + 5]!]! ^
+      t[256 + buf[i + 6]!]! ^
+      t[buf[i + 7]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/**
+ * CRC-32 of a string's UTF-8 bytes without encoding it when it is all ASCII (paths nearly always
+ * are): the digest hashes a path for every node it touches.
+ */
+export function crc32Ascii(text: string, value = 0): number | null {
+  const t = CRC_TABLES;
+  let c = ~value;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch >= 0x80) return null;
+    c = t[(c ^ ch) & 0xff]! ^ (c >>> 8);
+  }
   return ~c >>> 0;
 }

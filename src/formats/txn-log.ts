@@ -207,7 +207,9 @@ export function verifyTxnLogFile(
       if (len <= 0 || len > maxLength || pos + 13 + len <= filled) break;
       need = pos + 13 + len;
     }
+    const before = filled;
     fill(Math.min(size, Math.max(filled + READ_SLICE, need)));
+    if (filled === before) break; // the file ended early (it shrank): the tail reads as torn
   }
   // From where the fast path stopped, the plain iterator classifies (and throws) as it always does.
   const view = buf.subarray(0, filled);

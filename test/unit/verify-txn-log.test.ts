@@ -138,6 +138,16 @@ test('torn tails, bad end bytes, checksum damage and malformed records end or fa
   const tiny = Buffer.concat([txnLogHeaderBytes(), frameLogRecord(Buffer.alloc(10, 1))]); // too short for a txn header
   assert.deepEqual(assertAgree(tiny, 'short payload'), { error: `malformed@${LOG_HEADER_SIZE + 12}` });
 
+  // A file that ends before the size it had when opened (it shrank): read what is there, never loop.
+  const cutAt = recordOffset(sizes, 3) + 20;
+  const shrunk = verifyTxnLogFile(reader(data.subarray(0, cutAt)), data.length, 'log.1');
+  assert.deepEqual([shrunk.txns, shrunk.tail.kind, shrunk.tail.offset], [3, 'torn', recordOffset(sizes, 3)]);
+  const bigSizes = Array.from({ length: 9000 }, () => 1000);
+  const bigLog = logOf(bigSizes);
+  const shrunkBig = verifyTxnLogFile(reader(bigLog.subarray(0, 9 << 20)), bigLog.length, 'log.1');
+  assert.equal(shrunkBig.tail.kind, 'torn');
+  assert.equal(shrunkBig.end, shrunkBig.tail.offset);
+
   const headerCut = assertAgree(Buffer.concat([data, Buffer.from([0, 0, 0])]), 'cut header');
   assert.deepEqual(headerCut.tail, { kind: 'torn', offset: data.length });
 });

@@ -83,14 +83,11 @@ export function adler32Js(buf: Uint8Array, value = 1, start = 0, end = buf.lengt
 }
 
 /**
- * A buffer in WebAssembly memory of its own, so that bytes read into it (a whole txn log) are verified
- * in place, without a copy. `bytes` stays valid after the buffer is dropped by its maker: nothing else
- * writes to that memory.
+ * A buffer in WebAssembly memory, so that bytes read into it (a txn log) are verified in place,
+ * without a copy.
  */
 export interface VerifiableBuffer {
   bytes: Buffer;
-  /** Adler-32 of bytes[start, end). */
-  adler32(start: number, end: number, value?: number): number;
   /**
    * Verifies txn-log records from `pos` while each is whole and sound (see checksum.wat's scanLog):
    * where it stopped, how many it verified, and the offset of the last one (-1: none).
@@ -98,20 +95,14 @@ export interface VerifiableBuffer {
   scanLogRecords(pos: number, end: number, minLen: number, maxLen: number): { stop: number; count: number; last: number };
 }
 
-/** A VerifiableBuffer of `size` bytes (zero-filled), or null when WebAssembly cannot serve (no SIMD, or over 2 GiB). */
-export function allocVerifiable(size: number): VerifiableBuffer | null {
-  if (size > MAX_VERIFIABLE || !checksumModule()) return null;
-  const pages = Math.max(1, Math.ceil(size / WASM_PAGE));
-  return verifiableOver(new WebAssembly.Memory({ initial: pages, maximum: pages }), size);
-}
-
 const MAX_VERIFIABLE = 0x7fff0000;
 let reusable: { memory: WebAssembly.Memory; ex: ChecksumExports } | undefined;
 
 /**
- * Like {@link allocVerifiable}, but one buffer per process, grown as needed and never freed: for a
- * sequence of files read one after the other. Each call invalidates what the previous one returned
- * (its bytes are overwritten by the next file), and the contents are not zeroed.
+ * A VerifiableBuffer of `size` bytes, or null when WebAssembly cannot serve (no SIMD, or over 2 GiB).
+ * One buffer per process, grown as needed and never freed, for files read one after the other: each
+ * call invalidates what the previous one returned (the next file overwrites it), and the contents
+ * are not zeroed.
  */
 export function reusableVerifiable(size: number): VerifiableBuffer | null {
   if (size > MAX_VERIFIABLE || !checksumModule()) return null;
@@ -123,19 +114,9 @@ export function reusableVerifiable(size: number): VerifiableBuffer | null {
     const have = reusable.memory.buffer.byteLength / WASM_PAGE;
     if (pages > have) reusable.memory.grow(pages - have);
   }
-  return verifiableOver(reusable.memory, size, reusable.ex);
-}
-
-function verifiableOver(memory: WebAssembly.Memory, size: number, ex = instantiate(memory)!): VerifiableBuffer {
-  const bytes = Buffer.from(memory.buffer, 0, size);
+  const { ex } = reusable;
   return {
-    bytes,
-    adler32(start, end, value = 1) {
-      // In slices: V8 first runs a module's code unoptimized and swaps in optimized code between calls.
-      let v = value;
-      for (let i = start; i < end; i += SCRATCH_BYTES) v = ex.adler32(i, Math.min(end, i + SCRATCH_BYTES) - i, v | 0) >>> 0;
-      return v;
-    },
+    bytes: Buffer.from(reusable.memory.buffer, 0, size),
     scanLogRecords(pos, end, minLen, maxLen) {
       const stop = ex.scanLog(pos, end, minLen, maxLen) >>> 0;
       return { stop, count: ex.count.value as number, last: ex.last.value as number };

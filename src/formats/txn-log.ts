@@ -8,7 +8,7 @@
 // record, or the end-of-record byte is wrong: what a crash leaves, and where ZooKeeper stops reading),
 // a checksum mismatch, and a malformed record (impossible length, unknown type, bad body).
 import { IntegrityError } from '../errors.js';
-import { adler32, reusableVerifiable, type VerifiableBuffer } from './checksum.js';
+import { adler32, reusableVerifiable } from './checksum.js';
 import { decodeTxn, TXN_HEADER_SIZE, type Txn } from './txn.js';
 import { DEFAULT_MAX_LENGTH } from './jute.js';
 
@@ -121,32 +121,22 @@ export interface VerifiedTxnLog {
   tail: LogTail;
 }
 
-/**
- * Checks every record of a txn log (checksums, framing) without decoding bodies: what a copy needs.
- * A VerifiableBuffer is verified in place by WebAssembly up to the first record that is not whole
- * and sound; from there (padding, a torn tail or damage) the plain iterator takes over, so the
- * outcome and every error are those of {@link iterateTxnLog}.
- */
-export function verifyTxnLog(source: Buffer | VerifiableBuffer, file: string, options: { maxLength?: number } = {}): VerifiedTxnLog {
-  const buf = Buffer.isBuffer(source) ? source : source.bytes;
+/** Checks every record of a txn log held in `buf` (checksums, framing) without decoding bodies: what a copy needs. */
+export function verifyTxnLog(buf: Buffer, file: string, options: { maxLength?: number } = {}): VerifiedTxnLog {
   readTxnLogHeader(buf, file);
-  const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
-  let txns = 0;
-  let firstOffset = -1;
-  let lastOffset = -1;
-  let pos = LOG_HEADER_SIZE;
-  if (!Buffer.isBuffer(source)) {
-    const r = source.scanLogRecords(pos, buf.length, TXN_HEADER_SIZE, maxLength);
-    txns = r.count;
-    if (r.count > 0) {
-      firstOffset = pos;
-      lastOffset = r.last;
-    }
-    pos = r.stop;
-  }
+  return continueVerify(buf, file, options.maxLength ?? DEFAULT_MAX_LENGTH, LOG_HEADER_SIZE, { txns: 0, first: null, last: null });
+}
+
+/** The plain iterator from `pos` on, adding to what was verified before it; it classifies (and throws) as it always does. */
+function continueVerify(
+  buf: Buffer,
+  file: string,
+  maxLength: number,
+  pos: number,
+  found: Pick<VerifiedTxnLog, 'txns' | 'first' | 'last'>,
+): VerifiedTxnLog {
+  let { txns, first, last } = found;
   const it = iterateTxnLog(buf, file, { headerOnly: true, maxLength, start: pos });
-  let first = firstOffset >= 0 ? recordAt(buf, file, firstOffset) : null;
-  let last = lastOffset >= 0 ? recordAt(buf, file, lastOffset) : null;
   for (;;) {
     const r = it.next();
     if (r.done) return { txns, first, last, end: last ? last.end : LOG_HEADER_SIZE, tail: r.value };
@@ -161,10 +151,12 @@ const READ_SLICE = 8 << 20;
 
 /**
  * {@link verifyTxnLog} for a file read on demand: `read(into, position)` fills `into` from the file's
- * byte `position` on and returns how many bytes it read (0 at the end). Reading stops at the zero
- * preallocation, so the unused tail of a live log (tens of MB of zeros) is not read; the padding is
- * then reported with `nonZeroAfter: false`, unchecked. One buffer serves every call in the process:
- * the records returned are copies and stay valid.
+ * byte `position` on and returns how many bytes it read (0 at the end). The records are verified in
+ * place by WebAssembly up to the first one that is not whole and sound; from there (padding, a torn
+ * tail or damage) the plain iterator takes over, so the outcome and every error are those of
+ * {@link iterateTxnLog}. Reading stops at the zero preallocation, so the unused tail of a live log
+ * (tens of MB of zeros) is not read; the padding is then reported with `nonZeroAfter: false`,
+ * unchecked. One buffer serves every call in the process: the records returned are copies.
  */
 export function verifyTxnLogFile(
   read: (into: Uint8Array, position: number) => number,
@@ -174,17 +166,15 @@ export function verifyTxnLogFile(
 ): VerifiedTxnLog {
   const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
   const vb = reusableVerifiable(size);
-  if (!vb) {
-    const whole = Buffer.alloc(size);
-    let filled = 0;
-    for (let n; filled < size && (n = read(whole.subarray(filled), filled)) > 0; ) filled += n;
-    return detach(verifyTxnLog(whole.subarray(0, filled), file, options));
-  }
-  const buf = vb.bytes;
+  const buf = vb ? vb.bytes : Buffer.alloc(size);
   let filled = 0;
   const fill = (upTo: number): void => {
     for (let n; filled < upTo && (n = read(buf.subarray(filled, upTo), filled)) > 0; ) filled += n;
   };
+  if (!vb) {
+    fill(size);
+    return detach(verifyTxnLog(buf.subarray(0, filled), file, options));
+  }
   fill(Math.min(size, READ_SLICE));
   readTxnLogHeader(buf.subarray(0, filled), file);
   let txns = 0;
@@ -211,19 +201,8 @@ export function verifyTxnLogFile(
     fill(Math.min(size, Math.max(filled + READ_SLICE, need)));
     if (filled === before) break; // the file ended early (it shrank): the tail reads as torn
   }
-  // From where the fast path stopped, the plain iterator classifies (and throws) as it always does.
-  const view = buf.subarray(0, filled);
-  const it = iterateTxnLog(view, file, { headerOnly: true, maxLength, start: pos });
-  for (;;) {
-    const r = it.next();
-    if (r.done) {
-      const tail: LogTail = r.value.kind === 'padding' ? { ...r.value, nonZeroAfter: false } : r.value;
-      return detach({ txns, first, last, end: last ? last.end : LOG_HEADER_SIZE, tail });
-    }
-    txns++;
-    first ??= r.value;
-    last = r.value;
-  }
+  const v = continueVerify(buf.subarray(0, filled), file, maxLength, pos, { txns, first, last });
+  return detach(v.tail.kind === 'padding' ? { ...v, tail: { ...v.tail, nonZeroAfter: false } } : v);
 }
 
 /** The result with its records' payloads copied out of the (reused) file buffer. */

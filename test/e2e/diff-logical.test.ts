@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { startStandalone, stopAll, requireZooKeeper, type ZkServer } from '../support/zk-harness.js';
 import { makeTempDir } from '../support/tmp.js';
-import { runCli } from '../support/cli.js';
+import { diffJson as diffJsonIn, runCli, type DiffChange } from '../support/cli.js';
 import { openSession, type ZkSession } from '../../src/zk/client.js';
 import type { AclEntry } from '../../src/core/node-record.js';
 
@@ -33,15 +33,10 @@ function backup(): string {
   return JSON.parse(r.stdout).id as string;
 }
 
-type Change = { path: string; change: string; fields: string[] };
-function diffJson(args: string[], expectCode: number): { same: boolean; changes: Change[]; [k: string]: unknown } {
-  const r = runCli(['diff', ...args, '--repo', repo, '--json']);
-  assert.equal(r.code, expectCode, `diff ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
+const diffJson = (args: string[], expectCode: number) => diffJsonIn(repo, args, expectCode);
 
 /** The changes the test makes between backups A and B, as `diff --json` must list them. */
-const EXPECTED: Change[] = [
+const EXPECTED: DiffChange[] = [
   { path: '/app/acl', change: 'modified', fields: ['acl'] },
   { path: '/app/bin', change: 'modified', fields: ['data'] },
   { path: '/app/conv', change: 'modified', fields: ['type'] },

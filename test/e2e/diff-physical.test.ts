@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startStandalone, stopAll, requireZooKeeper, type ZkServer } from '../support/zk-harness.js';
 import { makeTempDir } from '../support/tmp.js';
-import { runCli } from '../support/cli.js';
+import { diffJson as diffJsonIn, runCli } from '../support/cli.js';
 import { openSession, type ZkSession } from '../../src/zk/client.js';
 import { formatZxid } from '../../src/core/zxid.js';
 import type { AclEntry } from '../../src/core/node-record.js';
@@ -29,12 +29,7 @@ after(async () => {
   await stopAll();
 });
 
-type Change = { path: string; change: string; fields: string[] };
-function diffJson(args: string[], expectCode: number): { same: boolean; changes: Change[]; [k: string]: unknown } {
-  const r = runCli(['diff', ...args, '--repo', repo, '--json']);
-  assert.equal(r.code, expectCode, `diff ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
+const diffJson = (args: string[], expectCode: number) => diffJsonIn(repo, args, expectCode);
 const at = (step: string) => `${id}@${formatZxid(z[step]!)}`;
 
 before(async () => {

@@ -1,4 +1,5 @@
 // Runs the built CLI as a user would: a separate node process, exit code, stdout, stderr.
+import assert from 'node:assert/strict';
 import { spawnSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
@@ -26,4 +27,13 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; cwd
 /** Async variant, for long runs and for tests that signal the process. */
 export function spawnCli(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}) {
   return spawn(BIN, args, { cwd: opts.cwd ?? REPO_ROOT, env: { ...process.env, NO_COLOR: '1', ...opts.env } });
+}
+
+export type DiffChange = { path: string; change: string; fields: string[] };
+
+/** `zkvault diff ARGS --repo REPO --json`, asserting its exit code; the parsed report. */
+export function diffJson(repo: string, args: string[], expectCode: number): { same: boolean; changes: DiffChange[]; [k: string]: unknown } {
+  const r = runCli(['diff', ...args, '--repo', repo, '--json']);
+  assert.equal(r.code, expectCode, `diff ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+  return JSON.parse(r.stdout);
 }

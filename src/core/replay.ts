@@ -2,7 +2,8 @@
 //   1. the newest snapshot with file zxid S <= Z whose fuzzy window ends by Z (digest zxid D <= Z);
 //   2. the newest log starting at or before S+1, and every later log, applying txns S < zxid <= Z;
 //   3. digests compared wherever the files carry them: the snapshot's once replay reaches D, then
-//      every txn's own trailer.
+//      every txn's own trailer. A snapshot digest that disagrees at D is settled by the next txn's
+//      digest (the snapshot may hold part of txn D+1); if it is not, an older snapshot is tried.
 // Sources are injected (bytes in), so the same logic serves a live dataDir and a backup archive.
 import { IntegrityError, UsageError } from '../errors.js';
 import { iterateTxnLog, type LogTail } from '../formats/txn-log.js';
@@ -59,12 +60,51 @@ export interface ReplayResult {
   stoppedEarly: boolean;
 }
 
+const DISAGREE = 'the files disagree with each other; verify them, or pass --no-verify-digest to read them anyway';
+
+/**
+ * A snapshot whose recorded digest disagrees with its tree, where no later txn's digest settled it.
+ * A server writes the digest of the last txn applied when the walk ended, so a txn being applied
+ * during the walk can have its node changes in the file without its digest; replaying that txn
+ * again mends the tree, and its own digest then confirms it. When that fails too, or no later
+ * digest is reached, an older snapshot (if the files hold one) is the safer base.
+ */
+class SnapshotDigestError extends IntegrityError {
+  constructor(
+    readonly snapshotZxid: bigint,
+    file: string,
+    offset: number | undefined,
+    detail: string,
+    hint: string,
+  ) {
+    super('checksum', file, offset, detail, { hint });
+  }
+}
+
 export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], options: ReplayOptions = {}): ReplayResult {
+  const sortedLogs = [...logs].sort((a, b) => (a.zxid < b.zxid ? -1 : a.zxid > b.zxid ? 1 : 0));
+  let sortedSnaps = [...snapshots].sort((a, b) => (a.zxid < b.zxid ? 1 : a.zxid > b.zxid ? -1 : 0));
+  let first: SnapshotDigestError | null = null;
+  for (;;) {
+    try {
+      return replayFrom(sortedSnaps, sortedLogs, options);
+    } catch (err) {
+      if (first && !(err instanceof SnapshotDigestError)) throw first; // the older base cannot serve either
+      if (!(err instanceof SnapshotDigestError)) throw err;
+      first ??= err;
+      const failed = err.snapshotZxid;
+      sortedSnaps = sortedSnaps.filter((s) => s.zxid < failed);
+      const fromScratch = sortedLogs.length > 0 && sortedLogs[0]!.zxid <= 1n;
+      if (sortedSnaps.length === 0 && !fromScratch) throw first;
+      options.warn?.(`${err.message}; trying an older ${sortedSnaps.length > 0 ? 'snapshot' : 'base (the logs from zxid 0x1)'}`);
+    }
+  }
+}
+
+function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], options: ReplayOptions): ReplayResult {
   const target = options.targetZxid;
   const warn = options.warn ?? (() => {});
   const verify = options.verifyDigests ?? true;
-  const sortedSnaps = [...snapshots].sort((a, b) => (a.zxid < b.zxid ? 1 : a.zxid > b.zxid ? -1 : 0));
-  const sortedLogs = [...logs].sort((a, b) => (a.zxid < b.zxid ? -1 : a.zxid > b.zxid ? 1 : 0));
 
   // 1. Base snapshot.
   let tree: DataTree | null = null;
@@ -95,28 +135,28 @@ export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], opt
     });
   }
 
-  const checkDigest = (expected: bigint, what: string, file: string, offset: number | undefined) => {
-    if (!verify) return;
-    const actual = tree!.digest();
-    if (actual === expected) return;
+  const digestMatches = (expected: bigint): boolean => {
+    if (tree!.digest() === expected) return true;
     // A JDK <= 17 server under a non-UTF-8 locale hashes non-ASCII path characters as '?'.
     if (tree!.digestPathEncoding === 'utf8' && tree!.hasNonAsciiPath() && tree!.fullDigest('ascii') === expected) {
       tree!.setDigestPathEncoding('ascii');
       warn(`the server hashed non-ASCII paths in its JVM's default charset, not UTF-8 (digests match that way)`);
-      return;
+      return true;
     }
-    throw new IntegrityError(
-      'checksum',
-      file,
-      offset,
-      `tree digest mismatch ${what}: the file records ${formatZxid(expected)}, the replayed tree has ${formatZxid(actual)}`,
-      { hint: 'the files disagree with each other; verify them, or pass --no-verify-digest to read them anyway' },
-    );
+    return false;
   };
-  if (pendingDigest && pendingDigest.zxid === from) {
-    checkDigest(pendingDigest.value, `at ${formatZxid(from)}`, base!.name, undefined);
+  const versus = (expected: bigint) => `the file records ${formatZxid(expected)}, the replayed tree has ${formatZxid(tree!.digest())}`;
+  // The snapshot's own digest, once the tree is at its zxid: a mismatch waits for the next txn's digest.
+  let unsettled = null as { zxid: bigint; detail: string } | null;
+  let checked = 0;
+  const snapshotDigestReached = () => {
+    const { zxid, value } = pendingDigest!;
     pendingDigest = null;
-  }
+    if (!verify) return;
+    if (digestMatches(value)) checked++;
+    else unsettled = { zxid, detail: `tree digest mismatch at ${formatZxid(zxid)}, recorded in ${base!.name}: ${versus(value)}` };
+  };
+  if (pendingDigest && pendingDigest.zxid === from) snapshotDigestReached();
 
   // 2. Logs: the newest starting at or before from+1, and all later ones.
   let firstIdx = 0;
@@ -125,7 +165,6 @@ export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], opt
   let last = from;
   let lastTime: bigint | null = null;
   let applied = 0;
-  let checked = 0;
   let reachedTarget = false;
   const logsRead: string[] = [];
   const tails: ReplayResult['tails'] = [];
@@ -159,17 +198,24 @@ export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], opt
       lastTime = rec.txn.header.time;
       options.onTxn?.(rec.txn, log.name, rec.offset);
       if (pendingDigest) {
-        if (zxid === pendingDigest.zxid) {
-          checkDigest(pendingDigest.value, `at ${formatZxid(zxid)} (recorded in ${base!.name})`, log.name, rec.offset);
-          checked++;
-          pendingDigest = null;
-        } else if (zxid > pendingDigest.zxid) {
+        if (zxid === pendingDigest.zxid) snapshotDigestReached();
+        else if (zxid > pendingDigest.zxid) {
           warn(`txn ${formatZxid(pendingDigest.zxid)} named by ${base!.name}'s digest is not in the logs`);
           pendingDigest = null;
         }
-      } else if (rec.txn.digest && rec.txn.digest.version === DIGEST_VERSION) {
-        checkDigest(rec.txn.digest.value, `after txn ${formatZxid(zxid)}`, log.name, rec.offset);
-        checked++;
+      } else if (verify && rec.txn.digest && rec.txn.digest.version === DIGEST_VERSION) {
+        const expected = rec.txn.digest.value;
+        if (digestMatches(expected)) {
+          if (unsettled) {
+            warn(`${base!.name}: ${unsettled.detail}, but the tree after txn ${formatZxid(zxid)} matches that txn's digest (the server was applying it while it wrote the snapshot)`);
+            unsettled = null;
+          }
+          checked++;
+        } else if (unsettled) {
+          throw new SnapshotDigestError(base!.zxid, log.name, rec.offset, `${unsettled.detail}; after txn ${formatZxid(zxid)}, too, ${versus(expected)}`, DISAGREE);
+        } else {
+          throw new IntegrityError('checksum', log.name, rec.offset, `tree digest mismatch after txn ${formatZxid(zxid)}: ${versus(expected)}`, { hint: DISAGREE });
+        }
       }
       if (target !== undefined && zxid === target) {
         reachedTarget = true;
@@ -182,6 +228,10 @@ export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], opt
       `zxid ${formatZxid(target)} is past the last complete txn these files hold (${formatZxid(last)}); they cover ${formatZxid(coverageStart(sortedSnaps, sortedLogs))} to ${formatZxid(last)}`,
       { hint: `choose a zxid up to ${formatZxid(last)}, or omit it to export the newest state` },
     );
+  }
+  if (unsettled) {
+    const detail = `${unsettled.detail}, and no later txn's digest ${target === undefined ? 'follows' : `up to ${formatZxid(target)}`} settles it`;
+    throw new SnapshotDigestError(base!.zxid, base!.name, undefined, detail, `choose zxid ${formatZxid(unsettled.zxid + 1n)} or later, where a txn's digest can settle it, or pass --no-verify-digest to read the files anyway`);
   }
   if (pendingDigest && target === undefined) {
     warn(`the logs end at ${formatZxid(last)}, before ${base!.name}'s digest zxid ${formatZxid(pendingDigest.zxid)}; the snapshot may hold later changes`);

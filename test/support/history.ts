@@ -97,6 +97,25 @@ export class Leader {
     return { name: `snapshot.${nameZxid.toString(16)}`, zxid: nameZxid, bytes: Buffer.concat(parts) };
   }
 
+  /**
+   * A snapshot a server wrote while applying the last txn: its nodes already hold that txn's changes,
+   * but it is named after, and its digest section records, the txn before (zxid and digest).
+   */
+  async inFlightSnapshot(): Promise<{ name: string; zxid: bigint; bytes: Buffer }> {
+    const before = this.txns[this.txns.length - 2]!;
+    const tree = this.tree;
+    tree.digest = () => before.digest!.value;
+    try {
+      const parts: Buffer[] = [];
+      const saved = tree.lastProcessedZxid;
+      await writeTreeSnapshot(tree, (c) => void parts.push(c), { zxid: before.header.zxid });
+      tree.lastProcessedZxid = saved;
+      return { name: `snapshot.${before.header.zxid.toString(16)}`, zxid: before.header.zxid, bytes: Buffer.concat(parts) };
+    } finally {
+      delete (tree as Partial<DataTree>).digest; // back to the class's own method
+    }
+  }
+
   /** Frames txns with zxid in [from, to] as one log file named after its first zxid. */
   log(from: bigint, to: bigint): { name: string; zxid: bigint; bytes: Buffer } {
     const chosen = this.txns.filter((t) => t.header.zxid >= from && t.header.zxid <= to);

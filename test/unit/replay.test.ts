@@ -8,7 +8,8 @@ import { OpCode } from '../../src/formats/txn.js';
 import { IntegrityError, UsageError } from '../../src/errors.js';
 import type { NodeRecord } from '../../src/core/node-record.js';
 
-const src = (f: { name: string; zxid: bigint; bytes: Buffer }) => ({ name: f.name, zxid: f.zxid, read: () => f.bytes });
+// A fresh copy per read, as from disk: a loaded tree keeps node stats in the buffer and replay updates them there.
+const src = (f: { name: string; zxid: bigint; bytes: Buffer }) => ({ name: f.name, zxid: f.zxid, read: () => Buffer.from(f.bytes) });
 
 /** A history of every txn type, with the tree recorded after each zxid. */
 async function scenario() {
@@ -179,4 +180,71 @@ test('a fuzzy snapshot node whose ACL index the map lacks gets its list from the
     () => replayToZxid([snap], [{ ...log, read: () => txnLogHeaderBytes() }], { verifyDigests: false }),
     (e: unknown) => e instanceof IntegrityError && /use an ACL index the snapshot's ACL map lacks/.test(e.message),
   );
+});
+
+/** A snapshot written while txn 0x6 was applied: it holds /a/d but is named, and digested, at 0x5. */
+async function inFlightScenario() {
+  const L = new Leader();
+  const states = new Map<bigint, NodeRecord[]>();
+  const mark = () => states.set(L.zxid, L.tree.records());
+  L.createSession(0xa1n);
+  L.create('/a');
+  L.create('/b');
+  const old = await L.snapshot(); // 0x3, clean
+  L.create('/a/c');
+  L.setData('/a', Buffer.from('x'));
+  mark(); // 0x5
+  L.create('/a/d');
+  mark(); // 0x6
+  const inFlight = await L.inFlightSnapshot();
+  L.setData('/b', Buffer.from('y'));
+  L.delete('/a/c');
+  mark(); // 0x8
+  return { L, states, old, inFlight, fromStart: L.log(1n, 8n), afterOld: L.log(4n, 8n) };
+}
+
+test('a snapshot holding part of the txn after its digest is settled by that txn’s own digest', async () => {
+  const { states, inFlight, afterOld } = await inFlightScenario();
+  assert.equal(inFlight.zxid, 5n);
+  const warnings: string[] = [];
+  const r = replayToZxid([src(inFlight)], [src(afterOld)], { warn: (m) => warnings.push(m) });
+  assert.deepEqual(r.tree.records(), states.get(8n));
+  assert.equal(r.snapshot?.name, inFlight.name);
+  assert.equal(r.digestsChecked, 3, 'the digests after 0x6, 0x7 and 0x8');
+  assert.ok(warnings.some((w) => /tree digest mismatch at 0x5.*matches that txn's digest/.test(w)), warnings.join('\n'));
+  assert.deepEqual(replayToZxid([src(inFlight)], [src(afterOld)], { targetZxid: 6n }).tree.records(), states.get(6n));
+});
+
+test('a snapshot digest nothing settles: an older base is used, or the restore fails naming what would work', async () => {
+  const { states, old, inFlight, fromStart, afterOld } = await inFlightScenario();
+  assert.throws(
+    () => replayToZxid([src(inFlight)], [src(afterOld)], { targetZxid: 5n }),
+    (e: unknown) =>
+      e instanceof IntegrityError &&
+      e.problem === 'checksum' &&
+      /tree digest mismatch at 0x5, recorded in snapshot\.5: .*no later txn's digest up to 0x5 settles it/.test(e.message) &&
+      /choose zxid 0x6 or later/.test(e.hint ?? ''),
+  );
+  const warnings: string[] = [];
+  const r = replayToZxid([src(old), src(inFlight)], [src(afterOld)], { targetZxid: 5n, warn: (m) => warnings.push(m) });
+  assert.equal(r.snapshot?.name, old.name);
+  assert.deepEqual(r.tree.records(), states.get(5n));
+  assert.ok(warnings.some((w) => /trying an older snapshot/.test(w)), warnings.join('\n'));
+  const scratch = replayToZxid([src(inFlight)], [src(fromStart)], { targetZxid: 5n });
+  assert.equal(scratch.snapshot, null, 'the logs reach back to 0x1, so they are the base');
+  assert.deepEqual(scratch.tree.records(), states.get(5n));
+  assert.deepEqual(replayToZxid([src(inFlight)], [src(afterOld)], { targetZxid: 5n, verifyDigests: false }).zxid, 5n);
+});
+
+test('a snapshot digest the next txn’s digest disagrees with too is an integrity error, even with an older base', async () => {
+  const { L, old, inFlight } = await inFlightScenario();
+  const t6 = L.txns[5]!;
+  t6.digest = { version: 2, value: t6.digest!.value ^ 1n };
+  const bad = L.log(4n, 8n);
+  for (const snaps of [[inFlight], [old, inFlight]]) {
+    assert.throws(
+      () => replayToZxid(snaps.map(src), [src(bad)]),
+      (e: unknown) => e instanceof IntegrityError && /mismatch at 0x5, recorded in snapshot\.5: .*; after txn 0x6, too, /.test(e.message) && e.file === 'log.4',
+    );
+  }
 });

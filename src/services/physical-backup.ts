@@ -123,14 +123,20 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
   const repo = await openRepository(options.repo, { create: true, signal: options.signal, warn: options.warn });
 
   let parent: BackupManifest | null = null;
+  let parentLogIndex = 0; // the log that holds the parent's last txn
   let gap: string | undefined;
   if (options.incremental) {
     // The newest backup whose last txn these logs still hold, byte for byte, with no hole after it.
     const physical = (await repo.list()).filter((m) => m.kind === 'physical' && extraOf(m).lastTxn).reverse();
     const wanted = new Map(physical.map((m) => [extraOf(m).lastTxn!.zxid, m]));
-    const found = new Map<string, { sha: string; next: bigint | null }>();
+    const wantedZxids = [...wanted.keys()].map((z) => parseZxid(z));
+    const found = new Map<string, { sha: string; next: bigint | null; logIndex: number }>();
     let pending: string | null = null;
-    for (const l of listing.logs) {
+    for (const [i, l] of listing.logs.entries()) {
+      // A log holds the txns from the zxid in its name up to the next log's: only a log that can
+      // hold a wanted txn, or the txn after one, is read.
+      const nextStart = listing.logs[i + 1]?.zxid;
+      if (pending === null && !wantedZxids.some((z) => z >= l.zxid && (nextStart === undefined || z < nextStart))) continue;
       scanLog(l, () => {}, (rec) => {
         const z = formatZxid(rec.txn.header.zxid);
         if (pending !== null) {
@@ -138,7 +144,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
           pending = null;
         }
         if (wanted.has(z)) {
-          found.set(z, { sha: sha256(rec.payload), next: null });
+          found.set(z, { sha: sha256(rec.payload), next: null, logIndex: i });
           pending = z;
         }
       });
@@ -148,6 +154,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
       const f = found.get(last.zxid);
       if (f && f.sha === last.sha256 && (f.next === null || !isZxidGap(parseZxid(last.zxid), f.next))) {
         parent = m;
+        parentLogIndex = f.logIndex;
         break;
       }
     }
@@ -190,11 +197,19 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
       let txns = 0;
       try {
         writeSync(fd, txnLogHeaderBytes());
-        for (const l of listing.logs) {
+        for (const l of listing.logs.slice(parentLogIndex)) {
           throwIfAborted(options.signal);
+          if (gapFound) break;
           scanLog(l, warn, (rec) => {
             const z = rec.txn.header.zxid;
-            if (z <= after || (lastNew && z <= lastNew.zxid)) return;
+            if (gapFound || z <= after || (lastNew && z <= lastNew.zxid)) return;
+            // A hole (a log deleted by hand): nothing past it replays, so the backup stops before it.
+            const prev = lastNew ? lastNew.zxid : after;
+            if (isZxidGap(prev, z)) {
+              gapFound = `txns ${formatZxid(prev + 1n)}..${formatZxid(z - 1n)} are missing from ${listing.logDir} (${l.name} continues at ${formatZxid(z)})`;
+              warn(`${gapFound}; the backup covers up to ${formatZxid(prev)} only`);
+              return;
+            }
             writeSync(fd, frameLogRecord(rec.payload));
             if (!firstNew) firstNew = { zxid: z, time: rec.txn.header.time };
             lastNew = { zxid: z, time: rec.txn.header.time, payload: Buffer.from(rec.payload) };
@@ -220,6 +235,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
         snapshot: null,
         logs: [meta],
         lastTxn: { zxid: formatZxid(ln.zxid), time: Number(ln.time), sha256: sha256(ln.payload) },
+        gaps: gapFound ? [gapFound] : [],
       };
       from = parseZxid(parent.zxid.from);
       to = ln.zxid;

@@ -5,7 +5,7 @@
 // ZooKeeper's own TxnLogToolkit chop plus a real server agree with zkvault.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEnsemble, startStandalone, stopAll, zkCli, runJava, requireZooKeeper, type ZkEnsemble } from '../support/zk-harness.js';
 import { runWorkload, captureCheckpoint, WORKLOAD_AUTH, type Checkpoint } from '../support/workload.js';
@@ -246,6 +246,34 @@ test('an incremental whose logs were purged past the last backup restarts the ch
   const chain = JSON.parse(runCli(['inspect', JSON.parse(gapped.stdout).id, '--repo', pRepo2, '--json']).stdout).extra.chain;
   assert.equal(chain.parent, null, 'a new chain starts');
   assert.equal(chain.depth, 0);
+});
+
+test('an incremental reads from the log that holds its parent’s last txn, and stops at a hole after it', () => {
+  const early = historyCopy('scope-early');
+  for (const l of early.logs.slice(2)) rmSync(join(early.v2, l));
+  const sRepo = join(work, 'scope-repo');
+  const full = runCli(['backup', '--data-dir', early.dir, '--repo', sRepo, '--json']);
+  assert.equal(full.code, 0, full.stderr);
+  const later = historyCopy('scope-later', true);
+  assert.ok(later.logs.length >= 5, `the workload left ${later.logs.length} logs`);
+  // Damage in a log before the parent's last txn: the incremental has no business reading it.
+  const old = join(later.v2, later.logs[0]!);
+  const bytes = readFileSync(old);
+  bytes.fill(0x5a, 40, 80);
+  writeFileSync(old, bytes);
+  rmSync(join(later.v2, later.logs[3]!));
+  const inc = runCli(['backup', '--data-dir', later.dir, '--repo', sRepo, '--incremental', '--json']);
+  assert.equal(inc.code, 0, inc.stderr);
+  assert.doesNotMatch(inc.stderr, new RegExp(later.logs[0]!.replace('.', '\\.')));
+  assert.match(inc.stderr, /txns 0x[0-9a-f]+\.\.0x[0-9a-f]+ are missing .*; the backup covers up to 0x[0-9a-f]+ only/);
+  const out = JSON.parse(inc.stdout);
+  assert.equal(BigInt(out.zxid.to), BigInt('0x' + later.logs[3]!.slice(4)) - 1n, 'covers up to the hole');
+  const extra = JSON.parse(runCli(['inspect', out.id, '--repo', sRepo, '--json']).stdout).extra;
+  assert.equal(extra.chain.parent, JSON.parse(full.stdout).id);
+  assert.equal(extra.gaps.length, 1);
+  const end = runCli(['restore', '--to-zxid', out.zxid.to, '--data-dir', join(work, 'scope-out'), '--repo', sRepo, '--json']);
+  assert.equal(end.code, 0, end.stderr);
+  assert.equal(JSON.parse(end.stdout).zxid, out.zxid.to);
 });
 
 test('bad inputs: a non-empty OUT, a zxid or time out of range, a dataDir that is not one: clear errors, nothing written', async () => {

@@ -2,7 +2,8 @@
 // verified while read and cut at its last complete record (never the zero preallocation or a torn
 // tail). --incremental stores only the txns after the newest backup whose last txn these logs still
 // hold, byte for byte; when they no longer reach it (autopurge ran first), the gap is reported and a
-// new full backup starts the chain again.
+// new full backup starts the chain again. A hole between two logs (one deleted by hand) ends either kind
+// of backup before it, reported and recorded in the manifest.
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';

@@ -37,6 +37,12 @@ export interface ReplayOptions {
    * result is the state after the txn before it. Applies on top of targetZxid.
    */
   stopBefore?: (txn: Txn) => boolean;
+  /**
+   * Pass over a snapshot that does not parse (cut short when the server stopped while writing it, or
+   * damaged) for an older one, with a warning, as a server does when it loads its dataDir. Default
+   * false: the snapshot's IntegrityError (for files from a backup, which were checked when copied).
+   */
+  passOverUnusableSnapshots?: boolean;
   /** Compare recorded digests (default true). A mismatch is an IntegrityError. */
   verifyDigests?: boolean;
   /** Called for each txn as it is applied (after applying). */
@@ -110,9 +116,19 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
   let tree: DataTree | null = null;
   let base: ReplayResult['snapshot'] = null;
   let pendingDigest: { zxid: bigint; value: bigint } | null = null;
+  let unusable: IntegrityError | null = null;
   for (const snap of sortedSnaps) {
     if (target !== undefined && snap.zxid > target) continue;
-    const { tree: t, info } = loadSnapshotTree(snap.read(), snap.name, snap.zxid);
+    let loaded: ReturnType<typeof loadSnapshotTree>;
+    try {
+      loaded = loadSnapshotTree(snap.read(), snap.name, snap.zxid);
+    } catch (err) {
+      if (!(err instanceof IntegrityError) || !options.passOverUnusableSnapshots) throw err;
+      warn(`${snap.name} is not usable (${err.message}); trying an older snapshot`);
+      unusable ??= err;
+      continue;
+    }
+    const { tree: t, info } = loaded;
     const d = info.digest;
     const fuzzyEnd = d && d.zxid >= snap.zxid ? d.zxid : snap.zxid;
     if (target !== undefined && fuzzyEnd > target) {
@@ -130,6 +146,7 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
     tree = DataTree.empty(); // the history starts at zxid 1: replay everything onto a fresh tree
     from = 0n;
   } else {
+    if (unusable) throw unusable; // the only snapshots that could serve do not parse
     throw new UsageError(describeNoBase(sortedSnaps, sortedLogs, target), {
       hint: 'choose a zxid at or after the oldest snapshot that is complete by then',
     });

@@ -248,3 +248,23 @@ test('a snapshot digest the next txn’s digest disagrees with too is an integri
     );
   }
 });
+
+test('a snapshot cut short is passed over for an older one when asked (a live dataDir), an integrity error otherwise', async () => {
+  const { states, old, inFlight, afterOld } = await inFlightScenario();
+  // The newest snapshot, cut where the server stopped writing it.
+  const cut = { ...inFlight, name: 'snapshot.7', zxid: 7n, bytes: inFlight.bytes.subarray(0, inFlight.bytes.length - 40) };
+  const warnings: string[] = [];
+  const r = replayToZxid([src(old), src(cut)], [src(afterOld)], { passOverUnusableSnapshots: true, warn: (m) => warnings.push(m) });
+  assert.equal(r.snapshot?.name, old.name);
+  assert.deepEqual(r.tree.records(), states.get(8n));
+  assert.ok(warnings.some((w) => /^snapshot\.7 is not usable \(snapshot\.7 at byte \d+: truncated.*\); trying an older snapshot$/.test(w)), warnings.join('\n'));
+  assert.throws(
+    () => replayToZxid([src(old), src(cut)], [src(afterOld)]),
+    (e: unknown) => e instanceof IntegrityError && e.problem === 'truncated' && e.file === 'snapshot.7',
+  );
+  assert.throws(
+    () => replayToZxid([src(cut)], [src(afterOld)], { passOverUnusableSnapshots: true }),
+    (e: unknown) => e instanceof IntegrityError && e.problem === 'truncated' && e.file === 'snapshot.7',
+    'with no other base, the reason the only one failed',
+  );
+});

@@ -82,7 +82,7 @@ export interface SnapshotInfo {
   seals: number;
   digest: SnapshotDigest | null;
   lastZxid: bigint | null;
-  /** Bytes after the last section this reader understands (ZooKeeper ignores them). */
+  /** Bytes after the last section this reader understands, in a file that still ends with "/" (ZooKeeper ignores them). */
   trailingBytes: number;
   /** Uncompressed size. */
   size: number;
@@ -195,6 +195,16 @@ export function parseSnapshot(buf: Buffer, file: string, onNode: (node: Snapshot
   let digest: SnapshotDigest | null = null;
   let lastZxid: bigint | null = null;
   const left = () => r.remaining;
+  if (left() > 0 && !looksComplete(buf)) {
+    // A server writes the sections after seal #1 last: a file cut while they were written ends
+    // inside one, not with "/", and ZooKeeper passes it over as incomplete.
+    throw new IntegrityError(
+      'truncated',
+      file,
+      r.offset,
+      `truncated: the file goes on ${left()} bytes past its first seal but does not end with "/" as a whole section would (cut short while being written)`,
+    );
+  }
   if (left() >= DIGEST_SECTION + SEAL_SIZE) {
     const zxid = r.long('digest zxid');
     const dv = r.int('digest version');

@@ -110,6 +110,9 @@ test('damage is told apart: flipped byte → checksum, cut → truncated, wrong 
   len.writeInt32BE(-7, 0x87); // /zookeeper's path length
   assert.equal(problemOf(() => parse(len)), 'malformed');
   assert.equal(problemOf(() => parse(good)), 'none');
+  // Cut inside the digest section after seal #1 (33 bytes): incomplete, as ZooKeeper judges it.
+  for (let cut = 1; cut < 33; cut++) assert.equal(problemOf(() => parse(good.subarray(0, good.length - cut))), 'truncated', `${cut} bytes cut`);
+  assert.equal(problemOf(() => parse(good.subarray(0, good.length - 33))), 'none', 'ending at seal #1 is a whole 3.5-style file');
 });
 
 test('a seal mismatch names the offset of the seal', async () => {

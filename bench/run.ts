@@ -5,7 +5,7 @@
 //   physical  physical backup vs a plain copy of the same files; restore to a zxid 500k txns past the base
 //   diff      diff of two 100k-node trees (bench/diff.ts)
 // Select with `npm run bench -- snapshot replay`; scale with ZKVAULT_BENCH_SCALE (default 1).
-import { mkdtempSync, rmSync, statSync, openSync, writeSync, closeSync, mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, openSync, writeSync, closeSync, mkdirSync, truncateSync, writeFileSync, linkSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -278,6 +278,20 @@ async function benchPhysical(): Promise<void> {
       `  (every record's checksum verified, sha256 of every member and of the archive; ${(inProcessMs / 1000).toFixed(2)} s of it inside the backup, the rest is Node start-up)`,
   );
   console.log(`ratio (backup throughput / plain copy): ${(copyMs / backupMs).toFixed(2)}; against cp + sync: ${(durableMs / backupMs).toFixed(2)}; backup without start-up against cp + sync: ${(durableMs / inProcessMs).toFixed(2)}  (target ≥ 0.8)`);
+  // A scheduled incremental: the repository holds everything but the newest log's txns.
+  const older = join(work, 'phys-data-older');
+  mkdirSync(join(older, 'version-2'), { recursive: true });
+  const logNames = readdirSync(v2).filter((n) => n.startsWith('log.')).sort((a, b) => (BigInt('0x' + a.slice(4)) < BigInt('0x' + b.slice(4)) ? -1 : 1));
+  for (const n of readdirSync(v2)) if (n !== logNames[logNames.length - 1]) linkSync(join(v2, n), join(older, 'version-2', n));
+  const incRepo = join(work, 'phys-inc-repo');
+  const incBase = await measureProcess(CLI, ['backup', '--data-dir', older, '--repo', incRepo]);
+  if (incBase.code !== 0) throw new Error(`physical backup failed: ${incBase.stderr}`);
+  const inc = await measureProcess(CLI, ['backup', '--data-dir', dataDir, '--repo', incRepo, '--incremental', '--json']);
+  if (inc.code !== 0) throw new Error(`incremental backup failed: ${inc.stderr}`);
+  const incTxns = (JSON.parse(inc.stdout) as { zxid: { to: string } }).zxid.to;
+  const again = await measureProcess(CLI, ['backup', '--data-dir', dataDir, '--repo', incRepo, '--incremental', '--json']);
+  if (again.code !== 0 || !(JSON.parse(again.stdout) as { unchanged?: boolean }).unchanged) throw new Error(`second incremental: ${again.stderr}`);
+  console.log(`incremental (the newest log's txns, up to ${incTxns}) ${(inc.wallMs / 1000).toFixed(2)} s; again with nothing new ${(again.wallMs / 1000).toFixed(2)} s  (${logNames.length} logs in the dataDir)`);
   const out = join(work, 'phys-restore');
   const restore = await measureProcess(CLI, ['restore', '--to-zxid', '0x' + target.toString(16), '--data-dir', out, '--repo', repo, '--json']);
   if (restore.code !== 0) throw new Error(`restore failed: ${restore.stderr}`);

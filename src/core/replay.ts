@@ -38,11 +38,11 @@ export interface ReplayOptions {
    */
   stopBefore?: (txn: Txn) => boolean;
   /**
-   * Pass over a snapshot that does not parse (cut short when the server stopped while writing it, or
-   * damaged) for an older one, with a warning, as a server does when it loads its dataDir. Default
-   * false: the snapshot's IntegrityError (for files from a backup, which were checked when copied).
+   * Pass over a snapshot cut short (the server stopped while writing it; ZooKeeper does not count such
+   * a file as a snapshot) for an older one, with a warning. Default false: its IntegrityError, as for
+   * any other damage (for files from a backup, which were checked when copied).
    */
-  passOverUnusableSnapshots?: boolean;
+  passOverTruncatedSnapshots?: boolean;
   /** Compare recorded digests (default true). A mismatch is an IntegrityError. */
   verifyDigests?: boolean;
   /** Called for each txn as it is applied (after applying). */
@@ -123,8 +123,8 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
     try {
       loaded = loadSnapshotTree(snap.read(), snap.name, snap.zxid);
     } catch (err) {
-      if (!(err instanceof IntegrityError) || !options.passOverUnusableSnapshots) throw err;
-      warn(`${snap.name} is not usable (${err.message}); trying an older snapshot`);
+      if (!(err instanceof IntegrityError) || err.problem !== 'truncated' || !options.passOverTruncatedSnapshots) throw err;
+      warn(`${snap.name} is cut short, as when the server stops while writing it (${err.message}); trying an older snapshot`);
       unusable ??= err;
       continue;
     }

@@ -52,7 +52,7 @@ function loadIfComplete(member: ZkEnsemble['servers'][number], name: string) {
     const warnings: string[] = [];
     const r = exportDataDir({ dataDir: member.dataDir, warn: (m) => warnings.push(m) });
     assert.notEqual(r.snapshot, name);
-    assert.ok(warnings.some((w) => w.startsWith(`${name} is not usable`)), warnings.join('\n'));
+    assert.ok(warnings.some((w) => w.startsWith(`${name} is cut short`)), warnings.join('\n'));
     return null;
   }
 }

@@ -254,17 +254,24 @@ test('a snapshot cut short is passed over for an older one when asked (a live da
   // The newest snapshot, cut where the server stopped writing it.
   const cut = { ...inFlight, name: 'snapshot.7', zxid: 7n, bytes: inFlight.bytes.subarray(0, inFlight.bytes.length - 40) };
   const warnings: string[] = [];
-  const r = replayToZxid([src(old), src(cut)], [src(afterOld)], { passOverUnusableSnapshots: true, warn: (m) => warnings.push(m) });
+  const r = replayToZxid([src(old), src(cut)], [src(afterOld)], { passOverTruncatedSnapshots: true, warn: (m) => warnings.push(m) });
   assert.equal(r.snapshot?.name, old.name);
   assert.deepEqual(r.tree.records(), states.get(8n));
-  assert.ok(warnings.some((w) => /^snapshot\.7 is not usable \(snapshot\.7 at byte \d+: truncated.*\); trying an older snapshot$/.test(w)), warnings.join('\n'));
+  assert.ok(warnings.some((w) => /^snapshot\.7 is cut short, as when the server stops while writing it \(snapshot\.7 at byte \d+: truncated.*\); trying an older snapshot$/.test(w)), warnings.join('\n'));
   assert.throws(
     () => replayToZxid([src(old), src(cut)], [src(afterOld)]),
     (e: unknown) => e instanceof IntegrityError && e.problem === 'truncated' && e.file === 'snapshot.7',
   );
   assert.throws(
-    () => replayToZxid([src(cut)], [src(afterOld)], { passOverUnusableSnapshots: true }),
+    () => replayToZxid([src(cut)], [src(afterOld)], { passOverTruncatedSnapshots: true }),
     (e: unknown) => e instanceof IntegrityError && e.problem === 'truncated' && e.file === 'snapshot.7',
     'with no other base, the reason the only one failed',
+  );
+  const flipped = Buffer.from(inFlight.bytes);
+  flipped[100] ^= 1;
+  assert.throws(
+    () => replayToZxid([src(old), src({ ...inFlight, bytes: flipped })], [src(afterOld)], { passOverTruncatedSnapshots: true }),
+    (e: unknown) => e instanceof IntegrityError && e.problem === 'checksum',
+    'damage inside a whole file is never passed over',
   );
 });

@@ -73,7 +73,8 @@ export interface PlanRestoreInput {
   sequentialCounters?: boolean;
 }
 
-const OPEN_ACL: AclEntry[] = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+/** world:anyone with every permission: for nodes created before their own ACL is set. */
+export const OPEN_ACL: AclEntry[] = [{ perms: 31, scheme: 'world', id: 'anyone' }];
 
 export function mapPath(path: string, from: string, to: string): string {
   if (from === to) return path;

@@ -8,6 +8,7 @@ import { formatZxid } from '../core/zxid.js';
 import {
   isRedactedAcl,
   mapPath,
+  OPEN_ACL,
   planRestore,
   sameAcl,
   sameBytes,
@@ -17,7 +18,6 @@ import {
   type SourceNode,
   type TargetNode,
 } from '../core/restore-plan.js';
-import type { AclEntry } from '../core/node-record.js';
 import { openSession, requestBytes, ZkOpError, zkErrorName, type ZkOp, type ZkSession } from '../zk/client.js';
 import { walkLiveTree } from '../zk/live-tree.js';
 import { openRepository } from '../repository/repository.js';
@@ -69,7 +69,6 @@ export interface RestoreResult {
   plan?: { creates: string[]; updates: Array<{ path: string; fields: string[] }>; deletes: string[]; acls: string[]; cversions: string[] };
 }
 
-const OPEN_ACL: AclEntry[] = [{ perms: 31, scheme: 'world', id: 'anyone' }];
 const MULTI_CONCURRENCY = 8;
 const FILL_NAME = '.zkvault-cversion-fill';
 

@@ -89,10 +89,14 @@ export class Leader {
 
   /** A snapshot of the tree as it is now, named `zxid` (pass an older zxid to make it fuzzy). */
   async snapshot(nameZxid = this.zxid): Promise<{ name: string; zxid: bigint; bytes: Buffer }> {
-    const parts: Buffer[] = [];
     // The digest section names the last txn applied when the write finished, as a server does.
+    return this.write(nameZxid, this.zxid);
+  }
+
+  private async write(nameZxid: bigint, digestZxid: bigint): Promise<{ name: string; zxid: bigint; bytes: Buffer }> {
+    const parts: Buffer[] = [];
     const saved = this.tree.lastProcessedZxid;
-    await writeTreeSnapshot(this.tree, (c) => void parts.push(c), { zxid: this.zxid });
+    await writeTreeSnapshot(this.tree, (c) => void parts.push(c), { zxid: digestZxid });
     this.tree.lastProcessedZxid = saved;
     return { name: `snapshot.${nameZxid.toString(16)}`, zxid: nameZxid, bytes: Buffer.concat(parts) };
   }
@@ -106,11 +110,7 @@ export class Leader {
     const tree = this.tree;
     tree.digest = () => before.digest!.value;
     try {
-      const parts: Buffer[] = [];
-      const saved = tree.lastProcessedZxid;
-      await writeTreeSnapshot(tree, (c) => void parts.push(c), { zxid: before.header.zxid });
-      tree.lastProcessedZxid = saved;
-      return { name: `snapshot.${before.header.zxid.toString(16)}`, zxid: before.header.zxid, bytes: Buffer.concat(parts) };
+      return await this.write(before.header.zxid, before.header.zxid);
     } finally {
       delete (tree as Partial<DataTree>).digest; // back to the class's own method
     }

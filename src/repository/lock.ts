@@ -1,7 +1,7 @@
 // Run locks in the repository (`locks/<name>.json`): taken with putIfAbsent, refreshed while the run
 // lives, broken when stale (no refresh for the stale timeout, or its process is gone on this host).
 import { LockedError } from '../errors.js';
-import { StorageNotFoundError, joinLocation, type Storage } from '../storage/storage.js';
+import { getBufferIfExists, joinLocation, type Storage } from '../storage/storage.js';
 
 export interface LockInfo {
   tool: 'zkvault';
@@ -75,13 +75,8 @@ function parseLockInfo(raw: Buffer): LockInfo | undefined {
 async function readLock(storage: Storage, key: string): Promise<ExistingLock | null> {
   const st = await storage.stat(key);
   if (!st) return null;
-  let raw: Buffer;
-  try {
-    raw = await storage.getBuffer(key);
-  } catch (err) {
-    if (err instanceof StorageNotFoundError) return null;
-    throw err;
-  }
+  const raw = await getBufferIfExists(storage, key);
+  if (!raw) return null;
   return { raw, info: parseLockInfo(raw), modified: st.modified };
 }
 

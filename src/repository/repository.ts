@@ -6,7 +6,7 @@ import path from 'node:path';
 import { IntegrityError, NotFoundError, UsageError, UserError, throwIfAborted } from '../errors.js';
 import { openStorage, parseLocation, redactLocation } from '../storage/location.js';
 import { LocalStorage } from '../storage/local.js';
-import { joinLocation, StorageNotFoundError, type Storage } from '../storage/storage.js';
+import { getBufferIfExists, joinLocation, type Storage } from '../storage/storage.js';
 import { isBackupId, newBackupId } from './ids.js';
 import { DEFAULT_STALE_LOCK_MS, processIsAlive, RepositoryLock, type LockEnvironment } from './lock.js';
 import {
@@ -68,13 +68,8 @@ export async function openRepositoryOnStorage(storage: Storage, location: string
 }
 
 async function readMarker(storage: Storage, location: string): Promise<RepositoryMarker | null> {
-  let bytes: Buffer;
-  try {
-    bytes = await storage.getBuffer(REPOSITORY_MARKER_KEY);
-  } catch (err) {
-    if (err instanceof StorageNotFoundError) return null;
-    throw err;
-  }
+  const bytes = await getBufferIfExists(storage, REPOSITORY_MARKER_KEY);
+  if (!bytes) return null;
   const parsed = parseMarker(bytes);
   if (parsed.ok) return parsed.marker;
   const where = joinLocation(storage.describe(), REPOSITORY_MARKER_KEY);
@@ -273,13 +268,8 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
 
   /** Reads one sidecar: the manifest, or why it cannot be used (missing = null). */
   private async readManifest(id: string): Promise<{ manifest: BackupManifest } | { problem: string; newer: boolean } | null> {
-    let bytes: Buffer;
-    try {
-      bytes = await this.storage.getBuffer(manifestKey(id));
-    } catch (err) {
-      if (err instanceof StorageNotFoundError) return null;
-      throw err;
-    }
+    const bytes = await getBufferIfExists(this.storage, manifestKey(id));
+    if (!bytes) return null;
     const parsed = parseManifest(bytes, id);
     return parsed.ok ? { manifest: parsed.manifest } : { problem: parsed.reason, newer: parsed.newer };
   }

@@ -137,6 +137,16 @@ export class StorageNotFoundError extends NotFoundError {
   }
 }
 
+/** The object at `key`, or null if it does not exist (any other failure is thrown). */
+export async function getBufferIfExists(storage: Storage, key: StorageKey): Promise<Buffer | null> {
+  try {
+    return await storage.getBuffer(key);
+  } catch (err) {
+    if (err instanceof StorageNotFoundError) return null;
+    throw err;
+  }
+}
+
 const KEY_SEGMENT = /^[\x21-\x7e]+$/;
 
 /** Throws a UsageError unless `key` follows the key grammar of {@link StorageKey}. */

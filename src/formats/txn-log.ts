@@ -157,12 +157,14 @@ const READ_SLICE = 8 << 20;
  * {@link iterateTxnLog}. Reading stops at the zero preallocation, so the unused tail of a live log
  * (tens of MB of zeros) is not read; the padding is then reported with `nonZeroAfter: false`,
  * unchecked. One buffer serves every call in the process: the records returned are copies.
+ * `onVerified`, when given, is called once with the file's bytes up to the end of its last complete
+ * record, every record in them verified; the view is only valid during the call.
  */
 export function verifyTxnLogFile(
   read: (into: Uint8Array, position: number) => number,
   size: number,
   file: string,
-  options: { maxLength?: number } = {},
+  options: { maxLength?: number; onVerified?: (bytes: Buffer) => void } = {},
 ): VerifiedTxnLog {
   const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
   const vb = reusableVerifiable(size);
@@ -173,7 +175,9 @@ export function verifyTxnLogFile(
   };
   if (!vb) {
     fill(size);
-    return detach(verifyTxnLog(buf.subarray(0, filled), file, options));
+    const v = verifyTxnLog(buf.subarray(0, filled), file, options);
+    options.onVerified?.(buf.subarray(0, v.end));
+    return detach(v);
   }
   fill(Math.min(size, READ_SLICE));
   readTxnLogHeader(buf.subarray(0, filled), file);
@@ -202,6 +206,7 @@ export function verifyTxnLogFile(
     if (filled === before) break; // the file ended early (it shrank): the tail reads as torn
   }
   const v = continueVerify(buf.subarray(0, filled), file, maxLength, pos, { txns, first, last });
+  options.onVerified?.(buf.subarray(0, v.end));
   return detach(v.tail.kind === 'padding' ? { ...v, tail: { ...v.tail, nonZeroAfter: false } } : v);
 }
 

@@ -12,7 +12,7 @@ import { NotFoundError, UserError, throwIfAborted } from '../errors.js';
 import { decompress } from '../formats/compression.js';
 import { listDataDir, type LogFileRef } from '../formats/data-dir.js';
 import { parseSnapshot } from '../formats/snapshot.js';
-import { frameLogRecord, iterateTxnLog, txnLogHeaderBytes, verifyTxnLogFile, type LogRecord, type LogTail } from '../formats/txn-log.js';
+import { iterateTxnLog, txnLogHeaderBytes, verifyTxnLogFile, type LogRecord, type LogTail } from '../formats/txn-log.js';
 import { formatZxid, isZxidGap, parseZxid, zxidToFileSuffix } from '../core/zxid.js';
 import { openRepository } from '../repository/repository.js';
 import type { BackupManifest, NodeCounts } from '../repository/types.js';
@@ -57,44 +57,28 @@ function sha256(b: Uint8Array): string {
 }
 
 /**
- * Reads one log, checking every record's checksum, and calls `onRecord` for each complete record.
- * Only this file's bytes are held, and only while it is read.
+ * Reads and verifies one log up to its preallocation (every record's checksum, in WebAssembly), then
+ * hands `onRecords` its verified bytes and their records, headers decoded. The bytes and the records'
+ * payloads are views valid only during the call.
  */
-function scanLog(ref: LogFileRef, warn: (m: string) => void, onRecord?: (rec: LogRecord) => void): ScannedLog {
-  if (!onRecord) return verifyLog(ref, warn);
-  const buf = readFileSync(ref.path);
-  const it = iterateTxnLog(buf, ref.path, { headerOnly: true });
-  let end = 16;
-  let txns = 0;
-  let first: ScannedLog['first'] = null;
-  let lastRec: LogRecord | null = null;
-  for (let r = it.next(); ; r = it.next()) {
-    if (r.done) {
-      warnTorn(ref, r.value, warn);
-      break;
-    }
-    const rec = r.value;
-    if (!first) first = { zxid: rec.txn.header.zxid, time: rec.txn.header.time };
-    lastRec = rec;
-    end = rec.end;
-    txns++;
-    onRecord(rec);
-  }
-  const last = lastRec ? { zxid: lastRec.txn.header.zxid, time: lastRec.txn.header.time, payloadSha256: sha256(lastRec.payload) } : null;
-  return { ref, first, last, txns, end };
-}
-
-/** Checks every record of one log without decoding them (WebAssembly, reading up to the preallocation). */
-function verifyLog(ref: LogFileRef, warn: (m: string) => void): ScannedLog {
+function scanLog(ref: LogFileRef, warn: (m: string) => void, onRecords?: (bytes: Buffer, records: Iterable<LogRecord>) => void): ScannedLog {
   const fd = openSync(ref.path, 'r');
   try {
-    const v = verifyTxnLogFile((into, position) => readSync(fd, into, 0, into.length, position), fstatSync(fd).size, ref.path);
+    const v = verifyTxnLogFile((into, position) => readSync(fd, into, 0, into.length, position), fstatSync(fd).size, ref.path, {
+      onVerified: onRecords && ((bytes) => onRecords(bytes, iterateVerified(bytes, ref.path))),
+    });
     warnTorn(ref, v.tail, warn);
     const h = (r: LogRecord) => ({ zxid: r.txn.header.zxid, time: r.txn.header.time });
     return { ref, first: v.first && h(v.first), last: v.last && { ...h(v.last), payloadSha256: sha256(v.last.payload) }, txns: v.txns, end: v.end };
   } finally {
     closeSync(fd);
   }
+}
+
+/** The records of bytes that ended verified: framing walked again, checksums not recomputed. */
+function* iterateVerified(bytes: Buffer, file: string): Generator<LogRecord> {
+  const it = iterateTxnLog(bytes, file, { headerOnly: true, skipChecksums: true });
+  for (let r = it.next(); !r.done; r = it.next()) yield r.value;
 }
 
 function warnTorn(ref: LogFileRef, tail: LogTail, warn: (m: string) => void): void {
@@ -130,21 +114,23 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
     // The newest backup whose last txn these logs still hold, byte for byte, with no hole after it.
     const physical = (await repo.list()).filter((m) => m.kind === 'physical' && extraOf(m).lastTxn).reverse();
     const wanted = new Map(physical.map((m) => [extraOf(m).lastTxn!.zxid, m]));
-    const wantedZxids = [...wanted.keys()].map((z) => parseZxid(z));
+    const wantedZxids = new Set([...wanted.keys()].map((z) => parseZxid(z)));
     const found = new Map<string, { sha: string; next: bigint | null; logIndex: number }>();
     let pending: string | null = null;
     for (const [i, l] of listing.logs.entries()) {
       // A log holds the txns from the zxid in its name up to the next log's: only a log that can
       // hold a wanted txn, or the txn after one, is read.
       const nextStart = listing.logs[i + 1]?.zxid;
-      if (pending === null && !wantedZxids.some((z) => z >= l.zxid && (nextStart === undefined || z < nextStart))) continue;
-      scanLog(l, () => {}, (rec) => {
-        const z = formatZxid(rec.txn.header.zxid);
-        if (pending !== null) {
-          found.get(pending)!.next = rec.txn.header.zxid;
-          pending = null;
-        }
-        if (wanted.has(z)) {
+      if (pending === null && ![...wantedZxids].some((z) => z >= l.zxid && (nextStart === undefined || z < nextStart))) continue;
+      scanLog(l, () => {}, (_bytes, records) => {
+        for (const rec of records) {
+          const zxid = rec.txn.header.zxid;
+          if (pending !== null) {
+            found.get(pending)!.next = zxid;
+            pending = null;
+          }
+          if (!wantedZxids.has(zxid)) continue;
+          const z = formatZxid(zxid);
           found.set(z, { sha: sha256(rec.payload), next: null, logIndex: i });
           pending = z;
         }
@@ -201,20 +187,39 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
         for (const l of listing.logs.slice(parentLogIndex)) {
           throwIfAborted(options.signal);
           if (gapFound) break;
-          scanLog(l, warn, (rec) => {
-            const z = rec.txn.header.zxid;
-            if (gapFound || z <= after || (lastNew && z <= lastNew.zxid)) return;
-            // A hole (a log deleted by hand): nothing past it replays, so the backup stops before it.
-            const prev = lastNew ? lastNew.zxid : after;
-            if (isZxidGap(prev, z)) {
-              gapFound = `txns ${formatZxid(prev + 1n)}..${formatZxid(z - 1n)} are missing from ${listing.logDir} (${l.name} continues at ${formatZxid(z)})`;
-              warn(`${gapFound}; the backup covers up to ${formatZxid(prev)} only`);
-              return;
+          scanLog(l, warn, (bytes, records) => {
+            // The new records are copied as they are framed in the log (verified already), a run of
+            // consecutive ones at a time.
+            let run: { from: number; to: number } | null = null;
+            const flush = () => {
+              if (run) writeSync(fd, bytes, run.from, run.to - run.from);
+              run = null;
+            };
+            let newest: LogRecord | null = null;
+            for (const rec of records) {
+              const z = rec.txn.header.zxid;
+              if (z <= after || (lastNew && z <= lastNew.zxid) || (newest && z <= newest.txn.header.zxid)) {
+                flush();
+                continue;
+              }
+              // A hole (a log deleted by hand): nothing past it replays, so the backup stops before it.
+              const prev = newest ? newest.txn.header.zxid : lastNew ? lastNew.zxid : after;
+              if (isZxidGap(prev, z)) {
+                gapFound = `txns ${formatZxid(prev + 1n)}..${formatZxid(z - 1n)} are missing from ${listing.logDir} (${l.name} continues at ${formatZxid(z)})`;
+                warn(`${gapFound}; the backup covers up to ${formatZxid(prev)} only`);
+                break;
+              }
+              if (run && run.to === rec.offset) run.to = rec.end;
+              else {
+                flush();
+                run = { from: rec.offset, to: rec.end };
+              }
+              firstNew ??= { zxid: z, time: rec.txn.header.time };
+              newest = rec;
+              txns++;
             }
-            writeSync(fd, frameLogRecord(rec.payload));
-            if (!firstNew) firstNew = { zxid: z, time: rec.txn.header.time };
-            lastNew = { zxid: z, time: rec.txn.header.time, payload: Buffer.from(rec.payload) };
-            txns++;
+            flush();
+            if (newest) lastNew = { zxid: newest.txn.header.zxid, time: newest.txn.header.time, payload: Buffer.from(newest.payload) };
           });
         }
         fsyncSync(fd);

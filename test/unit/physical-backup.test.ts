@@ -1,0 +1,80 @@
+// Physical backups of synthetic dataDirs (a history built by test/support/history.ts, framed as a server
+// frames it): what an incremental stores, byte for byte, when the server's logs overlap, end torn, or
+// are preallocated. Real servers' files are covered by test/integration/physical-pitr.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Leader } from '../support/history.js';
+import { makeTempDir } from '../support/tmp.js';
+import { backupPhysical, type PhysicalExtra } from '../../src/services/physical-backup.js';
+import { openRepository } from '../../src/repository/repository.js';
+import { encodeTxn } from '../../src/formats/txn.js';
+import { frameLogRecord, txnLogHeaderBytes } from '../../src/formats/txn-log.js';
+import { formatZxid } from '../../src/core/zxid.js';
+
+const PREALLOC = 64 * 1024;
+
+function writeLog(v2: string, f: { name: string; bytes: Buffer }, extra: Buffer = Buffer.alloc(0)): void {
+  const path = join(v2, f.name);
+  writeFileSync(path, Buffer.concat([f.bytes, extra]));
+  // As a server leaves it: zero preallocation after the records.
+  truncateSync(path, Math.ceil((f.bytes.length + extra.length + 1) / PREALLOC) * PREALLOC);
+}
+
+test('an incremental stores each new txn once, in order, framed exactly as the server framed it, from overlapping and torn logs', async () => {
+  const work = await makeTempDir('zkvault-phys-unit-');
+  const v2 = join(work, 'data', 'version-2');
+  mkdirSync(v2, { recursive: true });
+  const repoDir = join(work, 'repo');
+  const L = new Leader();
+  L.createSession(0x1000n);
+  for (let i = 0; i < 20; i++) L.create(`/n${i}`, Buffer.alloc(i * 40, i));
+  const snap = await L.snapshot();
+  writeFileSync(join(v2, snap.name), snap.bytes);
+  for (let i = 0; i < 20; i++) L.setData(`/n${i}`, Buffer.from(`v${i}`));
+  writeLog(v2, L.log(1n, L.zxid));
+  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir });
+  const parentEnd = L.zxid;
+  assert.equal(full.zxid.to, formatZxid(parentEnd));
+
+  // More txns, in two logs that overlap (the second repeats the first's last 5 txns), the second
+  // ending in a torn record after its last complete one.
+  for (let i = 0; i < 30; i++) L.create(`/m${i}`, Buffer.alloc(700, i));
+  const mid = L.zxid;
+  for (let i = 0; i < 30; i++) L.delete(`/m${i}`);
+  writeLog(v2, L.log(parentEnd + 1n, mid));
+  const torn = frameLogRecord(encodeTxn(L.txns[0]!)).subarray(0, 20);
+  writeLog(v2, L.log(mid - 4n, L.zxid), torn);
+  const warnings: string[] = [];
+  const inc = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true, warn: (m) => warnings.push(m) });
+  assert.equal(inc.zxid.to, formatZxid(L.zxid));
+  assert.ok(warnings.some((w) => /^log\.[0-9a-f]+: .* at byte \d+; copied up to the last complete record$/.test(w)), warnings.join('\n'));
+
+  const repo = await openRepository(repoDir);
+  const manifest = await repo.resolve(inc.id);
+  const extra = manifest.extra as unknown as PhysicalExtra;
+  assert.equal(extra.chain.parent, full.id);
+  assert.deepEqual(
+    extra.logs.map((l) => [l.firstZxid, l.lastZxid, l.txns]),
+    [[formatZxid(parentEnd + 1n), formatZxid(L.zxid), Number(L.zxid - parentEnd)]],
+  );
+  const reader = await repo.open(inc.id);
+  try {
+    const log = manifest.members.find((m) => m.role === 'log')!;
+    const stored = readFileSync(await reader.extractMember(log.name));
+    const expected = Buffer.concat([
+      txnLogHeaderBytes(),
+      ...L.txns.filter((t) => t.header.zxid > parentEnd).map((t) => frameLogRecord(encodeTxn(t))),
+    ]);
+    assert.equal(stored.length, expected.length);
+    assert.ok(stored.equals(expected), 'the incremental log holds exactly the new txns, each framed as the server framed it');
+  } finally {
+    await reader.close();
+  }
+
+  // Nothing new: unchanged, and nothing stored.
+  const again = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true });
+  assert.equal(again.unchanged, true);
+  assert.equal((await repo.list()).length, 2);
+});

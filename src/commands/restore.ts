@@ -31,6 +31,8 @@ function human(r: RestoreResult): string {
     }
     lines.push(`  target zxid now ${r.zxid}`);
   }
+  for (const a of r.aclsNotRestored.slice(0, 20)) lines.push(`  ACL NOT RESTORED ${a.path}: ${a.reason}`);
+  if (r.aclsNotRestored.length > 20) lines.push(`  … ${r.aclsNotRestored.length - 20} more ACL(s) not restored`);
   for (const f of r.failed.slice(0, 20)) lines.push(`  FAILED ${f.path}: ${f.error}`);
   return lines.join('\n');
 }
@@ -95,7 +97,11 @@ export function register(program: Command, run: Runner): void {
       const maxBytes = Number(opts.juteMaxbuffer);
       if (!Number.isInteger(maxBytes) || maxBytes < 4096) throw new UsageError(`--jute-maxbuffer ${opts.juteMaxbuffer} is not a byte count`);
       if (!opts.dryRun) {
-        printer.warn('restoring into a live ensemble fires watches on every node it changes; applications see partial state until it ends (--into or an offline restore avoid that)');
+        printer.warn(
+          opts.into
+            ? `restoring into a live ensemble fires watches on every node it changes under ${opts.into}`
+            : 'restoring into a live ensemble fires watches on every node it changes; applications see partial state until it ends (--into or an offline restore avoid that)',
+        );
       }
       const { restoreLogical } = await import('../services/restore.js');
       try {

@@ -21,8 +21,10 @@ export interface PlannedCreate {
   data: Uint8Array | null;
   /** The ACL the node must end with. */
   acl: AclEntry[];
-  /** The type in the backup; container/ttl/ephemeral-as-persistent are created persistent. */
+  /** The type in the backup; an ephemeral (with --ephemerals-as-persistent) is created persistent. */
   sourceType: NodeType;
+  /** For a TTL node: its time to live in milliseconds. */
+  ttlMs?: bigint;
   /** Missing ancestors of the restore root, created empty so the tree can hang from them. */
   ancestor?: boolean;
 }
@@ -53,6 +55,12 @@ export interface RestorePlan {
   /** Parents whose sequential counter must be brought up to the backup's. */
   cversions: CversionTarget[];
   skipped: Array<{ path: string; reason: string }>;
+  /**
+   * Nodes whose backed-up ACL cannot be restored as it was (digest hashes the server hid when the
+   * backup was taken): each keeps its ACL (an existing node) or gets only the entries that could be
+   * restored (a new one). A restore that has any is partial.
+   */
+  aclsNotRestored: Array<{ path: string; reason: string }>;
   /** create mode: target nodes that already exist (nothing is changed when there are any). */
   conflicts: string[];
   warnings: string[];
@@ -71,6 +79,17 @@ export interface PlanRestoreInput {
   ephemeralsAsPersistent?: boolean;
   /** Bring parents' sequential counters up to the backup's (default true). */
   sequentialCounters?: boolean;
+  /**
+   * Subtrees the backup does not know (unreadable when it was taken, or excluded), as backup paths:
+   * mirror never deletes what is in them.
+   */
+  unknown?: string[];
+  /**
+   * Digest ids (`user:base64 hash`) by user name, from the restorer's own digest credentials: a
+   * backed-up digest entry whose hash the server hid ('user:x') is restored exactly when its user is
+   * here.
+   */
+  digestIds?: Map<string, string>;
 }
 
 /** world:anyone with every permission: for nodes created before their own ACL is set. */
@@ -107,12 +126,48 @@ export function sameAcl(a: readonly AclEntry[], b: readonly AclEntry[]): boolean
 
 /** Digest ids whose hash a server hid ('user:x'): they cannot be restored as they are. */
 export function isRedactedAcl(acl: readonly AclEntry[]): boolean {
-  return acl.some((a) => a.scheme === 'digest' && a.id.endsWith(':x'));
+  return acl.some(isRedactedEntry);
+}
+
+function isRedactedEntry(a: AclEntry): boolean {
+  return a.scheme === 'digest' && a.id.endsWith(':x');
+}
+
+/**
+ * The ACL a node is restored with: redacted digest entries replaced by the restorer's own id for that
+ * user, or left out (never replaced by something more open). `missing` names the users left out.
+ */
+export function restorableAcl(acl: readonly AclEntry[], digestIds: ReadonlyMap<string, string> = new Map()): { acl: AclEntry[]; missing: string[] } {
+  const out: AclEntry[] = [];
+  const missing: string[] = [];
+  for (const a of acl) {
+    if (!isRedactedEntry(a)) out.push(a);
+    else {
+      const user = a.id.slice(0, -2);
+      const id = digestIds.get(user);
+      if (id) out.push({ ...a, id });
+      else missing.push(user);
+    }
+  }
+  return { acl: out, missing };
 }
 
 export function planRestore(input: PlanRestoreInput): RestorePlan {
   const { sourceRoot, targetRoot, mode, target } = input;
-  const plan: RestorePlan = { sourceRoot, targetRoot, mode, creates: [], updates: [], deletes: [], acls: [], cversions: [], skipped: [], conflicts: [], warnings: [] };
+  const plan: RestorePlan = {
+    sourceRoot,
+    targetRoot,
+    mode,
+    creates: [],
+    updates: [],
+    deletes: [],
+    acls: [],
+    cversions: [],
+    skipped: [],
+    aclsNotRestored: [],
+    conflicts: [],
+    warnings: [],
+  };
   const wanted = new Set<string>();
   const skippedSubtrees: string[] = [];
 
@@ -141,14 +196,27 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
       skippedSubtrees.push(node.path);
       continue;
     }
-    if (type === 'container' || type === 'ttl' || type === 'ephemeral') {
-      plan.warnings.push(`${path} was a ${type} node; it is restored as persistent (the client API cannot create it as it was)`);
-    }
+    if (type === 'ephemeral') plan.warnings.push(`${path} was an ephemeral node; it is restored as persistent (--ephemerals-as-persistent)`);
     wanted.add(path);
-    let acl = node.acl;
-    if (isRedactedAcl(acl)) {
-      plan.warnings.push(`${path}: the backup holds a redacted digest ACL ('user:x'); it is restored with world:anyone instead`);
-      acl = OPEN_ACL;
+    const restorable = restorableAcl(node.acl, input.digestIds);
+    // null: the node's ACL cannot be restored as it was, and an existing node keeps its own.
+    let acl: AclEntry[] | null = restorable.acl;
+    if (restorable.missing.length > 0) {
+      const users = [...new Set(restorable.missing)];
+      const how = `give --auth ${users.map((u) => `digest:${u}:PASSWORD`).join(' --auth ')} to restore it exactly`;
+      const existing = target.get(path);
+      if (existing && mode !== 'create') {
+        acl = null;
+        plan.aclsNotRestored.push({ path, reason: `its ACL is left as it is: the backup holds digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}` });
+      } else if (!existing && restorable.acl.length === 0) {
+        plan.skipped.push({ path, reason: `not created: its only ACL entries are digest entries whose hashes the server hid when the backup was taken (${users.join(', ')}); ${how}` });
+        plan.aclsNotRestored.push({ path, reason: 'not created: no ACL entry of it could be restored' });
+        skippedSubtrees.push(node.path);
+        wanted.delete(path);
+        continue;
+      } else if (!existing) {
+        plan.aclsNotRestored.push({ path, reason: `created without the digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}` });
+      }
     }
     const existing = target.get(path);
     if (existing) {
@@ -162,7 +230,7 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
           u.data = node.data;
           fields.push('data');
         }
-        if (!sameAcl(existing.acl, acl)) {
+        if (acl && !sameAcl(existing.acl, acl)) {
           u.acl = acl;
           fields.push('acl');
           plan.acls.push({ path, acl });
@@ -172,8 +240,9 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
         else plan.skipped.push({ path, reason: 'identical' });
       }
     } else {
-      plan.creates.push({ path, data: node.data, acl, sourceType: type });
-      if (!sameAcl(acl, OPEN_ACL)) plan.acls.push({ path, acl });
+      const ttlMs = type === 'ttl' ? BigInt.asUintN(40, node.stat.ephemeralOwner) : undefined;
+      plan.creates.push({ path, data: node.data, acl: acl!, sourceType: type, ...(ttlMs !== undefined ? { ttlMs } : {}) });
+      if (!sameAcl(acl!, OPEN_ACL)) plan.acls.push({ path, acl: acl! });
     }
     if (input.sequentialCounters !== false && node.storedCversion > 0) {
       plan.cversions.push({ path, storedCversion: node.storedCversion });
@@ -181,9 +250,14 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
   }
 
   if (mode === 'mirror') {
+    const unknown = (input.unknown ?? []).filter((u) => isUnder(u, sourceRoot) || isUnder(sourceRoot, u)).map((u) => (isUnder(sourceRoot, u) ? targetRoot : mapPath(u, sourceRoot, targetRoot)));
     for (const path of target.keys()) {
       if (!isUnder(path, targetRoot) || wanted.has(path) || path === '/') continue;
       if (path === '/zookeeper' || path.startsWith('/zookeeper/')) continue;
+      if (unknown.some((u) => isUnder(path, u))) {
+        plan.skipped.push({ path, reason: 'not deleted: the backup does not know this subtree (it was unreadable or excluded when the backup was taken)' });
+        continue;
+      }
       plan.deletes.push(path);
     }
     plan.deletes.sort((a, b) => depth(b) - depth(a) || (a < b ? 1 : -1));

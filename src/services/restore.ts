@@ -3,6 +3,7 @@
 // level, in multis sized by bytes (falling back to single ops to name a failing node); data updates;
 // sequential counters raised; ACLs last, deepest first, so restrictive ACLs never block the restore.
 // Finally the restored subtree is read back and compared with what the plan promised.
+import { createHash } from 'node:crypto';
 import { PartialError, UserError, throwIfAborted } from '../errors.js';
 import { formatZxid } from '../core/zxid.js';
 import {
@@ -10,15 +11,17 @@ import {
   mapPath,
   OPEN_ACL,
   planRestore,
+  restorableAcl,
   sameAcl,
   sameBytes,
   targetStoredCversion,
+  type PlannedCreate,
   type RestoreMode,
   type RestorePlan,
   type SourceNode,
   type TargetNode,
 } from '../core/restore-plan.js';
-import { openSession, requestBytes, ZkOpError, zkErrorName, type ZkOp, type ZkSession } from '../zk/client.js';
+import { openSession, requestBytes, ZK_ERROR, ZkOpError, zkErrorName, type ZkOp, type ZkSession } from '../zk/client.js';
 import { walkLiveTree } from '../zk/live-tree.js';
 import { openRepository } from '../repository/repository.js';
 import { sourceNodes } from './backup-tree.js';
@@ -45,8 +48,11 @@ export interface LogicalRestoreOptions {
   maxRequestBytes?: number;
   signal?: AbortSignal;
   warn?: (message: string) => void;
-  /** Supplies the source nodes directly (e.g. a physical backup replayed to a zxid). */
-  source?: { nodes: SourceNode[]; root: string; id: string; zxid: bigint };
+  /**
+   * Supplies the source nodes directly (e.g. a physical backup replayed to a zxid). `unknown`: backup
+   * paths whose subtrees it does not know (unreadable or excluded), which mirror leaves alone.
+   */
+  source?: { nodes: SourceNode[]; root: string; id: string; zxid: bigint; unknown?: string[] };
 }
 
 export interface RestoreResult {
@@ -65,6 +71,8 @@ export interface RestoreResult {
   failed: Array<{ path: string; error: string }>;
   warnings: string[];
   skippedNodes: Array<{ path: string; reason: string }>;
+  /** Nodes whose ACL could not be restored as the backup has it (see RestorePlan.aclsNotRestored). */
+  aclsNotRestored: Array<{ path: string; reason: string }>;
   verify?: { checked: number; mismatches: Array<{ path: string; fields: string[] }>; unreadable: number };
   plan?: { creates: string[]; updates: Array<{ path: string; fields: string[] }>; deletes: string[]; acls: string[]; cversions: string[] };
 }
@@ -184,12 +192,18 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
     if (!tree.nodes.has(root === '/' ? '' : root)) {
       throw new UserError(`${root} is not in backup ${manifest.id}`, { hint: `zkvault export ${manifest.id} | head lists what it holds` });
     }
-    source = { nodes: sourceNodes(tree, root), root, id: manifest.id, zxid };
+    // What the backup does not know: subtrees it could not read, and those it was told to leave out.
+    const unknown = [
+      ...manifest.unreadable.filter((u) => u.reason.startsWith('NoAuth')).map((u) => u.path),
+      ...(manifest.kind === 'logical' && Array.isArray(manifest.extra?.exclude) ? (manifest.extra.exclude as string[]) : []),
+    ];
+    source = { nodes: sourceNodes(tree, root), root, id: manifest.id, zxid, unknown };
   }
   const sourceRoot = source.root;
   const targetRoot = validateZnodePath(options.into ?? sourceRoot, '--into');
   const maxBytes = (options.maxRequestBytes ?? 0xfffff) - 1024;
 
+  const digestIds = digestIdsOf(options.auth ?? []);
   const session = await openSession({ connectString: options.zk, auth: options.auth, signal: options.signal, maxRequestBytes: options.maxRequestBytes });
   try {
     const target = await readTarget(session, targetRoot, options.signal);
@@ -201,6 +215,8 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
       mode,
       ephemeralsAsPersistent: options.ephemeralsAsPersistent,
       sequentialCounters: options.sequentialCounters,
+      unknown: source.unknown,
+      digestIds,
     });
     const base: RestoreResult = {
       created: 0,
@@ -217,6 +233,7 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
       failed: [],
       warnings: plan.warnings,
       skippedNodes: plan.skipped,
+      aclsNotRestored: plan.aclsNotRestored,
     };
     if (plan.conflicts.length > 0) {
       const shown = plan.conflicts.slice(0, 10).join(', ');
@@ -246,19 +263,27 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
       deleted += await applyBatched(session, level.map((path) => ({ type: 'delete', path })), maxBytes, fail, options.signal);
     }
     // 2. Creates, parents first, each level in parallel multis. Open ACL now, the real one at the end.
+    //    Containers and TTL nodes are created one by one, as they were (a multi cannot create them).
     let created = 0;
     const byPath = new Map(plan.creates.map((c) => [c.path, c]));
     for (const level of groupByDepth(plan.creates.map((c) => c.path), false)) {
       const ops: ZkOp[] = [];
+      const typed: PlannedCreate[] = [];
       for (const path of level) {
         if (underFailed(path)) {
           failed.push({ path, error: 'not created: an ancestor failed' });
           failedPaths.add(path);
           continue;
         }
-        ops.push({ type: 'create', path, data: byPath.get(path)!.data, acl: OPEN_ACL, mode: 'persistent' });
+        const c = byPath.get(path)!;
+        if (c.sourceType === 'container' || c.sourceType === 'ttl') typed.push(c);
+        else ops.push({ type: 'create', path, data: c.data, acl: OPEN_ACL, mode: 'persistent' });
       }
       created += await applyBatched(session, ops, maxBytes, fail, options.signal);
+      for (const c of typed) {
+        throwIfAborted(options.signal);
+        if (await createTyped(session, c, fail, (error) => failed.push({ path: c.path, error }))) created++;
+      }
     }
     // 3. Data updates.
     const dataOps: ZkOp[] = plan.updates.filter((u) => u.fields.includes('data')).map((u) => ({ type: 'setData', path: u.path, data: u.data ?? null }));
@@ -293,7 +318,7 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
     const updated = [...updatedPaths].filter((p) => !failedPaths.has(p)).length;
 
     // 6. Read back and compare.
-    const verify = await verifyRestored(session, plan, source.nodes, options.signal);
+    const verify = await verifyRestored(session, plan, source.nodes, digestIds, options.signal);
     const zxid = await session.exists('/').then(() => session.lastZxidSeen);
     const result: RestoreResult = {
       ...base,
@@ -310,10 +335,57 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
         hint: 'the result lists every failure; fix the cause (often --auth) and run again with --mode overwrite',
       }), { result });
     }
+    if (plan.aclsNotRestored.length > 0) {
+      const first = plan.aclsNotRestored[0]!;
+      throw Object.assign(new PartialError(`restore finished, but ${plan.aclsNotRestored.length} node(s) could not get their ACL as the backup has it (first: ${first.path}: ${first.reason})`, {
+        hint: 'the backup was taken without ADMIN permission on them, so the server hid their digest hashes; --auth with each named user restores them exactly',
+      }), { result });
+    }
     return result;
   } finally {
     await session.close().catch(() => {});
   }
+}
+
+/**
+ * Creates a container or TTL node as it was. A server that refuses TTL nodes (extendedTypesEnabled is
+ * off) gets a persistent node instead, reported as not restored as it was.
+ */
+async function createTyped(session: ZkSession, c: PlannedCreate, fail: (op: ZkOp, err: unknown) => void, notAsItWas: (error: string) => void): Promise<boolean> {
+  const plain: ZkOp = { type: 'create', path: c.path, data: c.data, acl: OPEN_ACL, mode: 'persistent' };
+  try {
+    await session.create(c.path, c.data, OPEN_ACL, c.sourceType === 'ttl' ? 'ttl' : 'container', c.sourceType === 'ttl' ? { ttlMs: c.ttlMs! } : {});
+    return true;
+  } catch (err) {
+    if (!(err instanceof ZkOpError) || c.sourceType !== 'ttl' || (err.code !== ZK_ERROR.Unimplemented && err.code !== ZK_ERROR.BadArguments)) {
+      fail(plain, err);
+      return false;
+    }
+  }
+  try {
+    await single(session, plain);
+    notAsItWas(`created as a persistent node, not a TTL node: the server refused TTL nodes (start every server with zookeeper.extendedTypesEnabled=true)`);
+    return true;
+  } catch (err) {
+    fail(plain, err);
+    return false;
+  }
+}
+
+/**
+ * The digest ids (`user:base64(sha1(user:password))`, as ZooKeeper's digest provider makes them) of
+ * the restorer's own `digest:user:password` credentials, by user.
+ */
+export function digestIdsOf(auth: readonly string[]): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const a of auth) {
+    if (!a.startsWith('digest:')) continue;
+    const credentials = a.slice('digest:'.length);
+    const colon = credentials.indexOf(':');
+    if (colon <= 0) continue;
+    ids.set(credentials.slice(0, colon), `${credentials.slice(0, colon)}:${createHash('sha1').update(credentials).digest('base64')}`);
+  }
+  return ids;
 }
 
 function groupByDepth(paths: string[], deepestFirst: boolean): string[][] {
@@ -331,7 +403,13 @@ function groupByDepth(paths: string[], deepestFirst: boolean): string[][] {
  * Reads the restored subtree back and compares it with what the plan promised, node by node as the
  * walk delivers them (the target's data is never held whole).
  */
-async function verifyRestored(session: ZkSession, plan: RestorePlan, source: SourceNode[], signal?: AbortSignal): Promise<RestoreResult['verify']> {
+async function verifyRestored(
+  session: ZkSession,
+  plan: RestorePlan,
+  source: SourceNode[],
+  digestIds: ReadonlyMap<string, string>,
+  signal?: AbortSignal,
+): Promise<RestoreResult['verify']> {
   const skipped = new Set(plan.skipped.filter((s) => s.reason !== 'identical').map((s) => s.path));
   const expected = new Map<string, SourceNode>();
   for (const node of source) {
@@ -352,9 +430,10 @@ async function verifyRestored(session: ZkSession, plan: RestorePlan, source: Sou
       seen.add(got.path);
       const fields: string[] = [];
       if (!sameBytes(got.data, node.data)) fields.push('data');
-      const acl = isRedactedAcl(node.acl) ? OPEN_ACL : node.acl;
-      // A digest ACL reads back redacted ('user:x') when the restorer lacks ADMIN on the node.
-      if (!sameAcl(got.acl, acl) && !isRedactedAcl(got.acl)) fields.push('acl');
+      // An ACL that could not be restored as it was is reported already. A digest ACL reads back
+      // redacted ('user:x') when the restorer lacks ADMIN on the node.
+      const { acl, missing } = restorableAcl(node.acl, digestIds);
+      if (missing.length === 0 && !sameAcl(got.acl, acl) && !isRedactedAcl(got.acl)) fields.push('acl');
       if (fields.length > 0) mismatches.push({ path: got.path, fields });
     });
   }

@@ -181,6 +181,69 @@ test('a subtree the client cannot read makes the backup partial: exit 3, listed 
   assert.equal(list.find((b: { id: string }) => b.id === out.id).partial, true);
 });
 
+test('a backup taken without ADMIN never restores an ACL more open, and mirror keeps what it could not read', async () => {
+  // Without credentials: /acl/digest is unreadable, /acl/locked's ACL comes back with admin's hash hidden.
+  const partial = runCli(['backup', '--zk', source.connectString, '--repo', repo, '--path', '/acl', '--json']);
+  assert.equal(partial.code, 3, partial.stderr);
+  const id = JSON.parse(partial.stdout).id;
+  const target = await startStandalone();
+  await withSession(target.connectString, async (s) => {
+    await s.create('/acl', null, OPEN);
+    await s.create('/acl/digest', Buffer.from('kept'), OPEN);
+    await s.create('/acl/stray', null, OPEN);
+  });
+  // The restorer has no credentials either: /acl/locked gets only the entry that is known (world:r).
+  const blind = runCli(['restore', id, '--zk', target.connectString, '--repo', repo, '--mode', 'mirror', '--json']);
+  assert.equal(blind.code, 3, blind.stderr);
+  const res = JSON.parse(blind.stdout);
+  assert.deepEqual(res.aclsNotRestored.map((a: { path: string }) => a.path), ['/acl/locked']);
+  assert.match(blind.stderr, /1 node\(s\) could not get their ACL as the backup has it .*give --auth digest:admin:PASSWORD/);
+  assert.deepEqual(res.deleted, 1, 'only the stray node');
+  assert.ok(res.skippedNodes.some((n: { path: string; reason: string }) => n.path === '/acl/digest' && /not deleted: the backup does not know/.test(n.reason)));
+  const locked = await withSession(target.connectString, (s) => s.getAcl('/acl/locked'), []);
+  assert.deepEqual(locked!.acl, [{ perms: 1, scheme: 'world', id: 'anyone' }], 'never more open than the backup');
+  assert.equal(await withSession(target.connectString, (s) => s.exists('/acl/stray'), []), null);
+  const kept = await withSession(target.connectString, (s) => s.getData('/acl/digest'));
+  assert.equal(Buffer.from(kept!.data!).toString(), 'kept', 'mirror left the unreadable node alone');
+  // With admin's credentials the hidden hash is known: the ACL comes back exactly.
+  const exact = runCli(['restore', id, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--into', '/exact', '--json']);
+  assert.equal(exact.code, 0, exact.stderr);
+  assert.deepEqual(JSON.parse(exact.stdout).aclsNotRestored, []);
+  const restored = await withSession(target.connectString, (s) => s.getAcl('/exact/locked'));
+  assert.deepEqual(restored!.acl, NO_CREATE);
+  await target.destroy();
+});
+
+test('a physical backup restored into a live ensemble brings back container and TTL nodes as they were', async () => {
+  const physRepo = join(work, 'phys-into-live');
+  const b = runCli(['backup', '--data-dir', source.dataDir, '--repo', physRepo, '--json']);
+  assert.equal(b.code, 0, b.stderr);
+  const target = await startStandalone();
+  const r = runCli(['restore', JSON.parse(b.stdout).id, '--zk', target.connectString, '--auth', AUTH, '--repo', physRepo, '--path', '/queue', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const t = runCli(['restore', JSON.parse(b.stdout).id, '--zk', target.connectString, '--auth', AUTH, '--repo', physRepo, '--path', '/cache', '--json']);
+  assert.equal(t.code, 0, t.stderr);
+  assert.doesNotMatch(r.stderr + t.stderr, /restored as persistent/);
+  // The types are in the target server's own files (clients see both as persistent).
+  const types = (dir: string) =>
+    runCli(['export', '--data-dir', dir])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((n) => n.path === '/queue' || n.path === '/queue/item' || n.path === '/cache')
+      .map((n) => [n.path, n.type, n.type === 'persistent' ? null : n.stat.ephemeralOwner]);
+  assert.deepEqual(types(target.dataDir), types(source.dataDir));
+  assert.deepEqual(types(target.dataDir).map((x) => x[1]), ['ttl', 'container', 'persistent']);
+  await target.destroy();
+  // A server that refuses TTL nodes gets a persistent one, and the restore says it is not as it was.
+  const plain = await startStandalone({ extendedTypes: false });
+  const p = runCli(['restore', JSON.parse(b.stdout).id, '--zk', plain.connectString, '--auth', AUTH, '--repo', physRepo, '--path', '/cache', '--json']);
+  assert.equal(p.code, 3, p.stderr);
+  assert.match(JSON.parse(p.stdout).failed[0].error, /created as a persistent node, not a TTL node: the server refused TTL nodes/);
+  assert.ok(await withSession(plain.connectString, (s) => s.exists('/cache')));
+  await plain.destroy();
+});
+
 test('a backup root the credentials cannot read is an auth failure (exit 12), nothing stored', () => {
   const denied = join(work, 'denied');
   const r = runCli(['backup', '--zk', source.connectString, '--repo', denied, '--path', '/acl/digest']);

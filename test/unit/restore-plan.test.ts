@@ -30,7 +30,8 @@ test('create into an empty target: parents first, ephemerals skipped, ACLs last 
   assert.deepEqual(plan.creates.map((c) => c.path), ['/app', '/app/cfg', '/app/queue']);
   assert.deepEqual(plan.acls, [{ path: '/app/cfg', acl: SECRET }]);
   assert.deepEqual(plan.skipped.map((s) => s.path), ['/', '/app/eph', '/app/eph/never']);
-  assert.match(plan.warnings.join('\n'), /\/app\/queue was a container node; it is restored as persistent/);
+  assert.equal(plan.creates.find((c) => c.path === '/app/queue')!.sourceType, 'container', 'a container is created as a container');
+  assert.doesNotMatch(plan.warnings.join('\n'), /queue/);
   assert.deepEqual(plan.cversions, [{ path: '/app', storedCversion: 7 }]);
 });
 
@@ -65,17 +66,63 @@ test('--path and --into map the subtree and create missing ancestors', () => {
   ]);
 });
 
-test('null and empty data are different values; a redacted digest ACL is never restored as is', () => {
+test('null and empty data are different values', () => {
   const plan = planRestore({
-    source: [src('/', ''), src('/n', null), src('/r', 'x', { acl: [{ perms: 31, scheme: 'digest', id: 'bob:x' }] })],
+    source: [src('/', ''), src('/n', null)],
     sourceRoot: '/',
     targetRoot: '/',
     target: new Map([tgt('/', ''), tgt('/n', '')]),
     mode: 'overwrite',
   });
   assert.deepEqual(plan.updates.map((u) => [u.path, u.fields]), [['/n', ['data']]]);
-  assert.deepEqual(plan.creates.map((c) => [c.path, c.acl]), [['/r', OPEN]]);
-  assert.match(plan.warnings.join('\n'), /redacted digest ACL/);
+});
+
+test('a redacted digest ACL never comes back more open: exact with the user’s credentials, else only what is known, else not created', () => {
+  const READ: AclEntry = { perms: 1, scheme: 'world', id: 'anyone' };
+  const source = [
+    src('/', ''),
+    src('/only', 'x', { acl: [{ perms: 31, scheme: 'digest', id: 'bob:x' }] }),
+    src('/only/child', 'c'),
+    src('/mixed', 'x', { acl: [READ, { perms: 31, scheme: 'digest', id: 'bob:x' }] }),
+    src('/kept', 'new', { acl: [{ perms: 31, scheme: 'digest', id: 'bob:x' }] }),
+  ];
+  const target = new Map([tgt('/', ''), tgt('/kept', 'old', SECRET)]);
+  const plan = planRestore({ source, sourceRoot: '/', targetRoot: '/', target, mode: 'overwrite' });
+  assert.deepEqual(plan.creates.map((c) => [c.path, c.acl]), [['/mixed', [READ]]]);
+  assert.deepEqual(plan.skipped.filter((s) => s.reason !== 'identical').map((s) => s.path), ['/only', '/only/child']);
+  assert.match(plan.skipped.find((s) => s.path === '/only')!.reason, /not created: .*hashes the server hid .*\(bob\); give --auth digest:bob:PASSWORD/);
+  assert.deepEqual(plan.updates, [{ path: '/kept', data: Buffer.from('new'), fields: ['data'] }], 'the existing node keeps its ACL');
+  assert.deepEqual(plan.acls.map((a) => a.path), ['/mixed']);
+  assert.deepEqual(plan.aclsNotRestored.map((a) => a.path), ['/kept', '/mixed', '/only']);
+  assert.ok(!plan.creates.some((c) => c.acl.some((a) => a.scheme === 'world' && a.perms !== 1)), 'nothing is opened up');
+
+  // With bob's own credentials the hidden hash is his: every ACL is restored exactly.
+  const bob = 'bob:base64hash=';
+  const exact = planRestore({ source, sourceRoot: '/', targetRoot: '/', target, mode: 'overwrite', digestIds: new Map([['bob', bob]]) });
+  const BOB: AclEntry = { perms: 31, scheme: 'digest', id: bob };
+  assert.deepEqual(exact.aclsNotRestored, []);
+  assert.deepEqual(exact.creates.map((c) => [c.path, c.acl]), [['/mixed', [READ, BOB]], ['/only', [BOB]], ['/only/child', OPEN]]);
+  assert.deepEqual(exact.updates.map((u) => [u.path, u.acl]), [['/kept', [BOB]]]);
+});
+
+test('mirror leaves alone what the backup does not know (unreadable or excluded subtrees)', () => {
+  const target = new Map([tgt('/', ''), tgt('/app', 'a'), tgt('/secret', 's'), tgt('/secret/inner', 'i'), tgt('/extra', 'x')]);
+  const plan = planRestore({ source: [src('/', ''), src('/app', 'a')], sourceRoot: '/', targetRoot: '/', target, mode: 'mirror', unknown: ['/secret'] });
+  assert.deepEqual(plan.deletes, ['/extra']);
+  assert.deepEqual(
+    plan.skipped.filter((s) => s.reason.startsWith('not deleted')).map((s) => s.path),
+    ['/secret', '/secret/inner'],
+  );
+  // Restored elsewhere with --into, the unknown subtree maps along.
+  const into = planRestore({
+    source: [src('/', ''), src('/app', 'a')],
+    sourceRoot: '/',
+    targetRoot: '/copy',
+    target: new Map([tgt('/', ''), tgt('/copy', ''), tgt('/copy/secret', 's'), tgt('/copy/old', 'o')]),
+    mode: 'mirror',
+    unknown: ['/secret'],
+  });
+  assert.deepEqual(into.deletes, ['/copy/old']);
 });
 
 test('--ephemerals-as-persistent restores them, with a warning', () => {

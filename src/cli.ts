@@ -1,6 +1,6 @@
 // Builds the commander program, lazy-loads each command, and owns the one error → exit-code mapping.
 import { Command, CommanderError, Option } from 'commander';
-import { CancelledError, EXIT_CODES, ZkvaultError } from './errors.js';
+import { CancelledError, EXIT_CODES, UsageError, ZkvaultError } from './errors.js';
 import { Printer } from './output/printer.js';
 import { VERSION } from './version.js';
 
@@ -22,8 +22,40 @@ export interface CommandContext {
 export function envOption(flags: string, description: string): Option {
   const opt = new Option(flags, description);
   const long = opt.long?.replace(/^--/, '');
-  if (long) opt.env('ZKVAULT_' + long.toUpperCase().replace(/-/g, '_'));
+  if (!long) return opt;
+  const name = 'ZKVAULT_' + long.toUpperCase().replace(/-/g, '_');
+  if (opt.required || opt.optional) return opt.env(name);
+  // commander would switch a boolean flag on for any value, "false" and "0" included: these are read
+  // by applyBooleanEnv instead.
+  booleanEnv.set(opt, name);
+  opt.description = `${description} (env: ${name}=1)`;
   return opt;
+}
+
+const booleanEnv = new WeakMap<Option, string>();
+
+/** The ZKVAULT_ variable an option made by {@link envOption} reads, boolean or not. */
+export function envNameOf(opt: Option): string | undefined {
+  return booleanEnv.get(opt) ?? opt.envVar;
+}
+const TRUE_WORDS = /^(1|true|yes|on)$/i;
+const FALSE_WORDS = /^(0|false|no|off|)$/i;
+
+/** Sets the boolean flags not given on the command line from their ZKVAULT_ variables. */
+function applyBooleanEnv(cmd: Command): void {
+  for (const opt of cmd.options) {
+    const name = booleanEnv.get(opt);
+    const raw = name === undefined ? undefined : process.env[name];
+    if (raw === undefined) continue;
+    const key = opt.attributeName();
+    if (cmd.getOptionValueSource(key) === 'cli') continue;
+    const on = TRUE_WORDS.test(raw.trim()) ? true : FALSE_WORDS.test(raw.trim()) ? false : undefined;
+    if (on === undefined) {
+      throw new UsageError(`${name}=${JSON.stringify(raw)} is not a yes/no value`, { hint: `set ${name} to 1 or 0 (true/false, yes/no, on/off), or unset it` });
+    }
+    // A --no-… flag switched on means its value is false; switched off, every flag keeps its default.
+    if (on) cmd.setOptionValueWithSource(key, !opt.negate, 'env');
+  }
 }
 
 function addGlobalOptions(cmd: Command): Command {
@@ -71,6 +103,7 @@ export async function buildProgram(run: Runner): Promise<Command> {
     if (cmd.options.some((o) => o.long === '--repo')) addS3Options(cmd);
     cmd.exitOverride();
   }
+  program.hook('preAction', (_program, actionCommand) => applyBooleanEnv(actionCommand));
   return program;
 }
 

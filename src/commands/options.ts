@@ -1,6 +1,6 @@
 // Flags several commands share, each with its ZKVAULT_* environment variable.
 import type { Command } from 'commander';
-import { envOption } from '../cli.js';
+import { envNameOf, envOption } from '../cli.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   // The environment form may hold several entries, one per line.
@@ -35,9 +35,10 @@ export function addS3Options(cmd: Command): Command {
   cmd.hook('preAction', (_self, action) => {
     for (const opt of added) {
       const name = opt.attributeName();
-      if (opt.envVar === undefined || action.getOptionValueSource(name) !== 'cli') continue;
+      const envName = envNameOf(opt);
+      if (envName === undefined || action.getOptionValueSource(name) !== 'cli') continue;
       const value: unknown = action.getOptionValue(name);
-      process.env[opt.envVar] = value === true ? 'true' : String(value);
+      process.env[envName] = value === true ? 'true' : String(value);
     }
   });
   return cmd;

@@ -83,6 +83,25 @@ test('list (ZKVAULT_REPO): a table with a PARTIAL marker', () => {
   assert.match(lines[3]!, /^2 backups, /);
 });
 
+test('a yes/no flag reads its ZKVAULT_ variable as yes/no: 0 and false leave it off, a wrong word is a usage error', () => {
+  for (const off of ['0', 'false', 'no', '']) {
+    const r = runCli(['list', '--repo', repoDir], { env: { ZKVAULT_JSON: off } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ID\s+KIND/, `ZKVAULT_JSON=${JSON.stringify(off)} prints the table`);
+  }
+  for (const on of ['1', 'true', 'YES']) {
+    const r = runCli(['list', '--repo', repoDir], { env: { ZKVAULT_JSON: on } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).length, 2, `ZKVAULT_JSON=${on} prints JSON`);
+  }
+  const bad = runCli(['list', '--repo', repoDir], { env: { ZKVAULT_JSON: 'maybe' } });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /ZKVAULT_JSON="maybe" is not a yes\/no value/);
+  // A flag on the command line wins over its variable.
+  const flag = runCli(['list', '--repo', repoDir, '--json'], { env: { ZKVAULT_JSON: '0' } });
+  assert.equal(JSON.parse(flag.stdout).length, 2);
+});
+
 test('inspect latest --json prints the sidecar manifest', async () => {
   const r = runCli(['inspect', 'latest', '--repo', repoDir, '--json']);
   assert.equal(r.code, 0, r.stderr);

@@ -35,7 +35,7 @@ export function register(program: Command, run: Runner): void {
               signal,
               warn: (m) => printer.warn(m),
             })
-          : await service.exportBackup({ ref: id!, repo: opts.repo, path: opts.path, signal });
+          : await service.exportBackup({ ref: id!, repo: opts.repo, path: opts.path, signal, warn: (m) => printer.warn(m) });
         for (const rec of result.records) {
           const pending = printer.write(JSON.stringify(toExportLine(rec)) + '\n');
           if (pending) await pending;

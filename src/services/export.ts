@@ -58,14 +58,17 @@ export interface ExportBackupOptions {
   repo: string;
   path?: string;
   signal?: AbortSignal;
+  warn?: (message: string) => void;
 }
 
 /** The tree of a backup (or `ID@ZXID`) as sorted records, limited to `path` when given. */
 export async function exportBackup(options: ExportBackupOptions): Promise<ExportResult & { id: string }> {
   const { openRepository } = await import('../repository/repository.js');
-  const { resolveSource, treeAtPoint } = await import('./restore-offline.js');
+  const { partialWarning, resolveSource, treeAtPoint } = await import('./restore-offline.js');
   const repo = await openRepository(options.repo, { create: false, signal: options.signal });
   const { manifest, point } = await resolveSource(repo, { ref: options.ref });
+  const partial = partialWarning(manifest);
+  if (partial) options.warn?.(partial);
   const { tree, zxid } = await treeAtPoint(repo, manifest, point, { signal: options.signal });
   const root = manifest.source.path ?? '/';
   const path = validateZnodePath(options.path ?? root);

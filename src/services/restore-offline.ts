@@ -41,6 +41,14 @@ export interface OfflineRestoreResult {
   sessions: number;
 }
 
+/** What to tell whoever restores or exports a partial backup: which nodes it lacks. */
+export function partialWarning(manifest: BackupManifest): string | null {
+  if (!manifest.partial) return null;
+  const u = manifest.unreadable;
+  const first = u[0] ? ` (first: ${u[0].path}: ${u[0].reason})` : '';
+  return `backup ${manifest.id} is partial: ${u.length} node(s) could not be read when it was taken${first}; what it restores lacks them`;
+}
+
 /** Resolves what to restore: an explicit id (maybe @zxid), or the backup covering --to-zxid/--to-time. */
 export async function resolveSource(repo: Repository, o: { ref?: string; toZxid?: bigint; toTime?: number }): Promise<{ manifest: BackupManifest; point: PointInTime }> {
   if (o.ref) {
@@ -76,6 +84,8 @@ export async function restoreOffline(o: OfflineRestoreOptions): Promise<OfflineR
   requireEmptyDir(o.dataDir); // before any work: a restore never writes next to existing files
   const repo = await openRepository(o.repo, { create: false, signal: o.signal, warn: o.warn });
   const { manifest, point } = await resolveSource(repo, o);
+  const partial = partialWarning(manifest);
+  if (partial) o.warn?.(partial);
   const { tree, zxid, chain } = await treeAtPoint(repo, manifest, point, o);
   let fileZxid = zxid;
   if (o.bumpEpoch) {

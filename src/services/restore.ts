@@ -25,7 +25,7 @@ import { openSession, requestBytes, ZK_ERROR, ZkOpError, zkErrorName, type ZkOp,
 import { walkLiveTree } from '../zk/live-tree.js';
 import { openRepository } from '../repository/repository.js';
 import { sourceNodes } from './backup-tree.js';
-import { resolveSource, treeAtPoint } from './restore-offline.js';
+import { partialWarning, resolveSource, treeAtPoint } from './restore-offline.js';
 import { validateZnodePath } from './export.js';
 
 export interface LogicalRestoreOptions {
@@ -184,9 +184,8 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
   if (!source) {
     const repo = await openRepository(options.repo, { create: false, signal: options.signal, warn: options.warn });
     const { manifest, point } = await resolveSource(repo, { ref: options.ref, toZxid: options.toZxid, toTime: options.toTime });
-    if (manifest.partial) {
-      options.warn?.(`backup ${manifest.id} is partial: ${manifest.unreadable.length} nodes could not be read when it was taken`);
-    }
+    const partial = partialWarning(manifest);
+    if (partial) options.warn?.(partial);
     const { tree, zxid } = await treeAtPoint(repo, manifest, point, { warn: options.warn, signal: options.signal });
     const root = validateZnodePath(options.path ?? manifest.source.path ?? '/');
     if (!tree.nodes.has(root === '/' ? '' : root)) {

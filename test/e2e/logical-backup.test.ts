@@ -186,6 +186,14 @@ test('a backup taken without ADMIN never restores an ACL more open, and mirror k
   const partial = runCli(['backup', '--zk', source.connectString, '--repo', repo, '--path', '/acl', '--json']);
   assert.equal(partial.code, 3, partial.stderr);
   const id = JSON.parse(partial.stdout).id;
+  // Every way of reading it back says what it lacks.
+  const lacks = new RegExp(`backup ${id} is partial: 2 node\\(s\\) could not be read when it was taken \\(first: /acl/digest: NoAuth.*what it restores lacks them`);
+  const ex = runCli(['export', id, '--repo', repo]);
+  assert.equal(ex.code, 0, ex.stderr);
+  assert.match(ex.stderr, lacks);
+  const offline = runCli(['restore', id, '--repo', repo, '--data-dir', join(work, 'partial-offline')]);
+  assert.equal(offline.code, 0, offline.stderr);
+  assert.match(offline.stderr, lacks);
   const target = await startStandalone();
   await withSession(target.connectString, async (s) => {
     await s.create('/acl', null, OPEN);
@@ -195,6 +203,7 @@ test('a backup taken without ADMIN never restores an ACL more open, and mirror k
   // The restorer has no credentials either: /acl/locked gets only the entry that is known (world:r).
   const blind = runCli(['restore', id, '--zk', target.connectString, '--repo', repo, '--mode', 'mirror', '--json']);
   assert.equal(blind.code, 3, blind.stderr);
+  assert.match(blind.stderr, lacks);
   const res = JSON.parse(blind.stdout);
   assert.deepEqual(res.aclsNotRestored.map((a: { path: string }) => a.path), ['/acl/locked']);
   assert.match(blind.stderr, /1 node\(s\) could not get their ACL as the backup has it .*give --auth digest:admin:PASSWORD/);

@@ -1,5 +1,5 @@
 // Export: the tree at a zxid as sorted node records, from a server's data files (and, later, backups).
-import { UserError, throwIfAborted } from '../errors.js';
+import { UsageError, UserError, throwIfAborted } from '../errors.js';
 import type { NodeRecord } from '../core/node-record.js';
 import { replayDataDir } from '../zk/data-dir-source.js';
 import { treeKey } from '../core/tree.js';
@@ -26,7 +26,7 @@ export interface ExportResult {
 
 export function validateZnodePath(path: string, flag = '--path'): string {
   if (!path.startsWith('/') || (path.length > 1 && path.endsWith('/')) || path.includes('//')) {
-    throw new UserError(`${flag} "${path}" is not a znode path`, { hint: 'use an absolute path such as /app or /' });
+    throw new UsageError(`${flag} "${path}" is not a znode path`, { hint: 'use an absolute path such as /app or /' });
   }
   return path;
 }
@@ -65,6 +65,7 @@ export interface ExportBackupOptions {
 export async function exportBackup(options: ExportBackupOptions): Promise<ExportResult & { id: string }> {
   const { openRepository } = await import('../repository/repository.js');
   const { partialWarning, resolveSource, treeAtPoint } = await import('./restore-offline.js');
+  if (options.path !== undefined) validateZnodePath(options.path);
   const repo = await openRepository(options.repo, { create: false, signal: options.signal });
   const { manifest, point } = await resolveSource(repo, { ref: options.ref });
   const partial = partialWarning(manifest);

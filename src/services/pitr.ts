@@ -1,7 +1,7 @@
 // Point in time: resolve a physical backup's chain (full backup + incrementals), pick the backup that
 // covers a zxid or a time, and replay its files to exactly that point.
 import { readFileSync } from 'node:fs';
-import { NotFoundError, UsageError, throwIfAborted } from '../errors.js';
+import { IntegrityError, NotFoundError, UsageError, throwIfAborted } from '../errors.js';
 import { decompress, compressionOfName } from '../formats/compression.js';
 import { replayToZxid, type LogSource, type SnapshotSource } from '../core/replay.js';
 import type { DataTree } from '../core/tree.js';
@@ -16,7 +16,11 @@ export interface PointInTime {
 }
 
 function extraOf(m: BackupManifest): PhysicalExtra {
-  return m.extra as unknown as PhysicalExtra;
+  const extra = m.extra as unknown as PhysicalExtra | undefined;
+  if (!extra || typeof extra.chain !== 'object' || extra.chain === null || !Array.isArray(extra.logs)) {
+    throw new IntegrityError('malformed', `backup ${m.id}`, undefined, `the manifest of physical backup ${m.id} lacks its chain and log ranges (extra.chain, extra.logs)`);
+  }
+  return extra;
 }
 
 /** The backups a physical backup needs, base (full) first. */

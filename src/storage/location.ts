@@ -1,6 +1,7 @@
 // The one registry of repository locations: parses `--repo` into a backend and opens its Storage, and
 // redacts credentials from any location string before it is printed. S3 settings come from the
 // ZKVAULT_S3_* environment (which the command-line flags write, see commands/options.ts) unless given.
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
@@ -143,6 +144,21 @@ const BACKENDS: Record<string, Backend> = {
     },
     async open(location) {
       if (location.scheme !== 'file') throw new Error('unreachable');
+      // A repository is a directory; anything else at its path (or above it) is a mistyped --repo.
+      for (let p = location.path; ; p = path.dirname(p)) {
+        let st;
+        try {
+          st = statSync(p, { throwIfNoEntry: false });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOTDIR') throw err;
+        }
+        if (st && !st.isDirectory()) {
+          throw new UsageError(`repository location ${location.path} is not a directory: ${p} is a file`, {
+            hint: 'give --repo as a directory (created on the first backup), file:///path or s3://bucket/prefix',
+          });
+        }
+        if (st || path.dirname(p) === p) break;
+      }
       return new LocalStorage(location.path);
     },
   },

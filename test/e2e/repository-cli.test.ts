@@ -160,6 +160,18 @@ test('a missing repository is exit 10 with a hint; bad locations are exit 2', as
   assert.match(s3.stderr, /no usable AWS credentials/);
   const empty = runCli(['list'], { env: { ZKVAULT_REPO: '' } });
   assert.equal(empty.code, 2, empty.stderr);
+  // A file where the repository directory should be (or above it): a usage error naming it.
+  const file = path.join(work, 'a-file');
+  await writeFile(file, 'not a repository');
+  for (const repo of [file, path.join(file, 'below')]) {
+    const r = runCli(['list', '--repo', repo]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`repository location ${repo} is not a directory: ${file} is a file`));
+  }
+  // A --path that is not a znode path is a usage error too.
+  const bad = runCli(['export', 'latest', '--repo', repoDir, '--path', 'app']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--path "app" is not a znode path/);
 });
 
 test('an unreadable manifest is skipped with a warning; the rest still lists', async () => {

@@ -195,6 +195,24 @@ async function benchLogical(): Promise<void> {
   const restore = await measureProcess(CLI, ['restore', id, '--zk', target.connectString, '--repo', repo, '--json']);
   if (restore.code !== 0) throw new Error(`restore failed: ${restore.stderr}`);
   console.log(`zkvault restore         ${(restore.wallMs / 1000).toFixed(2)} s  ${rate(restore.wallMs)}  peak RSS ${fmtMB(restore.peakRssBytes)}  (incl. read-back verification)`);
+  // One level of many children (a queue or lock parent): its creates are cut into multis in linear time.
+  const wide = Math.round(100_000 * scale);
+  const s = await openSession({ connectString: target.connectString });
+  const open = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+  await s.create('/wide-level', null, open);
+  for (let i = 0; i < wide; i += 1000) {
+    await s.multi(Array.from({ length: Math.min(1000, wide - i) }, (_, j): ZkOp => ({ type: 'create', path: `/wide-level/c${i + j}`, data: null, acl: open })));
+  }
+  await s.close();
+  const wideRepo = join(work, 'wide-repo');
+  const wideBackup = await measureProcess(CLI, ['backup', '--zk', target.connectString, '--repo', wideRepo, '--path', '/wide-level', '--json']);
+  if (wideBackup.code !== 0) throw new Error(`backup failed: ${wideBackup.stderr}`);
+  const wideRestore = await measureProcess(CLI, ['restore', 'latest', '--zk', target.connectString, '--repo', wideRepo, '--into', '/wide-copy', '--json']);
+  if (wideRestore.code !== 0) throw new Error(`restore failed: ${wideRestore.stderr}`);
+  console.log(
+    `one level of ${wide.toLocaleString()} children: backup ${(wideBackup.wallMs / 1000).toFixed(2)} s, restore ${(wideRestore.wallMs / 1000).toFixed(2)} s  ` +
+      `(${Math.round(wide / (wideRestore.wallMs / 1000)).toLocaleString()} nodes/s; restore peak RSS ${fmtMB(wideRestore.peakRssBytes)})`,
+  );
   await target.destroy();
 }
 

@@ -170,6 +170,8 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
   };
   const wanted = new Set<string>();
   const skippedSubtrees: string[] = [];
+  /** Backup ephemerals (skipped): mirror leaves a target node at their path alone, often a live one. */
+  const ephemeralPaths = new Set<string>();
 
   // Ancestors of the target root that do not exist yet.
   const missing: string[] = [];
@@ -192,8 +194,9 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
     const path = mapPath(node.path, sourceRoot, targetRoot);
     const type = nodeTypeOf(node.stat.ephemeralOwner);
     if (type === 'ephemeral' && !input.ephemeralsAsPersistent) {
-      plan.skipped.push({ path, reason: 'ephemeral (its session is gone); --ephemerals-as-persistent restores it as persistent' });
+      plan.skipped.push({ path, reason: "ephemeral: it belongs to a session of the backup's time; --ephemerals-as-persistent restores it as persistent" });
       skippedSubtrees.push(node.path);
+      ephemeralPaths.add(path);
       continue;
     }
     if (type === 'ephemeral') plan.warnings.push(`${path} was an ephemeral node; it is restored as persistent (--ephemerals-as-persistent)`);
@@ -254,6 +257,10 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
     for (const path of target.keys()) {
       if (!isUnder(path, targetRoot) || wanted.has(path) || path === '/') continue;
       if (path === '/zookeeper' || path.startsWith('/zookeeper/')) continue;
+      if (ephemeralPaths.has(path)) {
+        plan.skipped.push({ path, reason: 'not deleted: the backup holds it too, as an ephemeral node (the node here may belong to a live session)' });
+        continue;
+      }
       if (unknown.some((u) => isUnder(path, u))) {
         plan.skipped.push({ path, reason: 'not deleted: the backup does not know this subtree (it was unreadable or excluded when the backup was taken)' });
         continue;

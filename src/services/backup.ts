@@ -2,10 +2,10 @@
 // ZooKeeper snapshot file, and commit it to the repository as one archive with its manifest.
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { AuthError, throwIfAborted } from '../errors.js';
+import { AuthError, UsageError, throwIfAborted } from '../errors.js';
 import { formatZxid, zxidToFileSuffix } from '../core/zxid.js';
 import { openSession, type ZkSession } from '../zk/client.js';
-import { walkLiveTree } from '../zk/live-tree.js';
+import { isSystemPath, SYSTEM_SUBTREE, walkLiveTree } from '../zk/live-tree.js';
 import { SnapshotSpool } from '../zk/snapshot-spool.js';
 import { openRepository } from '../repository/repository.js';
 import { manifestToResult, type BackupResult } from './backup-result.js';
@@ -44,6 +44,11 @@ function hasRedactedDigest(acl: Array<{ scheme: string; id: string }>): boolean 
 export async function backupLogical(options: LogicalBackupOptions): Promise<BackupResult> {
   const started = Date.now();
   const path = validateZnodePath(options.path ?? '/');
+  if (isSystemPath(path)) {
+    throw new UsageError(`--path ${path} is inside /zookeeper, the server's own subtree, which is never backed up`, {
+      hint: 'back up your own data (e.g. --path /app); quotas and config are the servers\' to keep',
+    });
+  }
   const exclude = (options.exclude ?? []).map((e) => validateZnodePath(e, '--exclude'));
   const repo = await openRepository(options.repo, { create: true, signal: options.signal, warn: options.warn });
   const session = await openSession({ connectString: options.zk, auth: options.auth, signal: options.signal });
@@ -68,6 +73,14 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
           onUnreadable: (p) => unreadable.push({ path: p, reason: 'NoAuth: the credentials given cannot read it (nor its subtree)' }),
         },
         (rec, numChildren) => {
+          // Under a chroot, the chroot's own child named "zookeeper" reads as the server's subtree, which
+          // no reader of the backup restores: say so rather than lose it quietly.
+          if (session.chroot && rec.path === SYSTEM_SUBTREE) {
+            unreadable.push({
+              path: rec.path,
+              reason: `not restorable: under the chroot ${session.chroot}, ${session.chroot}${SYSTEM_SUBTREE} and its subtree read as the server's own /zookeeper; back up without the chroot, with --path ${session.chroot}`,
+            });
+          }
           const s = rec.stat;
           if (s.czxid > from || s.mzxid > from || s.pzxid > from) changed++;
           if (hasRedactedDigest(rec.acl)) {

@@ -4,7 +4,7 @@
 // sequential counters raised; ACLs last, deepest first, so restrictive ACLs never block the restore.
 // Finally the restored subtree is read back and compared with what the plan promised.
 import { createHash } from 'node:crypto';
-import { PartialError, UserError, throwIfAborted } from '../errors.js';
+import { PartialError, UsageError, UserError, throwIfAborted } from '../errors.js';
 import { formatZxid } from '../core/zxid.js';
 import {
   isRedactedAcl,
@@ -21,8 +21,9 @@ import {
   type SourceNode,
   type TargetNode,
 } from '../core/restore-plan.js';
-import { openSession, requestBytes, ZK_ERROR, ZkOpError, zkErrorName, type ZkOp, type ZkSession } from '../zk/client.js';
-import { walkLiveTree } from '../zk/live-tree.js';
+import { multiOpBytes, openSession, requestBytes, ZK_ERROR, ZkOpError, zkErrorName, type ZkOp, type ZkSession } from '../zk/client.js';
+import { isSystemPath, walkLiveTree } from '../zk/live-tree.js';
+import type { AclEntry } from '../core/node-record.js';
 import { openRepository } from '../repository/repository.js';
 import { sourceNodes } from './backup-tree.js';
 import { partialWarning, resolveSource, treeAtPoint } from './restore-offline.js';
@@ -78,6 +79,8 @@ export interface RestoreResult {
 }
 
 const MULTI_CONCURRENCY = 8;
+/** Errors after which the session can do nothing more. */
+const SESSION_GONE = new Set<number>([ZK_ERROR.ConnectionLoss, ZK_ERROR.SessionExpired, ZK_ERROR.OperationTimeout]);
 const FILL_NAME = '.zkvault-cversion-fill';
 
 function depth(path: string): number {
@@ -110,14 +113,21 @@ async function applyBatched(
   onFail: (op: ZkOp, err: unknown) => void,
   signal?: AbortSignal,
 ): Promise<number> {
+  // Sized by adding each op's bytes once: a level of 100k children is cut in linear time, and the
+  // session's pings are not starved while it is.
   const batches: ZkOp[][] = [];
+  const empty = requestBytes({ type: 'multi', ops: [] }, session.chroot);
   let cur: ZkOp[] = [];
+  let curBytes = empty;
   for (const op of ops) {
-    if (cur.length > 0 && requestBytes({ type: 'multi', ops: [...cur, op] }, session.chroot) > maxBytes) {
+    const bytes = multiOpBytes(op, session.chroot);
+    if (cur.length > 0 && curBytes + bytes > maxBytes) {
       batches.push(cur);
       cur = [];
+      curBytes = empty;
     }
     cur.push(op);
+    curBytes += bytes;
   }
   if (cur.length > 0) batches.push(cur);
   let done = 0;
@@ -200,10 +210,15 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
   }
   const sourceRoot = source.root;
   const targetRoot = validateZnodePath(options.into ?? sourceRoot, '--into');
+  if (isSystemPath(targetRoot)) {
+    throw new UsageError(`${targetRoot} is inside /zookeeper, the server's own subtree, which a restore never writes`, { hint: 'restore under your own path, e.g. --into /restored' });
+  }
   const maxBytes = (options.maxRequestBytes ?? 0xfffff) - 1024;
 
   const digestIds = digestIdsOf(options.auth ?? []);
-  const session = await openSession({ connectString: options.zk, auth: options.auth, signal: options.signal, maxRequestBytes: options.maxRequestBytes });
+  // The session outlives an interruption long enough to set the ACLs of what was created (step 5);
+  // the work itself stops at the next batch once options.signal is aborted.
+  const session = await openSession({ connectString: options.zk, auth: options.auth, maxRequestBytes: options.maxRequestBytes });
   try {
     const target = await readTarget(session, targetRoot, options.signal);
     const plan = planRestore({
@@ -256,63 +271,91 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
       return false;
     };
 
-    // 1. Mirror deletes, deepest first; a level at a time so children go before their parents.
+    // A node whose ACL is not world-open is created with its own ACL plus every permission for the
+    // restorer's credentials (ZooKeeper's `auth` scheme), so nobody else has more than the backup gives
+    // them while the restore runs; without credentials, world-open is the only way to fill it. The
+    // real ACL is set at the end either way.
+    const restorerAll: AclEntry[] = (options.auth ?? []).length > 0 ? [{ perms: 31, scheme: 'auth', id: '' }] : [];
+    const ownIds = new Set(digestIds.values());
+    const createAcl = (c: PlannedCreate): AclEntry[] => {
+      if (restorerAll.length === 0 || sameAcl(c.acl, OPEN_ACL)) return OPEN_ACL;
+      // Already every permission for the restorer: the node's own ACL serves as it is.
+      if (c.acl.some((a) => a.scheme === 'digest' && a.perms === 31 && ownIds.has(a.id))) return c.acl;
+      return [...c.acl, ...restorerAll];
+    };
     let deleted = 0;
-    for (const level of groupByDepth(plan.deletes, true)) {
-      deleted += await applyBatched(session, level.map((path) => ({ type: 'delete', path })), maxBytes, fail, options.signal);
-    }
-    // 2. Creates, parents first, each level in parallel multis. Open ACL now, the real one at the end.
-    //    Containers and TTL nodes are created one by one, as they were (a multi cannot create them).
     let created = 0;
-    const byPath = new Map(plan.creates.map((c) => [c.path, c]));
-    for (const level of groupByDepth(plan.creates.map((c) => c.path), false)) {
-      const ops: ZkOp[] = [];
-      const typed: PlannedCreate[] = [];
-      for (const path of level) {
-        if (underFailed(path)) {
-          failed.push({ path, error: 'not created: an ancestor failed' });
-          failedPaths.add(path);
-          continue;
-        }
-        const c = byPath.get(path)!;
-        if (c.sourceType === 'container' || c.sourceType === 'ttl') typed.push(c);
-        else ops.push({ type: 'create', path, data: c.data, acl: OPEN_ACL, mode: 'persistent' });
-      }
-      created += await applyBatched(session, ops, maxBytes, fail, options.signal);
-      for (const c of typed) {
-        throwIfAborted(options.signal);
-        if (await createTyped(session, c, fail, (error) => failed.push({ path: c.path, error }))) created++;
-      }
-    }
-    // 3. Data updates.
-    const dataOps: ZkOp[] = plan.updates.filter((u) => u.fields.includes('data')).map((u) => ({ type: 'setData', path: u.path, data: u.data ?? null }));
-    await applyBatched(session, dataOps, maxBytes, fail, options.signal);
-    // 4. Sequential counters: create/delete churn until each parent's stored cversion is the backup's.
     let raised = 0;
-    for (const c of plan.cversions) {
-      throwIfAborted(options.signal);
-      if (failedPaths.has(c.path)) continue;
-      const stat = await session.exists(c.path);
-      if (!stat) continue;
-      const need = c.storedCversion - targetStoredCversion({ path: c.path, data: null, acl: [], stat, numChildren: stat.numChildren });
-      if (need <= 0) continue;
-      const fill = c.path === '/' ? `/${FILL_NAME}` : `${c.path}/${FILL_NAME}`;
-      const ops: ZkOp[] = [];
-      for (let i = 0; i < need; i++) ops.push({ type: 'create', path: fill, data: null, acl: OPEN_ACL, mode: 'persistent' }, { type: 'delete', path: fill });
-      const before = failed.length;
-      await applyBatched(session, ops, maxBytes, fail, options.signal);
-      if (failed.length === before) raised++;
-    }
-    // 5. ACLs, deepest first.
-    for (const a of plan.acls) {
-      throwIfAborted(options.signal);
-      if (underFailed(a.path)) continue;
-      try {
-        await session.setAcl(a.path, a.acl, -1);
-      } catch (err) {
-        failed.push({ path: a.path, error: `setting the ACL: ${describeError(err)}` });
+    let interrupted: unknown;
+    try {
+      // 1. Mirror deletes, deepest first; a level at a time so children go before their parents.
+      for (const level of groupByDepth(plan.deletes, true)) {
+        deleted += await applyBatched(session, level.map((path) => ({ type: 'delete', path })), maxBytes, fail, options.signal);
       }
+      // 2. Creates, parents first, each level in parallel multis (see createAcl).
+      //    Containers and TTL nodes are created one by one, as they were (a multi cannot create them).
+      const byPath = new Map(plan.creates.map((c) => [c.path, c]));
+      for (const level of groupByDepth(plan.creates.map((c) => c.path), false)) {
+        const ops: ZkOp[] = [];
+        const typed: PlannedCreate[] = [];
+        for (const path of level) {
+          if (underFailed(path)) {
+            failed.push({ path, error: 'not created: an ancestor failed' });
+            failedPaths.add(path);
+            continue;
+          }
+          const c = byPath.get(path)!;
+          if (c.sourceType === 'container' || c.sourceType === 'ttl') typed.push(c);
+          else ops.push({ type: 'create', path, data: c.data, acl: createAcl(c), mode: 'persistent' });
+        }
+        created += await applyBatched(session, ops, maxBytes, fail, options.signal);
+        for (const c of typed) {
+          throwIfAborted(options.signal);
+          if (await createTyped(session, c, createAcl(c), fail, (error) => failed.push({ path: c.path, error }))) created++;
+        }
+      }
+      // 3. Data updates.
+      const dataOps: ZkOp[] = plan.updates.filter((u) => u.fields.includes('data')).map((u) => ({ type: 'setData', path: u.path, data: u.data ?? null }));
+      await applyBatched(session, dataOps, maxBytes, fail, options.signal);
+      // 4. Sequential counters: create/delete churn until each parent's stored cversion is the backup's.
+      for (const c of plan.cversions) {
+        throwIfAborted(options.signal);
+        if (failedPaths.has(c.path)) continue;
+        const stat = await session.exists(c.path);
+        if (!stat) continue;
+        const need = c.storedCversion - targetStoredCversion({ path: c.path, data: null, acl: [], stat, numChildren: stat.numChildren });
+        if (need <= 0) continue;
+        const fill = c.path === '/' ? `/${FILL_NAME}` : `${c.path}/${FILL_NAME}`;
+        const ops: ZkOp[] = [];
+        for (let i = 0; i < need; i++) ops.push({ type: 'create', path: fill, data: null, acl: OPEN_ACL, mode: 'persistent' }, { type: 'delete', path: fill });
+        const before = failed.length;
+        await applyBatched(session, ops, maxBytes, fail, options.signal);
+        if (failed.length === before) raised++;
+      }
+    } catch (err) {
+      interrupted = err;
     }
+    // 5. ACLs, several at a time (setACL needs ADMIN on the node itself, not on its parent); also when
+    //    the run was interrupted, so that nothing it created keeps a more open ACL than the backup has
+    //    (unless the session itself is gone).
+    let nextAcl = 0;
+    let sessionGone = false;
+    const aclWorker = async () => {
+      while (nextAcl < plan.acls.length && !sessionGone) {
+        const a = plan.acls[nextAcl++]!;
+        if (underFailed(a.path)) continue;
+        try {
+          await session.setAcl(a.path, a.acl, -1);
+        } catch (err) {
+          if (interrupted && err instanceof ZkOpError && err.code === ZK_ERROR.NoNode) continue; // not created yet
+          failed.push({ path: a.path, error: `setting the ACL: ${describeError(err)}` });
+          failedPaths.add(a.path);
+          if (!(err instanceof ZkOpError) || SESSION_GONE.has(err.code)) sessionGone = true;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: MULTI_CONCURRENCY }, aclWorker));
+    if (interrupted) throw interrupted;
     const updatedPaths = new Set(plan.updates.map((u) => u.path));
     const updated = [...updatedPaths].filter((p) => !failedPaths.has(p)).length;
 
@@ -331,7 +374,7 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
     };
     if (failed.length > 0) {
       throw Object.assign(new PartialError(`restore finished, but ${failed.length} change(s) failed (first: ${failed[0]!.path}: ${failed[0]!.error})`, {
-        hint: 'the result lists every failure; fix the cause (often --auth) and run again with --mode overwrite',
+        hint: `the result lists every failure; fix the cause (often --auth) and run again with --mode ${mode === 'create' ? 'overwrite' : mode}`,
       }), { result });
     }
     if (plan.aclsNotRestored.length > 0) {
@@ -350,10 +393,16 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
  * Creates a container or TTL node as it was. A server that refuses TTL nodes (extendedTypesEnabled is
  * off) gets a persistent node instead, reported as not restored as it was.
  */
-async function createTyped(session: ZkSession, c: PlannedCreate, fail: (op: ZkOp, err: unknown) => void, notAsItWas: (error: string) => void): Promise<boolean> {
-  const plain: ZkOp = { type: 'create', path: c.path, data: c.data, acl: OPEN_ACL, mode: 'persistent' };
+async function createTyped(
+  session: ZkSession,
+  c: PlannedCreate,
+  acl: AclEntry[],
+  fail: (op: ZkOp, err: unknown) => void,
+  notAsItWas: (error: string) => void,
+): Promise<boolean> {
+  const plain: ZkOp = { type: 'create', path: c.path, data: c.data, acl, mode: 'persistent' };
   try {
-    await session.create(c.path, c.data, OPEN_ACL, c.sourceType === 'ttl' ? 'ttl' : 'container', c.sourceType === 'ttl' ? { ttlMs: c.ttlMs! } : {});
+    await session.create(c.path, c.data, acl, c.sourceType === 'ttl' ? 'ttl' : 'container', c.sourceType === 'ttl' ? { ttlMs: c.ttlMs! } : {});
     return true;
   } catch (err) {
     if (!(err instanceof ZkOpError) || c.sourceType !== 'ttl' || (err.code !== ZK_ERROR.Unimplemented && err.code !== ZK_ERROR.BadArguments)) {

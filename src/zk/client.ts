@@ -514,6 +514,14 @@ function toStat(s: JuteStat): ZkStat {
  * Bytes a request packet takes on the wire, excluding its 4-byte length prefix: what the server
  * compares with jute.maxbuffer. `chroot` is prepended to every path, as the client does.
  */
+/**
+ * What one op adds to a multi's request ({@link requestBytes} of a multi is that of the empty multi
+ * plus this for each op): batches are sized by adding these up.
+ */
+export function multiOpBytes(op: ZkOp, chroot = ''): number {
+  return requestBytes({ type: 'multi', ops: [op] }, chroot) - requestBytes({ type: 'multi', ops: [] }, chroot);
+}
+
 export function requestBytes(op: ZkOp | { type: 'multi'; ops: ZkOp[] }, chroot = ''): number {
   const str = (s: string) => 4 + Buffer.byteLength(s);
   const path = (p: string) => str(chroot === '' ? p : p === '/' ? chroot : chroot + p);

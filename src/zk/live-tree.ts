@@ -23,6 +23,11 @@ export interface ReadLiveTreeOptions {
 /** The server's own subtree, never backed up; reachable only from a session without a chroot. */
 export const SYSTEM_SUBTREE = '/zookeeper';
 
+/** `/zookeeper` or a path under it: the server's own subtree (config, quota), never backed up or restored. */
+export function isSystemPath(path: string): boolean {
+  return path === SYSTEM_SUBTREE || path.startsWith(SYSTEM_SUBTREE + '/');
+}
+
 /** How often one node is re-read when its ACL changed between reading its data and its ACL. */
 const MAX_READ_ATTEMPTS = 5;
 

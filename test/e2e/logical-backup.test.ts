@@ -223,6 +223,43 @@ test('a backup taken without ADMIN never restores an ACL more open, and mirror k
   await target.destroy();
 });
 
+test('while a restore runs, and after it is interrupted, no node it created is more open than the backup has it', async () => {
+  await withSession(source.connectString, async (s) => {
+    await s.create('/private', Buffer.from('p'), [ADMIN]);
+    for (let i = 0; i < 4000; i += 500) {
+      await s.multi(Array.from({ length: 500 }, (_, j) => ({ type: 'create' as const, path: `/private/n${i + j}`, data: Buffer.alloc(200, 1), acl: [ADMIN] })));
+    }
+  });
+  const b = runCli(['backup', '--zk', source.connectString, '--auth', AUTH, '--repo', repo, '--path', '/private', '--json']);
+  assert.equal(b.code, 0, b.stderr);
+  const target = await startStandalone();
+  const child = spawnCli(['restore', JSON.parse(b.stdout).id, '--zk', target.connectString, '--auth', AUTH, '--repo', repo]);
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  // Interrupt as soon as the restore has created anything; meanwhile a stranger keeps trying to read.
+  const stranger = await openSession({ connectString: target.connectString });
+  let readByStranger = 0;
+  try {
+    for (let i = 0; i < 2000 && child.exitCode === null; i++) {
+      const kids = await stranger.getChildren('/private').catch(() => null);
+      if (kids) readByStranger++;
+      if (await stranger.getData('/private/n0').then((d) => d !== null, () => false)) readByStranger++;
+      if (await stranger.exists('/private')) child.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    await stranger.close();
+  }
+  const code = await closed;
+  assert.ok(code === 130 || code === 0, `exit ${code}`);
+  assert.equal(readByStranger, 0, 'a session without credentials never read a restored node');
+  const acls = await withSession(target.connectString, async (s) => {
+    const kids = (await s.getChildren('/private'))?.children ?? [];
+    return Promise.all(['/private', ...kids.map((k) => `/private/${k}`)].map(async (p) => (await s.getAcl(p))!.acl));
+  });
+  for (const acl of acls) assert.deepEqual(acl, [ADMIN]);
+  await target.destroy();
+});
+
 test('a physical backup restored into a live ensemble brings back container and TTL nodes as they were', async () => {
   const physRepo = join(work, 'phys-into-live');
   const b = runCli(['backup', '--data-dir', source.dataDir, '--repo', physRepo, '--json']);
@@ -251,6 +288,28 @@ test('a physical backup restored into a live ensemble brings back container and 
   assert.match(JSON.parse(p.stdout).failed[0].error, /created as a persistent node, not a TTL node: the server refused TTL nodes/);
   assert.ok(await withSession(plain.connectString, (s) => s.exists('/cache')));
   await plain.destroy();
+});
+
+test("/zookeeper is never backed up or written, and under a chroot a child named zookeeper is reported, not lost quietly", async () => {
+  const sys = runCli(['backup', '--zk', source.connectString, '--repo', join(work, 'never'), '--path', '/zookeeper/config']);
+  assert.equal(sys.code, 2, sys.stderr);
+  assert.match(sys.stderr, /--path \/zookeeper\/config is inside \/zookeeper, the server's own subtree, which is never backed up/);
+  const target = await startStandalone();
+  const into = runCli(['restore', backupId, '--zk', target.connectString, '--repo', repo, '--path', '/app', '--into', '/zookeeper/stolen']);
+  assert.equal(into.code, 2, into.stderr);
+  assert.match(into.stderr, /\/zookeeper\/stolen is inside \/zookeeper, the server's own subtree, which a restore never writes/);
+  assert.deepEqual((await withSession(target.connectString, (s) => s.getChildren('/zookeeper')))!.children.sort(), ['config', 'quota']);
+  await target.destroy();
+  await withSession(source.connectString, async (s) => {
+    await s.create('/chrooted', null, OPEN);
+    await s.create('/chrooted/zookeeper', Buffer.from('user data'), OPEN);
+    await s.create('/chrooted/data', Buffer.from('d'), OPEN);
+  });
+  const r = runCli(['backup', '--zk', `${source.connectString}/chrooted`, '--repo', join(work, 'chrooted'), '--json']);
+  assert.equal(r.code, 3, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.unreadable.map((u: { path: string }) => u.path), ['/zookeeper']);
+  assert.match(out.unreadable[0].reason, /not restorable: under the chroot \/chrooted, \/chrooted\/zookeeper and its subtree read as the server's own \/zookeeper; back up without the chroot, with --path \/chrooted/);
 });
 
 test('a backup root the credentials cannot read is an auth failure (exit 12), nothing stored', () => {

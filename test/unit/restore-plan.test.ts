@@ -125,6 +125,13 @@ test('mirror leaves alone what the backup does not know (unreadable or excluded 
   assert.deepEqual(into.deletes, ['/copy/old']);
 });
 
+test('mirror never deletes a target node where the backup holds an ephemeral (a live lock or registration)', () => {
+  const target = new Map([tgt('/', ''), tgt('/app', 'a'), tgt('/app/eph', 'live'), tgt('/app/gone', 'x')]);
+  const plan = planRestore({ source: backup, sourceRoot: '/', targetRoot: '/', target, mode: 'mirror' });
+  assert.deepEqual(plan.deletes, ['/app/gone']);
+  assert.ok(plan.skipped.some((s) => s.path === '/app/eph' && /not deleted: the backup holds it too, as an ephemeral node/.test(s.reason)));
+});
+
 test('--ephemerals-as-persistent restores them, with a warning', () => {
   const plan = planRestore({ source: backup, sourceRoot: '/', targetRoot: '/', target: new Map([tgt('/', '')]), mode: 'create', ephemeralsAsPersistent: true });
   assert.ok(plan.creates.some((c) => c.path === '/app/eph' && c.sourceType === 'ephemeral'));

@@ -2,7 +2,7 @@
 // text diff for changed UTF-8 data, a size and hash summary for binary data, and before → after for the
 // rest. Colour only on a terminal (chalk decides from stdout), never with NO_COLOR set.
 import { createHash } from 'node:crypto';
-import chalk, { Chalk, type ChalkInstance } from 'chalk';
+import chalk, { Chalk, chalkStderr, type ChalkInstance } from 'chalk';
 import { dataAsText, textHunks, type DiffField, type NodeChange } from '../core/diff.js';
 import { nodeTypeOf, type AclEntry, type NodeRecord } from '../core/node-record.js';
 import { formatZxid } from '../core/zxid.js';
@@ -21,8 +21,17 @@ export interface RenderDiffOptions {
 
 /** The chalk diff output uses: chalk's own choice for stdout (TTY, FORCE_COLOR), off with NO_COLOR. */
 export function diffChalk(env: NodeJS.ProcessEnv = process.env): ChalkInstance {
-  const off = env.NO_COLOR !== undefined && env.NO_COLOR !== '' && env.FORCE_COLOR === undefined;
-  return new Chalk({ level: off ? 0 : chalk.level });
+  return new Chalk({ level: noColor(env) ? 0 : chalk.level });
+}
+
+/** A non-empty NO_COLOR switches colour off (https://no-color.org), unless FORCE_COLOR asks for it. */
+export function noColor(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.NO_COLOR !== undefined && env.NO_COLOR !== '' && env.FORCE_COLOR === undefined;
+}
+
+/** The chalk for what goes to stderr: chalk's choice for stderr (not stdout's), off with NO_COLOR. */
+export function stderrChalk(env: NodeJS.ProcessEnv = process.env): ChalkInstance {
+  return new Chalk({ level: noColor(env) ? 0 : chalkStderr.level });
 }
 
 /** `world:anyone=cdrwa`, the letters in zkCli's order. */

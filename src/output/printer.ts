@@ -1,5 +1,8 @@
 // The only place that writes to the terminal: results to stdout, everything else to stderr.
-import chalk from 'chalk';
+import { stderrChalk } from './diff.js';
+
+// Everything coloured here goes to stderr: its colour follows stderr's terminal, not stdout's.
+const chalk = stderrChalk();
 
 export interface PrinterOptions {
   json: boolean;

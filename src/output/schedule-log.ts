@@ -1,6 +1,7 @@
 // The scheduler's log on stderr: one JSON object per line when stderr is not a terminal (for journald,
 // docker and Kubernetes log collectors), one readable line per event on a terminal.
-import chalk from 'chalk';
+import { Chalk } from 'chalk';
+import { stderrChalk } from './diff.js';
 import type { ScheduleEvent } from '../services/schedule.js';
 import { formatBytes, formatDuration } from './format.js';
 
@@ -46,6 +47,7 @@ export function createEventLog(options: EventLogOptions): (e: ScheduleEvent) => 
     }
     if (options.quiet && level === 'info') return;
     const text = describeEvent(e);
+    const chalk = stream === process.stderr ? stderrChalk() : new Chalk({ level: 0 });
     const painted = level === 'error' ? chalk.red(text) : level === 'warn' ? chalk.yellow(text) : text;
     stream.write(`${chalk.dim(time.replace(/\.\d+Z$/, 'Z'))} ${painted}\n`);
   };

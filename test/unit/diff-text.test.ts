@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { Chalk } from 'chalk';
 import { dataAsText, diffTrees, lineEdits, splitLines, textHunks, toHunks, type LineEdit } from '../../src/core/diff.js';
 import type { AclEntry, NodeRecord, NodeStat } from '../../src/core/node-record.js';
-import { diffChalk, formatAcl, renderDiff } from '../../src/output/diff.js';
+import { chalkStderr } from 'chalk';
+import { diffChalk, formatAcl, renderDiff, stderrChalk } from '../../src/output/diff.js';
 import type { DiffResult, DiffSide } from '../../src/services/diff.js';
 
 function rng(seed: number) {
@@ -151,6 +152,9 @@ test('renderDiff: a long text diff is cut off with a count; colour codes appear 
 
 test('diffChalk: NO_COLOR switches colour off; formatAcl spells permissions as zkCli does', () => {
   assert.equal(diffChalk({ NO_COLOR: '1' }).level, 0);
+  assert.equal(stderrChalk({ NO_COLOR: '1' }).level, 0, 'warnings and errors too');
+  // Colour on stderr follows stderr's terminal, not stdout's (chalk's default instance looks at stdout).
+  assert.equal(stderrChalk({}).level, chalkStderr.level);
   assert.equal(formatAcl([{ perms: 5, scheme: 'ip', id: '10.0.0.1' }]), 'ip:10.0.0.1=cr');
   assert.equal(formatAcl([{ perms: 0, scheme: 'world', id: 'anyone' }]), 'world:anyone=-');
   assert.equal(formatAcl([]), '(empty)');

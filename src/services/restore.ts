@@ -4,7 +4,7 @@
 // sequential counters raised; ACLs last, deepest first, so restrictive ACLs never block the restore.
 // Finally the restored subtree is read back and compared with what the plan promised.
 import { createHash } from 'node:crypto';
-import { PartialError, UsageError, UserError, throwIfAborted } from '../errors.js';
+import { ConnectionError, PartialError, UsageError, UserError, throwIfAborted } from '../errors.js';
 import { formatZxid } from '../core/zxid.js';
 import {
   isRedactedAcl,
@@ -81,6 +81,10 @@ export interface RestoreResult {
 const MULTI_CONCURRENCY = 8;
 /** Errors after which the session can do nothing more. */
 const SESSION_GONE = new Set<number>([ZK_ERROR.ConnectionLoss, ZK_ERROR.SessionExpired, ZK_ERROR.OperationTimeout]);
+
+function isSessionGone(err: unknown): boolean {
+  return err instanceof ConnectionError || (err instanceof ZkOpError && SESSION_GONE.has(err.code));
+}
 const FILL_NAME = '.zkvault-cversion-fill';
 
 function depth(path: string): number {
@@ -140,13 +144,16 @@ async function applyBatched(
         if (batch.length === 1 && requestBytes(batch[0]!, session.chroot) > maxBytes) throw new UserError('too large');
         await session.multi(batch);
         done += batch.length;
-      } catch {
+      } catch (err) {
+        if (isSessionGone(err)) throw err;
         for (const op of batch) {
           throwIfAborted(signal);
           try {
             await single(session, op);
             done++;
           } catch (err) {
+            // A lost connection is no node's failure: the run ends, exit 13.
+            if (isSessionGone(err)) throw err;
             onFail(op, err);
           }
         }
@@ -350,11 +357,17 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
           if (interrupted && err instanceof ZkOpError && err.code === ZK_ERROR.NoNode) continue; // not created yet
           failed.push({ path: a.path, error: `setting the ACL: ${describeError(err)}` });
           failedPaths.add(a.path);
-          if (!(err instanceof ZkOpError) || SESSION_GONE.has(err.code)) sessionGone = true;
+          if (!(err instanceof ZkOpError) || isSessionGone(err)) sessionGone = true;
         }
       }
     };
     await Promise.all(Array.from({ length: MULTI_CONCURRENCY }, aclWorker));
+    if (interrupted && isSessionGone(interrupted) && !(interrupted instanceof ConnectionError)) {
+      throw new ConnectionError(`the connection to ZooKeeper was lost during the restore (${(interrupted as Error).message}); changes up to then were applied`, {
+        hint: `run it again with --mode ${mode === 'create' ? 'overwrite' : mode} once the ensemble is reachable`,
+        cause: interrupted,
+      });
+    }
     if (interrupted) throw interrupted;
     const updatedPaths = new Set(plan.updates.map((u) => u.path));
     const updated = [...updatedPaths].filter((p) => !failedPaths.has(p)).length;

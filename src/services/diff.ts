@@ -67,8 +67,11 @@ export interface DiffResult {
   /** True when types (and ephemeralOwner) were compared as a client sees them. */
   clientView: boolean;
   counts: DiffCounts;
-  /** Subtrees left out of the comparison on both sides, and why. */
-  excluded: Array<{ path: string; reason: string }>;
+  /**
+   * Subtrees left out of the comparison on both sides, and why; `unread` when a side could not read
+   * it (live now, or when a backup was taken), which makes the comparison partial.
+   */
+  excluded: Array<{ path: string; reason: string; unread?: boolean }>;
   /** What a reader of the result should know (client view, narrowed scope, hidden ACLs). */
   notes: string[];
 }
@@ -132,7 +135,7 @@ interface ResolvedBackup {
   point: PointInTime;
   chroot: string;
   root: string;
-  excluded: Array<{ path: string; reason: string }>;
+  excluded: Array<{ path: string; reason: string; unread?: boolean }>;
 }
 interface ResolvedLive {
   kind: 'live';
@@ -171,7 +174,7 @@ async function resolveBackup(repo: Repository, ref: string): Promise<ResolvedBac
     for (const p of ex) if (typeof p === 'string') excluded.push({ path: underChroot(chroot, p), reason: `left out of backup ${manifest.id} (--exclude)` });
   }
   for (const u of manifest.unreadable ?? []) {
-    if (u.reason.startsWith('NoAuth')) excluded.push({ path: underChroot(chroot, u.path), reason: `unreadable when backup ${manifest.id} was taken` });
+    if (u.reason.startsWith('NoAuth')) excluded.push({ path: underChroot(chroot, u.path), reason: `unreadable when backup ${manifest.id} was taken`, unread: true });
   }
   return { kind: 'backup', ref, manifest, point, chroot, root, excluded };
 }
@@ -330,7 +333,7 @@ export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
     [la, 'A'],
     [lb, 'B'],
   ] as const) {
-    for (const p of l.unreadable) excluded.push({ path: p, reason: `${name} (${l.side.ref}): NoAuth, the credentials given cannot read it` });
+    for (const p of l.unreadable) excluded.push({ path: p, reason: `${name} (${l.side.ref}): NoAuth, the credentials given cannot read it`, unread: true });
   }
   const unreadable = la.unreadable.length + lb.unreadable.length;
   if (unreadable > 0) o.warn?.(`${unreadable} subtree(s) could not be read and were left out of the comparison on both sides; pass --auth SCHEME:CREDENTIALS to read them`);
@@ -340,6 +343,12 @@ export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
   la.side.nodes = counts.a;
   lb.side.nodes = counts.b;
   if (counts.a === 0 && counts.b === 0) {
+    const cover = excluded.find((e) => isWithin(root, e.path));
+    if (cover) {
+      throw new UserError(`${root} cannot be compared: ${cover.path} and below were left out (${cover.reason})`, {
+        hint: cover.unread ? 'compare with backups (or --auth credentials) that can read it' : 'choose a --path outside what was left out',
+      });
+    }
     throw new UserError(`${root} is in neither ${o.a} nor ${o.b}`, { hint: 'check --path and the path in a zk:// source' });
   }
   if (clientView) {
@@ -357,7 +366,8 @@ export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
   }
   for (const e of excluded) notes.push(`left out: ${e.path} and below (${e.reason})`);
   return {
-    same: changes.length === 0 && unreadable === 0,
+    // Nothing differs, but what was not read is not known to be the same: exit 3, as for a live side.
+    same: changes.length === 0 && !excluded.some((e) => e.unread),
     changes,
     a: la.side,
     b: lb.side,

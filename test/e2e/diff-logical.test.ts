@@ -236,6 +236,21 @@ test('live nodes the session cannot read are left out on both sides: exit 3 when
   const hidden = diffJson([idB, `${live}/half`], 5);
   assert.deepEqual(hidden.changes, [{ path: '/half', change: 'added', fields: [] }]);
   assert.match((hidden.notes as string[]).join('\n'), /1 node\(s\) read live have digest ACLs whose hashes the server hid/);
+  // A backup taken without credentials is partial: against a complete one nothing differs among the
+  // nodes both hold, but what it could not read is not known to be the same (exit 3).
+  const s3 = await openSession({ connectString: server.connectString });
+  await s3.delete('/half').finally(() => s3.close()); // its ACL would read differently without credentials
+  const partial = runCli(['backup', '--zk', server.connectString, '--repo', repo, '--json']);
+  assert.equal(partial.code, 3, partial.stderr);
+  const full = runCli(['backup', '--zk', server.connectString, '--auth', 'digest:admin:admin-pw', '--repo', repo, '--json']);
+  assert.equal(full.code, 0, full.stderr);
+  const [pid, fid] = [JSON.parse(partial.stdout).id, JSON.parse(full.stdout).id];
+  const both = diffJson([pid, fid], 3);
+  assert.deepEqual({ same: both.same, changes: both.changes }, { same: false, changes: [] });
+  assert.match((both.notes as string[]).join('\n'), new RegExp(`left out: /locked and below \\(unreadable when backup ${pid} was taken\\)`));
+  const inside = runCli(['diff', pid, fid, '--path', '/locked/child', '--repo', repo]);
+  assert.equal(inside.code, 1, inside.stderr);
+  assert.match(inside.stderr, new RegExp(`/locked/child cannot be compared: /locked and below were left out \\(unreadable when backup ${pid} was taken\\)`));
 });
 
 test('bad refs and arguments: exit 2 for what cannot be a source, 10 for what is not there, 13 unreachable', () => {

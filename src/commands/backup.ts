@@ -14,7 +14,8 @@ export function humanBackup(r: BackupResult): string {
   const lines = [
     `backup ${r.id}${r.partial ? ' (PARTIAL)' : ''}`,
     `  kind       ${r.kind}`,
-    `  nodes      ${r.nodes} (${r.counts.persistent} persistent, ${r.counts.ephemeral} ephemeral, ${r.counts.container} container, ${r.counts.ttl} ttl; ${formatBytes(r.counts.dataBytes)} of data)`,
+    `  nodes      ${r.nodes} (${r.counts.persistent} persistent, ${r.counts.ephemeral} ephemeral, ${r.counts.container} container, ${r.counts.ttl} ttl; ${formatBytes(r.counts.dataBytes)} of data)` +
+      (r.kind === 'logical' ? '\n             (read through the client API, where container and TTL nodes show as persistent)' : `\n             (in the base snapshot, ${r.zxid.from}; the tree at a later zxid may hold more or fewer)`),
     `  archive    ${formatBytes(r.bytes)}`,
     `  zxid       ${r.zxid.from} .. ${r.zxid.to}` +
       (r.consistent === undefined ? '' : r.consistent ? '  (consistent: nothing changed during the walk)' : `  (fuzzy: ${r.changedDuringWalk} node(s) changed during the walk)`),

@@ -58,7 +58,12 @@ export function renderManifest(m: BackupManifest): string {
     ]),
   );
   const c = m.counts;
-  out.push('', 'nodes');
+  out.push(
+    '',
+    m.kind === 'logical'
+      ? 'nodes (read through the client API, where container and TTL nodes show as persistent)'
+      : `nodes (in the base snapshot at ${m.zxid.from}; the tree at a later zxid may hold more or fewer)`,
+  );
   out.push(
     ...fields([
       ['total', `${c.nodes} (${formatBytes(c.dataBytes)} of data)`],

@@ -147,9 +147,13 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
     }
     if (!parent) {
       const newest = physical[0];
-      gap = newest
-        ? `the logs no longer hold txn ${extraOf(newest).lastTxn!.zxid} (the end of ${newest.id}): txns after it were purged before they were copied`
-        : 'the repository has no physical backup to continue';
+      const last = newest ? extraOf(newest).lastTxn! : null;
+      const other = last ? found.get(last.zxid) : undefined;
+      gap = !newest
+        ? 'the repository has no physical backup to continue'
+        : other && other.sha !== last!.sha256
+          ? `these logs hold a different txn ${last!.zxid} than ${newest.id} does: another history (an ensemble restored or rebuilt since), not a continuation`
+          : `the logs no longer hold txn ${last!.zxid} (the end of ${newest.id}): txns after it were purged before they were copied`;
       warn(`${gap}; taking a full backup, which starts a new chain`);
     }
   }

@@ -115,7 +115,7 @@ test('inspect by unique prefix: human sections', () => {
   assert.equal(r.code, 0, r.stderr);
   const out = r.stdout;
   assert.match(out, new RegExp(`^backup ${logical.id}\n`));
-  for (const section of ['source', 'restores to', 'nodes', 'members (1)', 'unreadable paths (1)']) {
+  for (const section of ['source', 'restores to', 'nodes (read through the client API, where container and TTL nodes show as persistent)', 'members (1)', 'unreadable paths (1)']) {
     assert.match(out, new RegExp(`^${section.replace(/[()]/g, '\\$&')}$`, 'm'), section);
   }
   assert.match(out, /status\s+PARTIAL: 1 path could not be read/);

@@ -78,3 +78,27 @@ test('an incremental stores each new txn once, in order, framed exactly as the s
   assert.equal(again.unchanged, true);
   assert.equal((await repo.list()).length, 2);
 });
+
+test('an incremental over logs of another history (same zxids, other txns) starts a new chain and says why', async () => {
+  const work = await makeTempDir('zkvault-phys-unit-');
+  const repoDir = join(work, 'repo');
+  const history = async (dir: string, seed: string) => {
+    const v2 = join(work, dir, 'version-2');
+    mkdirSync(v2, { recursive: true });
+    const L = new Leader();
+    L.createSession(0x1000n);
+    const snap = await L.snapshot();
+    writeFileSync(join(v2, snap.name), snap.bytes);
+    for (let i = 0; i < 10; i++) L.create(`/${seed}${i}`);
+    writeLog(v2, L.log(1n, L.zxid));
+    return join(work, dir);
+  };
+  const first = await backupPhysical({ dataDir: await history('a', 'a'), repo: repoDir });
+  const warnings: string[] = [];
+  const other = await backupPhysical({ dataDir: await history('b', 'b'), repo: repoDir, incremental: true, warn: (m) => warnings.push(m) });
+  assert.notEqual(other.id, first.id);
+  assert.match(other.gap ?? '', new RegExp(`these logs hold a different txn 0xb than ${first.id} does: another history`));
+  assert.match(warnings.join('\n'), /another history .*; taking a full backup, which starts a new chain/);
+  const extra = (await (await openRepository(repoDir)).resolve(other.id)).extra as unknown as PhysicalExtra;
+  assert.equal(extra.chain.parent, null);
+});

@@ -1,7 +1,8 @@
 // Logical restore into a live ensemble: read the backup's tree and the target's, plan (pure), then
 // apply in ZooKeeper-friendly order: deletes (mirror) children first; creates parents first, level by
 // level, in multis sized by bytes (falling back to single ops to name a failing node); data updates;
-// sequential counters raised; ACLs last, deepest first, so restrictive ACLs never block the restore.
+// sequential counters raised; ACLs last (nodes are created with their own ACL plus the restorer's
+// grant), so restrictive ACLs never block the restore and never open up to anyone else meanwhile.
 // Finally the restored subtree is read back and compared with what the plan promised.
 import { createHash } from 'node:crypto';
 import { ConnectionError, PartialError, UsageError, UserError, throwIfAborted } from '../errors.js';
@@ -79,13 +80,13 @@ export interface RestoreResult {
 }
 
 const MULTI_CONCURRENCY = 8;
+const FILL_NAME = '.zkvault-cversion-fill';
 /** Errors after which the session can do nothing more. */
 const SESSION_GONE = new Set<number>([ZK_ERROR.ConnectionLoss, ZK_ERROR.SessionExpired, ZK_ERROR.OperationTimeout]);
 
 function isSessionGone(err: unknown): boolean {
   return err instanceof ConnectionError || (err instanceof ZkOpError && SESSION_GONE.has(err.code));
 }
-const FILL_NAME = '.zkvault-cversion-fill';
 
 function depth(path: string): number {
   return path === '/' ? 0 : path.split('/').length - 1;

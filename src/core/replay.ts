@@ -12,7 +12,7 @@ import { DIGEST_VERSION } from './digest.js';
 import { applyTxn } from './apply-txn.js';
 import { loadSnapshotTree } from './snapshot-tree.js';
 import { DataTree } from './tree.js';
-import { formatZxid, isZxidGap } from './zxid.js';
+import { formatZxid, isZxidGap, missingRange } from './zxid.js';
 
 export interface SnapshotSource {
   name: string;
@@ -289,7 +289,7 @@ function gapError(
 ): UsageError {
   const start = base ? base.zxid : 0n;
   return new UsageError(
-    `txns ${formatZxid(last + 1n)} to ${formatZxid(next - 1n)} are missing (${file}${offset === undefined ? '' : ` at byte ${offset}`} continues at ${formatZxid(next)}); ` +
+    `txns ${missingRange(last, next).replace('..', ' to ')} are missing (${file}${offset === undefined ? '' : ` at byte ${offset}`} continues at ${formatZxid(next)}); ` +
       `these files can restore ${formatZxid(start)} to ${formatZxid(last)}${target === undefined ? '' : `, not ${formatZxid(target)}`}`,
     { hint: `choose a zxid up to ${formatZxid(last)}, or supply the missing log files` },
   );

@@ -47,7 +47,23 @@ export function parseZxid(text: string, what = 'zxid'): bigint {
 }
 
 
-/** Within one epoch zxids are consecutive: a jump from `prev` to `next` means txns are missing. */
+/**
+ * Whether txns are missing between `prev` and the next txn a history holds, `next`. Within one epoch
+ * zxids are consecutive; a new epoch's first txn has counter 1, so a later epoch that starts past 1
+ * lacks its first txns (as in the logs of a server that rejoined its ensemble from a leader's snapshot).
+ * A whole epoch missing between two others cannot be told from the zxids alone (the digests can).
+ */
 export function isZxidGap(prev: bigint, next: bigint): boolean {
-  return zxidEpoch(next) === zxidEpoch(prev) && zxidCounter(next) > zxidCounter(prev) + 1n;
+  if (zxidEpoch(next) === zxidEpoch(prev)) return zxidCounter(next) > zxidCounter(prev) + 1n;
+  return zxidEpoch(next) > zxidEpoch(prev) && zxidCounter(next) > 1n;
+}
+
+/**
+ * The txns a gap found by {@link isZxidGap} lacks, as `first..last`: within an epoch, those between;
+ * across epochs, the new epoch's first ones (how many of the old epoch's last ones are missing too
+ * cannot be told).
+ */
+export function missingRange(prev: bigint, next: bigint): string {
+  const first = zxidEpoch(next) === zxidEpoch(prev) ? prev + 1n : makeZxid(zxidEpoch(next), 1n);
+  return `${formatZxid(first)}..${formatZxid(next - 1n)}`;
 }

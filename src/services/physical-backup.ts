@@ -13,7 +13,7 @@ import { decompress } from '../formats/compression.js';
 import { listDataDir, type LogFileRef } from '../formats/data-dir.js';
 import { parseSnapshot } from '../formats/snapshot.js';
 import { iterateTxnLog, txnLogHeaderBytes, verifyTxnLogFile, type LogRecord, type LogTail } from '../formats/txn-log.js';
-import { formatZxid, isZxidGap, parseZxid, zxidToFileSuffix } from '../core/zxid.js';
+import { formatZxid, isZxidGap, missingRange, parseZxid, zxidToFileSuffix } from '../core/zxid.js';
 import { openRepository } from '../repository/repository.js';
 import type { BackupManifest, NodeCounts } from '../repository/types.js';
 import { manifestToResult, type BackupResult } from './backup-result.js';
@@ -153,7 +153,9 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
         ? 'the repository has no physical backup to continue'
         : other && other.sha !== last!.sha256
           ? `these logs hold a different txn ${last!.zxid} than ${newest.id} does: another history (an ensemble restored or rebuilt since), not a continuation`
-          : `the logs no longer hold txn ${last!.zxid} (the end of ${newest.id}): txns after it were purged before they were copied`;
+          : other && other.next !== null
+            ? `the logs continue ${last!.zxid} (the end of ${newest.id}) only at ${formatZxid(other.next)}: txns ${missingRange(parseZxid(last!.zxid), other.next)} are missing (as when the server rejoined its ensemble from a leader's snapshot)`
+            : `the logs no longer hold txn ${last!.zxid} (the end of ${newest.id}): txns after it were purged before they were copied`;
       warn(`${gap}; taking a full backup, which starts a new chain`);
     }
   }
@@ -209,7 +211,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
               // A hole (a log deleted by hand): nothing past it replays, so the backup stops before it.
               const prev = newest ? newest.txn.header.zxid : lastNew ? lastNew.zxid : after;
               if (isZxidGap(prev, z)) {
-                gapFound = `txns ${formatZxid(prev + 1n)}..${formatZxid(z - 1n)} are missing from ${listing.logDir} (${l.name} continues at ${formatZxid(z)})`;
+                gapFound = `txns ${missingRange(prev, z)} are missing from ${listing.logDir} (${l.name} continues at ${formatZxid(z)})`;
                 warn(`${gapFound}; the backup covers up to ${formatZxid(prev)} only`);
                 break;
               }
@@ -288,7 +290,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
         const prevZxid = last?.zxid ?? null;
         // Txns missing between two logs after the snapshot: nothing past the hole replays.
         if (prevZxid !== null && l.last!.zxid > prevZxid && firstNewZxid > s + 1n && firstNewZxid > prevZxid && isZxidGap(prevZxid, firstNewZxid)) {
-          gapFound = `txns ${formatZxid(prevZxid + 1n)}..${formatZxid(firstNewZxid - 1n)} are missing from ${listing.logDir} (${ref.name} continues at ${formatZxid(firstNewZxid)})`;
+          gapFound = `txns ${missingRange(prevZxid, firstNewZxid)} are missing from ${listing.logDir} (${ref.name} continues at ${formatZxid(firstNewZxid)})`;
           warn(`${gapFound}; the backup covers up to ${formatZxid(prevZxid)} only`);
           break;
         }

@@ -102,3 +102,32 @@ test('an incremental over logs of another history (same zxids, other txns) start
   const extra = (await (await openRepository(repoDir)).resolve(other.id)).extra as unknown as PhysicalExtra;
   assert.equal(extra.chain.parent, null);
 });
+
+test('an incremental does not continue across logs that start a new epoch past its first txn (a server that rejoined from a snapshot)', async () => {
+  const work = await makeTempDir('zkvault-phys-unit-');
+  const v2 = join(work, 'data', 'version-2');
+  mkdirSync(v2, { recursive: true });
+  const repoDir = join(work, 'repo');
+  const L = new Leader();
+  L.createSession(0x1000n);
+  const snap = await L.snapshot();
+  writeFileSync(join(v2, snap.name), snap.bytes);
+  for (let i = 0; i < 10; i++) L.create(`/a${i}`);
+  writeLog(v2, L.log(1n, L.zxid));
+  const first = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir });
+  // Rejoined from the new leader's snapshot at 0x2000002bf: the logs go on from 0x2000002c0.
+  L.zxid = (2n << 32n) + 0x2bfn;
+  const rejoin = await L.snapshot();
+  writeFileSync(join(v2, rejoin.name), rejoin.bytes);
+  const from = L.zxid + 1n;
+  for (let i = 0; i < 5; i++) L.create(`/b${i}`);
+  writeLog(v2, L.log(from, L.zxid));
+  const warnings: string[] = [];
+  const next = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true, warn: (m) => warnings.push(m) });
+  assert.match(next.gap ?? '', new RegExp(`the logs continue 0xb \\(the end of ${first.id}\\) only at 0x2000002c0: txns 0x200000001\\.\\.0x2000002bf are missing`));
+  assert.match(warnings.join('\n'), /taking a full backup, which starts a new chain/);
+  const extra = (await (await openRepository(repoDir)).resolve(next.id)).extra as unknown as PhysicalExtra;
+  assert.equal(extra.chain.parent, null, 'a new chain, from the new snapshot');
+  assert.equal(extra.snapshot!.zxid, '0x2000002bf');
+  assert.equal(next.zxid.to, formatZxid(L.zxid));
+});

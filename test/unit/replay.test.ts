@@ -89,6 +89,30 @@ test('default target is the last complete txn; the newest snapshot is the base',
   assert.equal(r.tree.sessions.has(0xa1n), false);
 });
 
+test("a new epoch continues a history at its first txn; one that starts past it lacks txns", () => {
+  const L = new Leader();
+  L.createSession(0xa1n);
+  for (let i = 0; i < 5; i++) L.create(`/e1-${i}`);
+  const end1 = L.zxid;
+  const E2 = 2n << 32n;
+  L.zxid = E2; // a leader change: the next txn is 0x200000001
+  for (let i = 0; i < 3; i++) L.create(`/e2-${i}`);
+  const led = replayToZxid([], [L.log(1n, end1), L.log(E2 + 1n, L.zxid)].map(src));
+  assert.deepEqual(led.tree.records(), L.tree.records(), 'a leader change is no gap');
+  // A server that rejoined from a leader's snapshot logs only from past it: its logs lack 0x200000001..
+  const M = new Leader();
+  M.createSession(0xa1n);
+  for (let i = 0; i < 5; i++) M.create(`/e1-${i}`);
+  M.zxid = E2 + 0x2bfn;
+  M.create('/late');
+  const rejoined = [M.log(1n, end1), M.log(E2 + 0x2c0n, M.zxid)].map(src);
+  assert.throws(
+    () => replayToZxid([], rejoined),
+    (e: unknown) => e instanceof UsageError && /txns 0x200000001 to 0x2000002bf are missing \(log\.2000002c0/.test(e.message),
+  );
+  assert.equal(replayToZxid([], rejoined, { targetZxid: end1 }).zxid, end1, 'before the gap still works');
+});
+
 test('a zxid past the logs, before the history, or across a gap fails naming the covered range', async () => {
   const { snaps, logs, end } = await scenario();
   assert.throws(() => replayToZxid(snaps.map(src), logs.map(src), { targetZxid: end + 5n }), (e: unknown) => e instanceof UsageError && e.message.includes(`0x${end.toString(16)}`));

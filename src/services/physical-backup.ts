@@ -306,6 +306,17 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
       }
       const d = chosen.digestZxid;
       from = d !== null && d >= s ? d : s;
+      const noLogs = listing.logs.length === 0;
+      if (noLogs) {
+        warn(`${listing.logDir} holds no transaction logs; a server with dataLogDir set keeps them there: give it as --log-dir`);
+      }
+      // The snapshot alone is the tree at its digest zxid only when no txn of its fuzzy window is missing.
+      if (from > s && (last === null || last.zxid < from)) {
+        throw new UserError(
+          `${chosen.ref.name} holds txns up to ${formatZxid(from)} (its digest's zxid), but ${noLogs ? `${listing.logDir} holds no transaction logs` : `the logs end at ${formatZxid(last ? last.zxid : s)}`}: no restorable state can be copied`,
+          { hint: noLogs ? 'give the server\'s dataLogDir as --log-dir' : 'back up again once the server has logged more txns, or give the right --log-dir' },
+        );
+      }
       to = last && last.zxid > from ? last.zxid : from;
       extra = {
         chain: { base: writer.id, parent: null, depth: 0 },

@@ -12,6 +12,7 @@ import { openRepository } from '../../src/repository/repository.js';
 import { encodeTxn } from '../../src/formats/txn.js';
 import { frameLogRecord, txnLogHeaderBytes } from '../../src/formats/txn-log.js';
 import { formatZxid } from '../../src/core/zxid.js';
+import { UserError } from '../../src/errors.js';
 
 const PREALLOC = 64 * 1024;
 
@@ -130,4 +131,26 @@ test('an incremental does not continue across logs that start a new epoch past i
   assert.equal(extra.chain.parent, null, 'a new chain, from the new snapshot');
   assert.equal(extra.snapshot!.zxid, '0x2000002bf');
   assert.equal(next.zxid.to, formatZxid(L.zxid));
+});
+
+test('a dataDir without its logs (kept in a dataLogDir) is named; a fuzzy snapshot without the logs that settle it is refused', async () => {
+  const work = await makeTempDir('zkvault-phys-unit-');
+  const data = join(work, 'data');
+  const logDir = join(work, 'txlog');
+  mkdirSync(join(data, 'version-2'), { recursive: true });
+  mkdirSync(join(logDir, 'version-2'), { recursive: true });
+  const L = new Leader();
+  L.createSession(0x1000n);
+  for (let i = 0; i < 10; i++) L.create(`/n${i}`);
+  const fuzzy = await L.snapshot(L.zxid - 2n); // named 0x9, holding txns up to 0xb
+  writeFileSync(join(data, 'version-2', fuzzy.name), fuzzy.bytes);
+  writeLog(join(logDir, 'version-2'), L.log(1n, L.zxid));
+  const warnings: string[] = [];
+  await assert.rejects(
+    backupPhysical({ dataDir: data, repo: join(work, 'repo'), warn: (m) => warnings.push(m) }),
+    (e: unknown) => e instanceof UserError && /snapshot\.9 holds txns up to 0xb \(its digest's zxid\), but .* holds no transaction logs: no restorable state can be copied/.test(e.message) && /--log-dir/.test(e.hint ?? ''),
+  );
+  assert.match(warnings.join('\n'), /holds no transaction logs; a server with dataLogDir set keeps them there: give it as --log-dir/);
+  const ok = await backupPhysical({ dataDir: data, logDir, repo: join(work, 'repo') });
+  assert.deepEqual(ok.zxid, { from: '0xb', to: '0xb' });
 });

@@ -87,27 +87,36 @@ class SnapshotDigestError extends IntegrityError {
   }
 }
 
+/**
+ * A base snapshot that cannot serve the point asked for, though nothing is damaged: it has no digest
+ * and the point is before the last txn (whether it holds later txns is unknown), or it already holds
+ * txns after the time asked for. An older base may serve; if none does, a usage error (exit 2).
+ */
+class UnusableBaseError extends SnapshotDigestError {}
+
 export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], options: ReplayOptions = {}): ReplayResult {
   const sortedLogs = [...logs].sort((a, b) => (a.zxid < b.zxid ? -1 : a.zxid > b.zxid ? 1 : 0));
   let sortedSnaps = [...snapshots].sort((a, b) => (a.zxid < b.zxid ? 1 : a.zxid > b.zxid ? -1 : 0));
   let first: SnapshotDigestError | null = null;
+  // Nothing is damaged when the only trouble is a snapshot of unknown fuzziness: a usage error (exit 2).
+  const fail = (e: SnapshotDigestError) => (e instanceof UnusableBaseError ? new UsageError(e.message, { hint: e.hint }) : e);
   for (;;) {
     try {
-      return replayFrom(sortedSnaps, sortedLogs, options);
+      return replayFrom(sortedSnaps, sortedLogs, options, snapshots);
     } catch (err) {
-      if (first && !(err instanceof SnapshotDigestError)) throw first; // the older base cannot serve either
+      if (first && !(err instanceof SnapshotDigestError)) throw fail(first); // the older base cannot serve either
       if (!(err instanceof SnapshotDigestError)) throw err;
       first ??= err;
       const failed = err.snapshotZxid;
       sortedSnaps = sortedSnaps.filter((s) => s.zxid < failed);
       const fromScratch = sortedLogs.length > 0 && sortedLogs[0]!.zxid <= 1n;
-      if (sortedSnaps.length === 0 && !fromScratch) throw first;
+      if (sortedSnaps.length === 0 && !fromScratch) throw fail(first);
       options.warn?.(`${err.message}; trying an older ${sortedSnaps.length > 0 ? 'snapshot' : 'base (the logs from zxid 0x1)'}`);
     }
   }
 }
 
-function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], options: ReplayOptions): ReplayResult {
+function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], options: ReplayOptions, allSnaps: SnapshotSource[]): ReplayResult {
   const target = options.targetZxid;
   const warn = options.warn ?? (() => {});
   const verify = options.verifyDigests ?? true;
@@ -117,8 +126,15 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
   let base: ReplayResult['snapshot'] = null;
   let pendingDigest: { zxid: bigint; value: bigint } | null = null;
   let unusable: IntegrityError | null = null;
+  const bounded = target !== undefined || options.stopBefore !== undefined;
+  // A snapshot without a digest does not say how far its fuzzy window reaches. The next snapshot
+  // bounds it (a server writes one at a time); the newest is bounded only by the last txn logged.
+  const nextSnapshotAfter = (z: bigint): bigint | null =>
+    allSnaps.reduce<bigint | null>((best, s) => (s.zxid > z && (best === null || s.zxid < best) ? s.zxid : best), null);
+  let unboundedFuzzy = false;
   for (const snap of sortedSnaps) {
     if (target !== undefined && snap.zxid > target) continue;
+    const nextSnapshot = nextSnapshotAfter(snap.zxid);
     let loaded: ReturnType<typeof loadSnapshotTree>;
     try {
       loaded = loadSnapshotTree(snap.read(), snap.name, snap.zxid);
@@ -135,6 +151,11 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
       warn(`${snap.name} may already hold txns up to ${formatZxid(fuzzyEnd)}, past ${formatZxid(target)}; trying an older snapshot`);
       continue;
     }
+    if (!d && bounded && nextSnapshot !== null && (target === undefined || nextSnapshot > target)) {
+      warn(`${snap.name} has no digest: it may hold txns up to ${formatZxid(nextSnapshot)} (where the next snapshot starts)${target === undefined ? '' : `, past ${formatZxid(target)}`}; trying an older snapshot`);
+      continue;
+    }
+    unboundedFuzzy = !d && bounded && nextSnapshot === null;
     tree = t;
     base = { name: snap.name, zxid: snap.zxid, digestZxid: d ? d.zxid : null };
     if (d && d.zxid > 0n && d.zxid >= snap.zxid && d.version === DIGEST_VERSION) pendingDigest = { zxid: d.zxid, value: d.value };
@@ -203,8 +224,15 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
       }
       const rec = step.value;
       const zxid = rec.txn.header.zxid;
-      if (zxid <= last) continue;
-      if ((target !== undefined && zxid > target) || options.stopBefore?.(rec.txn)) {
+      if (zxid <= last) {
+        // Already in the base snapshot: a txn there from after the time asked for makes it too new.
+        if (base && options.stopBefore?.(rec.txn)) throw baseTooNew(base.name, base.zxid, rec.txn.header, log.name, rec.offset);
+        continue;
+      }
+      const pastTarget = target !== undefined && zxid > target;
+      if (pastTarget || options.stopBefore?.(rec.txn)) {
+        // Stopping for the time inside the base's fuzzy window: the snapshot may hold this txn already.
+        if (!pastTarget && pendingDigest) throw baseTooNew(base!.name, base!.zxid, rec.txn.header, log.name, rec.offset);
         reachedTarget = true;
         break outer;
       }
@@ -234,7 +262,8 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
           throw new IntegrityError('checksum', log.name, rec.offset, `tree digest mismatch after txn ${formatZxid(zxid)}: ${versus(expected)}`, { hint: DISAGREE });
         }
       }
-      if (target !== undefined && zxid === target) {
+      // Past a snapshot of unknown fuzziness, look on: a later txn means the target is not the last.
+      if (target !== undefined && zxid === target && !unboundedFuzzy) {
         reachedTarget = true;
         break outer;
       }
@@ -244,6 +273,15 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
     throw new UsageError(
       `zxid ${formatZxid(target)} is past the last complete txn these files hold (${formatZxid(last)}); they cover ${formatZxid(coverageStart(sortedSnaps, sortedLogs))} to ${formatZxid(last)}`,
       { hint: `choose a zxid up to ${formatZxid(last)}, or omit it to export the newest state` },
+    );
+  }
+  if (unboundedFuzzy && reachedTarget) {
+    throw new UnusableBaseError(
+      base!.zxid,
+      base!.name,
+      undefined,
+      `no digest, so how far its fuzzy window reaches is unknown: it may already hold txns after ${formatZxid(last)}, and serves only the last txn the logs hold`,
+      'choose the newest state, or a point past the next snapshot; servers from ZooKeeper 3.6 on (zookeeper.digest.enabled, the default) write the digest that bounds the window',
     );
   }
   if (unsettled) {
@@ -264,6 +302,16 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
   }
   tree.lastProcessedZxid = last;
   return { tree, zxid: last, snapshot: base, logsRead, txnsApplied: applied, digestsChecked: checked, lastTxnTime: lastTime, tails, stoppedEarly: reachedTarget };
+}
+
+function baseTooNew(name: string, zxid: bigint, txn: { zxid: bigint; time: bigint }, file: string, offset: number): UnusableBaseError {
+  return new UnusableBaseError(
+    zxid,
+    file,
+    offset,
+    `${name} already holds txn ${formatZxid(txn.zxid)} of ${new Date(Number(txn.time)).toISOString()}, after the point asked for`,
+    'choose a later time, or files with an older snapshot',
+  );
 }
 
 function coverageStart(snaps: SnapshotSource[], logs: LogSource[]): bigint {

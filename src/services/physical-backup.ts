@@ -36,6 +36,11 @@ export interface PhysicalExtra {
   snapshot: { zxid: string; digestZxid: string | null } | null;
   /** Every txn-log member: zxid and time ranges. */
   logs: Array<{ name: string; firstZxid: string; lastZxid: string; firstTime: number; lastTime: number; txns: number }>;
+  /**
+   * Time (ms) of the txn at the start of the chain's restorable range (`zxid.from`): the earliest
+   * `--to-time` it serves. Null when no logged txn is at that zxid; absent in older manifests.
+   */
+  fromTime?: number | null;
   /** The last txn stored, with a hash of its payload: an incremental must find exactly it. */
   lastTxn: { zxid: string; time: number; sha256: string } | null;
   /** Holes found in the server's logs when this backup was taken (it covers up to the first one). */
@@ -245,6 +250,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
       extra = {
         chain: { base: pExtra.chain.base, parent: parent.id, depth: pExtra.chain.depth + 1 },
         snapshot: null,
+        ...(pExtra.fromTime !== undefined ? { fromTime: pExtra.fromTime } : {}),
         logs: [meta],
         lastTxn: { zxid: formatZxid(ln.zxid), time: Number(ln.time), sha256: sha256(ln.payload) },
         gaps: gapFound ? [gapFound] : [],
@@ -282,9 +288,17 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
       for (let i = 0; i < listing.logs.length; i++) if (listing.logs[i]!.zxid <= s) firstIdx = i;
       const logs: PhysicalExtra['logs'] = [];
       let last: ScannedLog['last'] = null;
-      for (const ref of listing.logs.slice(firstIdx)) {
+      // The time of the txn where the restorable range starts (the snapshot's digest zxid, or its own).
+      const startZxid = chosen.digestZxid !== null && chosen.digestZxid >= s ? chosen.digestZxid : s;
+      let startTime: number | null = null;
+      const findStart = (_bytes: Buffer, records: Iterable<LogRecord>) => {
+        for (const rec of records) if (rec.txn.header.zxid === startZxid) startTime = Number(rec.txn.header.time);
+      };
+      for (const [i, ref] of listing.logs.slice(firstIdx).entries()) {
         throwIfAborted(options.signal);
-        const l = scanLog(ref, warn);
+        const nextStart = listing.logs[firstIdx + i + 1]?.zxid;
+        const holdsStart = ref.zxid <= startZxid && (nextStart === undefined || startZxid < nextStart);
+        const l = scanLog(ref, warn, holdsStart ? findStart : undefined);
         if (l.txns === 0) continue;
         const firstNewZxid = l.first!.zxid;
         const prevZxid = last?.zxid ?? null;
@@ -318,9 +332,20 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
         );
       }
       to = last && last.zxid > from ? last.zxid : from;
+      if (d === null && to > s) {
+        // Without a digest nothing says which txns after S the file already holds; every txn the
+        // server applied while writing it was logged first, so the last one copied closes the window.
+        from = to;
+        startTime = last ? Number(last.time) : null;
+        warn(
+          `${chosen.ref.name} has no digest (a server before ZooKeeper 3.6, or zookeeper.digest.enabled=false): how far its fuzzy window reaches is unknown, ` +
+            `so this backup restores exactly only at its last txn ${formatZxid(to)}; incrementals after it restore any later zxid`,
+        );
+      }
       extra = {
         chain: { base: writer.id, parent: null, depth: 0 },
         snapshot: { zxid: formatZxid(s), digestZxid: d === null ? null : formatZxid(d) },
+        fromTime: startTime,
         logs,
         lastTxn: last ? { zxid: formatZxid(last.zxid), time: Number(last.time), sha256: last.payloadSha256 } : null,
         gaps: gapFound ? [gapFound] : [],

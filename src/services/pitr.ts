@@ -57,9 +57,11 @@ export async function chooseBackup(repo: Repository, point: PointInTime): Promis
   const covering = physical.filter((m) => {
     const x = extraOf(m);
     if (point.zxid !== undefined) return parseZxid(m.zxid.from) <= point.zxid && point.zxid <= parseZxid(m.zxid.to);
-    // Time: from the chain's first logged txn to this backup's last one.
+    // Time: from the txn where the chain's restorable range starts to this backup's last one
+    // (manifests older than fromTime: the chain's first logged txn; replay then refuses a base
+    // snapshot that holds txns after the time).
     const base = byId.get(x.chain.base) ?? m;
-    const first = extraOf(base).logs[0]?.firstTime;
+    const first = x.fromTime ?? extraOf(base).logs[0]?.firstTime;
     const last = x.lastTxn?.time;
     return point.time !== undefined && first !== undefined && last !== undefined && first <= point.time && point.time <= last;
   });

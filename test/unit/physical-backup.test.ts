@@ -12,7 +12,8 @@ import { openRepository } from '../../src/repository/repository.js';
 import { encodeTxn } from '../../src/formats/txn.js';
 import { frameLogRecord, txnLogHeaderBytes } from '../../src/formats/txn-log.js';
 import { formatZxid } from '../../src/core/zxid.js';
-import { UserError } from '../../src/errors.js';
+import { UsageError, UserError } from '../../src/errors.js';
+import { chooseBackup, physicalTree } from '../../src/services/pitr.js';
 
 const PREALLOC = 64 * 1024;
 
@@ -153,4 +154,34 @@ test('a dataDir without its logs (kept in a dataLogDir) is named; a fuzzy snapsh
   assert.match(warnings.join('\n'), /holds no transaction logs; a server with dataLogDir set keeps them there: give it as --log-dir/);
   const ok = await backupPhysical({ dataDir: data, logDir, repo: join(work, 'repo') });
   assert.deepEqual(ok.zxid, { from: '0xb', to: '0xb' });
+});
+
+test('--to-time is served from the txn where the restorable range starts: a time before the base snapshot is not covered', async () => {
+  const work = await makeTempDir('zkvault-phys-unit-');
+  const v2 = join(work, 'data', 'version-2');
+  mkdirSync(v2, { recursive: true });
+  const repoDir = join(work, 'repo');
+  const L = new Leader();
+  L.createSession(0x1000n);
+  for (let i = 0; i < 19; i++) L.create(`/n${i}`);
+  const snap = await L.snapshot(); // 0x14
+  writeFileSync(join(v2, snap.name), snap.bytes);
+  const states = new Map<bigint, unknown>();
+  for (let i = 0; i < 10; i++) {
+    L.setData(`/n${i}`, Buffer.from(`v${i}`));
+    states.set(L.zxid, L.tree.records());
+  }
+  writeLog(v2, L.log(1n, L.zxid)); // the log before the snapshot holds every txn
+  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir });
+  const repo = await openRepository(repoDir);
+  const manifest = await repo.resolve(full.id);
+  const timeOf = (z: bigint) => Number(L.txns.find((t) => t.header.zxid === z)!.header.time);
+  assert.equal((manifest.extra as unknown as PhysicalExtra).fromTime, timeOf(0x14n));
+  // A time inside the log but before the snapshot: no backup can restore it exactly.
+  await assert.rejects(chooseBackup(repo, { time: timeOf(0x5n) }), (e: unknown) => e instanceof UsageError && /no physical backup covers time/.test(e.message));
+  // A time after it: the last txn at or before it.
+  const m = await chooseBackup(repo, { time: timeOf(0x18n) + 3 });
+  const r = await physicalTree(repo, m, { time: timeOf(0x18n) + 3 });
+  assert.equal(r.zxid, 0x18n);
+  assert.deepEqual(r.tree.records(), states.get(0x18n));
 });

@@ -299,3 +299,68 @@ test('a snapshot cut short is passed over for an older one when asked (a live da
     'damage inside a whole file is never passed over',
   );
 });
+
+test('a snapshot without a digest serves a point only where its fuzzy window is known to be closed', async () => {
+  // As a server without digests (3.5, or zookeeper.digest.enabled=false) writes them: no digest
+  // section, and each named before the last txns its content already holds.
+  const digestless = (f: { name: string; zxid: bigint; bytes: Buffer }) => ({ ...f, bytes: f.bytes.subarray(0, f.bytes.length - 33) });
+  const L = new Leader();
+  L.withDigests = false; // nor do such servers write txn digests
+  const states = new Map<bigint, NodeRecord[]>();
+  const step = (fn: () => void) => {
+    fn();
+    states.set(L.zxid, L.tree.records());
+  };
+  step(() => L.createSession(0xa1n));
+  for (let i = 0; i < 10; i++) step(() => L.create(`/a${i}`));
+  const snapA = digestless(await L.snapshot(L.zxid - 2n)); // named 0x9, holds up to 0xb
+  for (let i = 0; i < 10; i++) step(() => L.create(`/b${i}`));
+  const snapB = digestless(await L.snapshot(L.zxid - 1n)); // named 0x14, holds up to 0x15
+  for (let i = 0; i < 5; i++) step(() => L.create(`/c${i}`));
+  const end = L.zxid;
+  const logs = [L.log(1n, 8n), L.log(9n, end)];
+  const snaps = [snapA, snapB].map(src);
+  assert.equal(snaps[0]!.name, 'snapshot.9');
+  // The newest state: the newest snapshot serves, as ZooKeeper itself loads it.
+  const newest = replayToZxid(snaps, logs.map(src));
+  assert.equal(newest.snapshot?.name, 'snapshot.14');
+  assert.deepEqual(newest.tree.records(), states.get(end));
+  // Before the last txn, the newest cannot be trusted; the older one can (closed by 0x14).
+  const warnings: string[] = [];
+  const mid = replayToZxid(snaps, logs.map(src), { targetZxid: 0x18n, warn: (m) => warnings.push(m) });
+  assert.equal(mid.snapshot?.name, 'snapshot.9');
+  assert.deepEqual(mid.tree.records(), states.get(0x18n));
+  assert.match(warnings.join('\n'), /snapshot\.14: no digest, so how far its fuzzy window reaches is unknown/);
+  // Before the next snapshot, neither: from the logs at 0x1 when they reach back, else a usage error.
+  const early = replayToZxid(snaps, logs.map(src), { targetZxid: 0xcn });
+  assert.equal(early.snapshot, null);
+  assert.deepEqual(early.tree.records(), states.get(0xcn));
+  assert.throws(() => replayToZxid([src(snapB)], [logs[1]!].map(src), { targetZxid: 0x18n }), (e: unknown) => e instanceof UsageError && /no digest, so how far its fuzzy window reaches is unknown/.test(e.message));
+  assert.throws(() => replayToZxid(snaps, [logs[1]!].map(src), { targetZxid: 0xcn }), UsageError);
+});
+
+test('a point in time before the base snapshot: an older base serves it, else a usage error, never the snapshot as it is', async () => {
+  const L = new Leader();
+  const states = new Map<bigint, NodeRecord[]>();
+  L.createSession(0xa1n);
+  for (let i = 0; i < 12; i++) {
+    L.create(`/n${i}`);
+    states.set(L.zxid, L.tree.records());
+  }
+  const snap = await L.snapshot(L.zxid - 2n); // named 0xb, fuzzy up to 0xd
+  for (let i = 0; i < 4; i++) L.create(`/m${i}`);
+  const timeOf = (z: bigint) => L.txns.find((t) => t.header.zxid === z)!.header.time;
+  const before = (t: bigint) => ({ stopBefore: (txn: { header: { time: bigint } }) => txn.header.time > t });
+  // From the logs at 0x1: the state at the time asked for.
+  const r = replayToZxid([src(snap)], [L.log(1n, L.zxid)].map(src), before(timeOf(0x5n)));
+  assert.equal(r.zxid, 0x5n);
+  assert.deepEqual(r.tree.records(), states.get(0x5n));
+  // Without them: the snapshot holds txns after that time (0x6 onwards, and 0xc inside its window).
+  for (const z of [0x5n, 0xbn]) {
+    assert.throws(
+      () => replayToZxid([src(snap)], [L.log(4n, L.zxid)].map(src), before(timeOf(z))),
+      (e: unknown) => e instanceof UsageError && /snapshot\.b already holds txn 0x[0-9a-f]+ of .*, after the point asked for/.test(e.message),
+    );
+  }
+  assert.equal(replayToZxid([src(snap)], [L.log(4n, L.zxid)].map(src), before(timeOf(0xdn))).zxid, 0xdn);
+});

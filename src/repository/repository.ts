@@ -350,6 +350,14 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
     return r.manifest;
   }
 
+  async archiveProblem(m: BackupManifest): Promise<string | null> {
+    const key = m.archive?.key ?? archiveKey(m.id);
+    const st = await this.storage.stat(key);
+    if (!st) return `its archive ${key} is missing`;
+    if (m.archive && st.size !== m.archive.size) return `its archive ${key} is ${st.size} bytes, the manifest says ${m.archive.size}`;
+    return null;
+  }
+
   /** Opens a backup for reading. `ref` may be an id, a unique prefix or `latest`. */
   async open(ref: string, options: { tempDir?: string; signal?: AbortSignal } = {}): Promise<BackupReader> {
     const manifest = await this.resolve(ref);

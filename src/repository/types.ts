@@ -141,6 +141,8 @@ export interface Repository {
     orphanArchives: string[];
   }>;
   open(id: string, options?: { tempDir?: string; signal?: AbortSignal }): Promise<BackupReader>;
+  /** What is wrong with a backup's archive object without reading it (missing, or not its recorded size), or null. */
+  archiveProblem(m: BackupManifest): Promise<string | null>;
 }
 
 /** An object in the repository's storage, as prune sees it. */

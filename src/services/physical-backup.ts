@@ -15,6 +15,7 @@ import { parseSnapshot } from '../formats/snapshot.js';
 import { iterateTxnLog, txnLogHeaderBytes, verifyTxnLogFile, type LogRecord, type LogTail } from '../formats/txn-log.js';
 import { formatZxid, isZxidGap, missingRange, parseZxid, zxidToFileSuffix } from '../core/zxid.js';
 import { openRepository } from '../repository/repository.js';
+import { brokenChain } from './pitr.js';
 import type { BackupManifest, NodeCounts } from '../repository/types.js';
 import { manifestToResult, type BackupResult } from './backup-result.js';
 import { nodeTypeOf } from '../core/node-record.js';
@@ -141,16 +142,26 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
         }
       });
     }
+    let broken: string | null = null;
     for (const m of physical) {
       const last = extraOf(m).lastTxn!;
       const f = found.get(last.zxid);
       if (f && f.sha === last.sha256 && (f.next === null || !isZxidGap(parseZxid(last.zxid), f.next))) {
+        // Never build on a backup that cannot be restored itself (its chain lacks a backup or archive).
+        const problem = (await repo.archiveProblem(m).then((p) => p && `backup ${m.id}: ${p}`)) ?? (await brokenChain(repo, m));
+        if (problem) {
+          broken ??= problem;
+          continue;
+        }
         parent = m;
         parentLogIndex = f.logIndex;
         break;
       }
     }
-    if (!parent) {
+    if (!parent && broken) {
+      gap = `${broken}, so nothing can continue it`;
+      warn(`${gap}; taking a full backup, which starts a new chain`);
+    } else if (!parent) {
       const newest = physical[0];
       const last = newest ? extraOf(newest).lastTxn! : null;
       const other = last ? found.get(last.zxid) : undefined;

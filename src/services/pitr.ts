@@ -45,6 +45,26 @@ export async function chainOf(repo: Repository, m: BackupManifest): Promise<Back
   return chain;
 }
 
+/**
+ * Why a physical backup cannot be restored for want of what it builds on (a backup of its chain, or
+ * one's archive, missing), checked without reading any archive; null when the chain is whole.
+ */
+export async function brokenChain(repo: Repository, m: BackupManifest): Promise<string | null> {
+  let chain: BackupManifest[];
+  try {
+    chain = await chainOf(repo, m);
+  } catch (err) {
+    if (err instanceof NotFoundError || err instanceof IntegrityError) return err.message;
+    throw err;
+  }
+  for (const b of chain) {
+    if (b.id === m.id) continue;
+    const problem = await repo.archiveProblem(b);
+    if (problem) return `backup ${m.id} builds on ${b.id}, and ${problem}: its chain is broken`;
+  }
+  return null;
+}
+
 function describeRanges(ms: BackupManifest[]): string {
   return ms.map((m) => `${m.id}: ${m.zxid.from}..${m.zxid.to}`).join('; ');
 }

@@ -3,7 +3,7 @@
 // are preallocated. Real servers' files are covered by test/integration/physical-pitr.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Leader } from '../support/history.js';
 import { makeTempDir } from '../support/tmp.js';
@@ -14,6 +14,7 @@ import { frameLogRecord, txnLogHeaderBytes } from '../../src/formats/txn-log.js'
 import { formatZxid } from '../../src/core/zxid.js';
 import { UsageError, UserError } from '../../src/errors.js';
 import { chooseBackup, physicalTree } from '../../src/services/pitr.js';
+import { verifyBackups } from '../../src/services/verify.js';
 
 const PREALLOC = 64 * 1024;
 
@@ -184,4 +185,34 @@ test('--to-time is served from the txn where the restorable range starts: a time
   const r = await physicalTree(repo, m, { time: timeOf(0x18n) + 3 });
   assert.equal(r.zxid, 0x18n);
   assert.deepEqual(r.tree.records(), states.get(0x18n));
+});
+
+test('a chain whose base lost its archive is reported by plain verify, and no incremental builds on it', async () => {
+  const work = await makeTempDir('zkvault-phys-unit-');
+  const v2 = join(work, 'data', 'version-2');
+  mkdirSync(v2, { recursive: true });
+  const repoDir = join(work, 'repo');
+  const L = new Leader();
+  L.createSession(0x1000n);
+  const snap = await L.snapshot();
+  writeFileSync(join(v2, snap.name), snap.bytes);
+  for (let i = 0; i < 5; i++) L.create(`/a${i}`);
+  writeLog(v2, L.log(1n, L.zxid));
+  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir });
+  const from = L.zxid + 1n;
+  for (let i = 0; i < 5; i++) L.create(`/b${i}`);
+  writeLog(v2, L.log(from, L.zxid));
+  const inc = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true });
+  rmSync(join(repoDir, 'archives', `${full.id}.tar`));
+  const v = await verifyBackups({ repo: repoDir, refs: [inc.id] });
+  assert.equal(v.ok, false);
+  assert.match(v.backups[0]!.problems.join('\n'), new RegExp(`backup ${inc.id} builds on ${full.id}, and its archive archives/${full.id}\\.tar is missing: its chain is broken`));
+  const from2 = L.zxid + 1n;
+  L.create('/c');
+  writeLog(v2, L.log(from2, L.zxid));
+  const warnings: string[] = [];
+  const next = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true, warn: (m) => warnings.push(m) });
+  assert.match(warnings.join('\n'), /its chain is broken, so nothing can continue it; taking a full backup, which starts a new chain/);
+  const extra = (await (await openRepository(repoDir)).resolve(next.id)).extra as unknown as PhysicalExtra;
+  assert.equal(extra.chain.parent, null);
 });

@@ -93,13 +93,13 @@ export function policyKeepsSomething(policy: RetentionPolicy): boolean {
 
 /**
  * Parses a `--keep-within` duration: one or more `<n><unit>` with units `y`, `mo`, `w`, `d`, `h`,
- * `min`, `s` (e.g. `7d`, `1y6mo`, `36h`, `90min`). A bare `m` is refused: restic reads it as months,
+ * `min`, `s`, `ms` (e.g. `7d`, `1y6mo`, `36h`, `90min`, `500ms`). A bare `m` is refused: restic reads it as months,
  * other tools as minutes, and guessing wrong deletes backups.
  */
 export function parseRetentionDuration(text: string, flag = '--keep-within'): RetentionDuration {
   const t = text.trim();
   const d: RetentionDuration = { text: t, years: 0, months: 0, days: 0, ms: 0 };
-  const re = /(\d+)(y|mo|w|d|h|min|s|m)/gy;
+  const re = /(\d+)(ms|y|mo|w|d|h|min|s|m)/gy;
   let consumed = 0;
   let any = false;
   for (let m = re.exec(t); m; m = re.exec(t)) {
@@ -112,6 +112,7 @@ export function parseRetentionDuration(text: string, flag = '--keep-within'): Re
       case 'h': d.ms += n * HOUR_MS; break;
       case 'min': d.ms += n * 60_000; break;
       case 's': d.ms += n * 1000; break;
+      case 'ms': d.ms += n; break;
       case 'm':
         throw new UsageError(`${flag} "${text}": "m" is ambiguous`, { hint: `write ${n}min for minutes or ${n}mo for months` });
     }
@@ -400,6 +401,6 @@ export function planLeftovers(input: LeftoverInput): LeftoverDecision[] {
  */
 export function parseFixedDuration(text: string, flag: string): number {
   const d = parseRetentionDuration(text, flag);
-  if (d.years !== 0 || d.months !== 0) throw new UsageError(`${flag} "${text}": give days or less (w, d, h, min, s)`);
+  if (d.years !== 0 || d.months !== 0) throw new UsageError(`${flag} "${text}": give days or less (w, d, h, min, s, ms)`);
   return d.days * DAY_MS + d.ms;
 }

@@ -269,6 +269,7 @@ test('durations: units, combinations, calendar months; an ambiguous m is refused
   assert.deepEqual(parseRetentionDuration('1y6mo'), { text: '1y6mo', years: 1, months: 6, days: 0, ms: 0 });
   assert.equal(parseFixedDuration('90min', '--x'), 90 * 60_000);
   assert.equal(parseFixedDuration('0s', '--x'), 0);
+  assert.equal(parseFixedDuration('1s500ms', '--stop-grace'), 1500, 'milliseconds too, for --stop-grace');
   assert.throws(() => parseRetentionDuration('6m'), (e: unknown) => e instanceof UsageError && /ambiguous/.test(e.message) && /6min .* 6mo/.test(e.hint ?? ''));
   for (const bad of ['', '7', 'd', '7 days', '-1d', '1d ', '1.5h']) {
     assert.throws(() => parseRetentionDuration(bad.trimEnd() === bad ? bad : bad + 'x'), UsageError, `"${bad}"`);

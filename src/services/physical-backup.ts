@@ -87,6 +87,15 @@ function* iterateVerified(bytes: Buffer, file: string): Generator<LogRecord> {
   for (let r = it.next(); !r.done; r = it.next()) yield r.value;
 }
 
+/**
+ * Lets the event loop turn between files (each is read synchronously), so that a SIGINT/SIGTERM is
+ * seen within one file's time, then stops if it was.
+ */
+async function nextTurn(signal: AbortSignal | undefined): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  throwIfAborted(signal);
+}
+
 function warnTorn(ref: LogFileRef, tail: LogTail, warn: (m: string) => void): void {
   if (tail.kind === 'torn') warn(`${ref.name}: ${tail.detail} at byte ${tail.offset}; copied up to the last complete record`);
 }
@@ -128,6 +137,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
       // hold a wanted txn, or the txn after one, is read.
       const nextStart = listing.logs[i + 1]?.zxid;
       if (pending === null && ![...wantedZxids].some((z) => z >= l.zxid && (nextStart === undefined || z < nextStart))) continue;
+      await nextTurn(options.signal);
       scanLog(l, () => {}, (_bytes, records) => {
         for (const rec of records) {
           const zxid = rec.txn.header.zxid;
@@ -207,7 +217,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
       try {
         writeSync(fd, txnLogHeaderBytes());
         for (const l of listing.logs.slice(parentLogIndex)) {
-          throwIfAborted(options.signal);
+          await nextTurn(options.signal);
           if (gapFound) break;
           scanLog(l, warn, (bytes, records) => {
             // The new records are copied as they are framed in the log (verified already), a run of
@@ -306,7 +316,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ba
         for (const rec of records) if (rec.txn.header.zxid === startZxid) startTime = Number(rec.txn.header.time);
       };
       for (const [i, ref] of listing.logs.slice(firstIdx).entries()) {
-        throwIfAborted(options.signal);
+        await nextTurn(options.signal);
         const nextStart = listing.logs[firstIdx + i + 1]?.zxid;
         const holdsStart = ref.zxid <= startZxid && (nextStart === undefined || startZxid < nextStart);
         const l = scanLog(ref, warn, holdsStart ? findStart : undefined);

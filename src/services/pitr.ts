@@ -74,20 +74,33 @@ export async function chooseBackup(repo: Repository, point: PointInTime): Promis
   const physical = (await repo.list()).filter((m) => m.kind === 'physical');
   if (physical.length === 0) throw new NotFoundError('the repository has no physical backups', { hint: 'zkvault backup --data-dir … takes one' });
   const byId = new Map(physical.map((m) => [m.id, m]));
-  const covering = physical.filter((m) => {
+  // Time: from the txn where the chain's restorable range starts to this backup's last one
+  // (manifests older than fromTime: the chain's first logged txn; replay then refuses a base snapshot
+  // that holds txns after the time).
+  const timeRange = (m: BackupManifest): [number, number] | null => {
     const x = extraOf(m);
-    if (point.zxid !== undefined) return parseZxid(m.zxid.from) <= point.zxid && point.zxid <= parseZxid(m.zxid.to);
-    // Time: from the txn where the chain's restorable range starts to this backup's last one
-    // (manifests older than fromTime: the chain's first logged txn; replay then refuses a base
-    // snapshot that holds txns after the time).
     const base = byId.get(x.chain.base) ?? m;
     const first = x.fromTime ?? extraOf(base).logs[0]?.firstTime;
     const last = x.lastTxn?.time;
-    return point.time !== undefined && first !== undefined && last !== undefined && first <= point.time && point.time <= last;
+    return first !== undefined && last !== undefined ? [first, last] : null;
+  };
+  const covering = physical.filter((m) => {
+    if (point.zxid !== undefined) return parseZxid(m.zxid.from) <= point.zxid && point.zxid <= parseZxid(m.zxid.to);
+    const r = timeRange(m);
+    return point.time !== undefined && r !== null && r[0] <= point.time && point.time <= r[1];
   });
   if (covering.length === 0) {
     const what = point.zxid !== undefined ? `zxid ${formatZxid(point.zxid)}` : `time ${new Date(point.time!).toISOString()}`;
-    throw new UsageError(`no physical backup covers ${what}; the repository can restore: ${describeRanges(physical)}`, {
+    const ranges =
+      point.zxid !== undefined
+        ? describeRanges(physical)
+        : physical
+            .map((m) => {
+              const r = timeRange(m);
+              return `${m.id}: ${r ? `${new Date(r[0]).toISOString()}..${new Date(r[1]).toISOString()}` : 'no txn times'}`;
+            })
+            .join('; ');
+    throw new UsageError(`no physical backup covers ${what}; the repository can restore: ${ranges}`, {
       hint: 'choose a point inside one of these ranges',
     });
   }

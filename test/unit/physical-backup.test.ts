@@ -179,7 +179,11 @@ test('--to-time is served from the txn where the restorable range starts: a time
   const timeOf = (z: bigint) => Number(L.txns.find((t) => t.header.zxid === z)!.header.time);
   assert.equal((manifest.extra as unknown as PhysicalExtra).fromTime, timeOf(0x14n));
   // A time inside the log but before the snapshot: no backup can restore it exactly.
-  await assert.rejects(chooseBackup(repo, { time: timeOf(0x5n) }), (e: unknown) => e instanceof UsageError && /no physical backup covers time/.test(e.message));
+  const iso = (z: bigint) => new Date(timeOf(z)).toISOString().replace(/\./g, '\\.');
+  await assert.rejects(
+    chooseBackup(repo, { time: timeOf(0x5n) }),
+    (e: unknown) => e instanceof UsageError && new RegExp(`no physical backup covers time .*; the repository can restore: ${full.id}: ${iso(0x14n)}\\.\\.${iso(0x1en)}$`).test(e.message),
+  );
   // A time after it: the last txn at or before it.
   const m = await chooseBackup(repo, { time: timeOf(0x18n) + 3 });
   const r = await physicalTree(repo, m, { time: timeOf(0x18n) + 3 });

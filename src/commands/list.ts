@@ -36,7 +36,7 @@ function renderList(backups: ListedBackup[]): string {
     formatZxidRange(b.zxid),
     String(b.nodes),
     formatBytes(b.bytes),
-    b.partial ? 'PARTIAL' : '',
+    [b.partial ? 'PARTIAL' : '', b.chain?.parent ? `incremental of ${b.chain.parent}` : ''].filter(Boolean).join(', '),
   ]);
   const total = backups.reduce((n, b) => n + b.bytes, 0);
   return (

@@ -32,6 +32,8 @@ export interface ListedBackup {
   /** Number of members in the archive. */
   members: number;
   source: BackupManifest['source'];
+  /** Physical backups: the full backup the chain starts from and the one this continues (null for a full). */
+  chain: { base: string; parent: string | null; depth: number } | null;
 }
 
 export interface ListResult {
@@ -54,7 +56,14 @@ export function toListedBackup(m: BackupManifest): ListedBackup {
     counts: m.counts,
     members: m.members.length,
     source: m.source,
+    chain: chainOf(m),
   };
+}
+
+function chainOf(m: BackupManifest): ListedBackup['chain'] {
+  const c = m.kind === 'physical' ? (m.extra?.chain as { base?: unknown; parent?: unknown; depth?: unknown } | undefined) : undefined;
+  if (!c || typeof c !== 'object' || typeof c.base !== 'string') return null;
+  return { base: c.base, parent: typeof c.parent === 'string' ? c.parent : null, depth: typeof c.depth === 'number' ? c.depth : 0 };
 }
 
 export async function listBackups(options: ListOptions): Promise<ListResult> {

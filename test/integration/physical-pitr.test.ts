@@ -78,13 +78,17 @@ test('a full backup then incrementals form one chain; list shows each restorable
   assert.ok(backups.length >= 3, `${backups.length} backups`);
   const r = runCli(['list', '--repo', repo, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const list = JSON.parse(r.stdout) as Array<{ id: string; kind: string; zxid: { from: string; to: string } }>;
+  const list = JSON.parse(r.stdout) as Array<{ id: string; kind: string; zxid: { from: string; to: string }; chain: { base: string; parent: string | null; depth: number } }>;
   assert.deepEqual(list.map((b) => b.id), backups.map((b) => b.id));
   assert.ok(list.every((b) => b.kind === 'physical'));
+  assert.deepEqual(list[0]!.chain, { base: list[0]!.id, parent: null, depth: 0 });
   for (let i = 1; i < list.length; i++) {
     assert.equal(list[i]!.zxid.from, list[0]!.zxid.from, 'incrementals restore from the same base');
     assert.ok(BigInt(list[i]!.zxid.to) > BigInt(list[i - 1]!.zxid.to));
+    assert.deepEqual(list[i]!.chain, { base: list[0]!.id, parent: list[i - 1]!.id, depth: i });
   }
+  const table = runCli(['list', '--repo', repo]).stdout.split('\n');
+  assert.match(table[2]!, new RegExp(`^${list[1]!.id} .* incremental of ${list[0]!.id}$`));
   const inspect = runCli(['inspect', backups[backups.length - 1]!.id, '--repo', repo, '--json']);
   assert.equal(inspect.code, 0, inspect.stderr);
   const m = JSON.parse(inspect.stdout);

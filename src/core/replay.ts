@@ -18,6 +18,11 @@ export interface SnapshotSource {
   name: string;
   /** zxid from the file name. */
   zxid: bigint;
+  /**
+   * For a snapshot without a digest: a txn by which its fuzzy window is known to have closed (a
+   * backup knows: every txn logged before it copied the logs), when no later snapshot tells.
+   */
+  closedBy?: bigint;
   /** The uncompressed snapshot stream. */
   read(): Buffer;
 }
@@ -134,7 +139,7 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
   let unboundedFuzzy = false;
   for (const snap of sortedSnaps) {
     if (target !== undefined && snap.zxid > target) continue;
-    const nextSnapshot = nextSnapshotAfter(snap.zxid);
+    const nextSnapshot = snap.closedBy ?? nextSnapshotAfter(snap.zxid);
     let loaded: ReturnType<typeof loadSnapshotTree>;
     try {
       loaded = loadSnapshotTree(snap.read(), snap.name, snap.zxid);
@@ -152,7 +157,7 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
       continue;
     }
     if (!d && bounded && nextSnapshot !== null && (target === undefined || nextSnapshot > target)) {
-      warn(`${snap.name} has no digest: it may hold txns up to ${formatZxid(nextSnapshot)} (where the next snapshot starts)${target === undefined ? '' : `, past ${formatZxid(target)}`}; trying an older snapshot`);
+      warn(`${snap.name} has no digest: it may hold txns up to ${formatZxid(nextSnapshot)}${snap.closedBy === undefined ? ' (where the next snapshot starts)' : ''}${target === undefined ? '' : `, past ${formatZxid(target)}`}; trying an older snapshot`);
       continue;
     }
     unboundedFuzzy = !d && bounded && nextSnapshot === null;

@@ -151,7 +151,12 @@ export async function physicalTree(
         const path = await reader.extractMember(member.name);
         const zxid = parseZxid(member.zxid ?? '0x0');
         const label = `backup ${b.id}: ${member.name}`;
-        if (member.role === 'snapshot') snapshots.push({ name: label, zxid, read: () => decompress(readFileSync(path), compressionOfName(member.name), label) });
+        if (member.role === 'snapshot') {
+          // Backups that record fromTime start their range where a snapshot without a digest is known
+          // closed (the last txn they copied); for older ones replay serves only what it can prove.
+          const closedBy = extraOf(b).fromTime !== undefined ? parseZxid(b.zxid.from) : undefined;
+          snapshots.push({ name: label, zxid, read: () => decompress(readFileSync(path), compressionOfName(member.name), label), ...(closedBy !== undefined ? { closedBy } : {}) });
+        }
         else if (member.role === 'log') logs.push({ name: label, zxid, read: () => readFileSync(path) });
       }
     }

@@ -220,3 +220,38 @@ test('a chain whose base lost its archive is reported by plain verify, and no in
   const extra = (await (await openRepository(repoDir)).resolve(next.id)).extra as unknown as PhysicalExtra;
   assert.equal(extra.chain.parent, null);
 });
+
+test('a snapshot without a digest: the full backup restores exactly only at its last txn, and its incrementals at every later one', async () => {
+  const work = await makeTempDir('zkvault-phys-unit-');
+  const v2 = join(work, 'data', 'version-2');
+  mkdirSync(v2, { recursive: true });
+  const repoDir = join(work, 'repo');
+  const L = new Leader();
+  L.withDigests = false;
+  const states = new Map<bigint, unknown>();
+  const step = (fn: () => void) => {
+    fn();
+    states.set(L.zxid, L.tree.records());
+  };
+  step(() => L.createSession(0x1000n));
+  for (let i = 0; i < 10; i++) step(() => L.create(`/a${i}`));
+  const snap = await L.snapshot(L.zxid - 3n); // named 0x8, already holding up to 0xb
+  writeFileSync(join(v2, snap.name), snap.bytes.subarray(0, snap.bytes.length - 33)); // no digest section
+  for (let i = 0; i < 4; i++) step(() => L.create(`/b${i}`));
+  writeLog(v2, L.log(1n, L.zxid));
+  const warnings: string[] = [];
+  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, warn: (m) => warnings.push(m) });
+  assert.deepEqual(full.zxid, { from: '0xf', to: '0xf' });
+  assert.match(warnings.join('\n'), /snapshot\.8 has no digest .*restores exactly only at its last txn 0xf/);
+  const from = L.zxid + 1n;
+  for (let i = 0; i < 4; i++) step(() => L.create(`/c${i}`));
+  writeLog(v2, L.log(from, L.zxid));
+  const inc = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true });
+  assert.deepEqual(inc.zxid, { from: '0xf', to: '0x13' });
+  const repo = await openRepository(repoDir);
+  const m = await repo.resolve(inc.id);
+  for (const z of [0xfn, 0x11n, 0x13n]) {
+    const r = await physicalTree(repo, m, { zxid: z });
+    assert.deepEqual(r.tree.records(), states.get(z), `the tree at ${formatZxid(z)}`);
+  }
+});

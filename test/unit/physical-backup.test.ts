@@ -25,16 +25,23 @@ function writeLog(v2: string, f: { name: string; bytes: Buffer }, extra: Buffer 
   truncateSync(path, Math.ceil((f.bytes.length + extra.length + 1) / PREALLOC) * PREALLOC);
 }
 
-test('an incremental stores each new txn once, in order, framed exactly as the server framed it, from overlapping and torn logs', async () => {
+/** A dataDir holding a fresh history's first snapshot, and where its repository goes. */
+async function dataDirWithSnapshot(populate: (L: Leader) => void = () => {}): Promise<{ work: string; v2: string; repoDir: string; L: Leader }> {
   const work = await makeTempDir('zkvault-phys-unit-');
   const v2 = join(work, 'data', 'version-2');
   mkdirSync(v2, { recursive: true });
-  const repoDir = join(work, 'repo');
   const L = new Leader();
   L.createSession(0x1000n);
-  for (let i = 0; i < 20; i++) L.create(`/n${i}`, Buffer.alloc(i * 40, i));
+  populate(L);
   const snap = await L.snapshot();
   writeFileSync(join(v2, snap.name), snap.bytes);
+  return { work, v2, repoDir: join(work, 'repo'), L };
+}
+
+test('an incremental stores each new txn once, in order, framed exactly as the server framed it, from overlapping and torn logs', async () => {
+  const { work, v2, repoDir, L } = await dataDirWithSnapshot((L) => {
+    for (let i = 0; i < 20; i++) L.create(`/n${i}`, Buffer.alloc(i * 40, i));
+  });
   for (let i = 0; i < 20; i++) L.setData(`/n${i}`, Buffer.from(`v${i}`));
   writeLog(v2, L.log(1n, L.zxid));
   const full = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir });
@@ -107,14 +114,7 @@ test('an incremental over logs of another history (same zxids, other txns) start
 });
 
 test('an incremental does not continue across logs that start a new epoch past its first txn (a server that rejoined from a snapshot)', async () => {
-  const work = await makeTempDir('zkvault-phys-unit-');
-  const v2 = join(work, 'data', 'version-2');
-  mkdirSync(v2, { recursive: true });
-  const repoDir = join(work, 'repo');
-  const L = new Leader();
-  L.createSession(0x1000n);
-  const snap = await L.snapshot();
-  writeFileSync(join(v2, snap.name), snap.bytes);
+  const { work, v2, repoDir, L } = await dataDirWithSnapshot();
   for (let i = 0; i < 10; i++) L.create(`/a${i}`);
   writeLog(v2, L.log(1n, L.zxid));
   const first = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir });
@@ -158,15 +158,9 @@ test('a dataDir without its logs (kept in a dataLogDir) is named; a fuzzy snapsh
 });
 
 test('--to-time is served from the txn where the restorable range starts: a time before the base snapshot is not covered', async () => {
-  const work = await makeTempDir('zkvault-phys-unit-');
-  const v2 = join(work, 'data', 'version-2');
-  mkdirSync(v2, { recursive: true });
-  const repoDir = join(work, 'repo');
-  const L = new Leader();
-  L.createSession(0x1000n);
-  for (let i = 0; i < 19; i++) L.create(`/n${i}`);
-  const snap = await L.snapshot(); // 0x14
-  writeFileSync(join(v2, snap.name), snap.bytes);
+  const { work, v2, repoDir, L } = await dataDirWithSnapshot((L) => {
+    for (let i = 0; i < 19; i++) L.create(`/n${i}`);
+  }); // snapshot 0x14
   const states = new Map<bigint, unknown>();
   for (let i = 0; i < 10; i++) {
     L.setData(`/n${i}`, Buffer.from(`v${i}`));
@@ -192,14 +186,7 @@ test('--to-time is served from the txn where the restorable range starts: a time
 });
 
 test('a chain whose base lost its archive is reported by plain verify, and no incremental builds on it', async () => {
-  const work = await makeTempDir('zkvault-phys-unit-');
-  const v2 = join(work, 'data', 'version-2');
-  mkdirSync(v2, { recursive: true });
-  const repoDir = join(work, 'repo');
-  const L = new Leader();
-  L.createSession(0x1000n);
-  const snap = await L.snapshot();
-  writeFileSync(join(v2, snap.name), snap.bytes);
+  const { work, v2, repoDir, L } = await dataDirWithSnapshot();
   for (let i = 0; i < 5; i++) L.create(`/a${i}`);
   writeLog(v2, L.log(1n, L.zxid));
   const full = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir });

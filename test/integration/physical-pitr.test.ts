@@ -115,7 +115,9 @@ test('restore --to-zxid of every covered checkpoint starts a real server serving
     await server.destroy();
     restored++;
   }
-  assert.ok(restored >= 3);
+  // 'rolled' and 'final' always; 'churn' too unless the server wrote a snapshot right after it (the
+  // checkpoint's own closeSession txn can start one), whose fuzzy window then begins the range.
+  assert.ok(restored >= 2, `${restored} checkpoints restored`);
 });
 
 test('restore --to-time resolves to the last txn at or before that time', async () => {

@@ -2,6 +2,7 @@
 // options) to the list of changes and the reason for every node left alone. Applying is separate,
 // so --dry-run prints exactly what a real run would do.
 import { nodeTypeOf, storedCversion, type AclEntry, type NodeRecord, type NodeType } from './node-record.js';
+import { OPEN_ACL_UNSAFE as OPEN_ACL } from './tree.js';
 
 export type RestoreMode = 'create' | 'overwrite' | 'mirror';
 
@@ -20,7 +21,7 @@ export interface PlannedCreate {
   path: string;
   data: Uint8Array | null;
   /** The ACL the node must end with. */
-  acl: AclEntry[];
+  acl: readonly AclEntry[];
   /** The type in the backup; an ephemeral (with --ephemerals-as-persistent) is created persistent. */
   sourceType: NodeType;
   /** For a TTL node: its time to live in milliseconds. */
@@ -93,7 +94,7 @@ export interface PlanRestoreInput {
 }
 
 /** world:anyone with every permission: for nodes created before their own ACL is set. */
-export const OPEN_ACL: AclEntry[] = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+export { OPEN_ACL };
 
 export function mapPath(path: string, from: string, to: string): string {
   if (from === to) return path;
@@ -201,13 +202,13 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
     }
     if (type === 'ephemeral') plan.warnings.push(`${path} was an ephemeral node; it is restored as persistent (--ephemerals-as-persistent)`);
     wanted.add(path);
+    const existing = target.get(path);
     const restorable = restorableAcl(node.acl, input.digestIds);
     // null: the node's ACL cannot be restored as it was, and an existing node keeps its own.
     let acl: AclEntry[] | null = restorable.acl;
     if (restorable.missing.length > 0) {
       const users = [...new Set(restorable.missing)];
       const how = `give --auth ${users.map((u) => `digest:${u}:PASSWORD`).join(' --auth ')} to restore it exactly`;
-      const existing = target.get(path);
       if (existing && mode !== 'create') {
         acl = null;
         plan.aclsNotRestored.push({ path, reason: `its ACL is left as it is: the backup holds digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}` });
@@ -221,7 +222,6 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
         plan.aclsNotRestored.push({ path, reason: `created without the digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}` });
       }
     }
-    const existing = target.get(path);
     if (existing) {
       if (mode === 'create') {
         if (path === '/') plan.skipped.push({ path, reason: 'the root always exists; create mode leaves it as it is' });

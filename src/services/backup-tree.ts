@@ -56,3 +56,14 @@ export function sourceNodes(tree: DataTree, path: string): SourceNode[] {
   });
 }
 
+/**
+ * The subtrees a backup does not know, as backup paths: left out with --exclude, or unreadable
+ * (NoAuth) when it was taken (`unread`). What they hold now is neither in the backup nor known absent.
+ */
+export function unknownSubtrees(m: BackupManifest): Array<{ path: string; unread: boolean }> {
+  const out: Array<{ path: string; unread: boolean }> = [];
+  const ex = m.extra?.exclude;
+  if (Array.isArray(ex)) for (const p of ex) if (typeof p === 'string') out.push({ path: p, unread: false });
+  for (const u of m.unreadable ?? []) if (u.reason.startsWith('NoAuth')) out.push({ path: u.path, unread: true });
+  return out;
+}

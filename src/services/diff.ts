@@ -11,6 +11,7 @@ import { displayPath, OPEN_ACL_UNSAFE, treeKey, type DataTree } from '../core/tr
 import { formatZxid } from '../core/zxid.js';
 import type { BackupManifest, Repository } from '../repository/types.js';
 import type { PointInTime } from './pitr.js';
+import { unknownSubtrees } from './backup-tree.js';
 
 export interface DiffServiceOptions {
   /** `ID`, `ID@ZXID`, `latest` or `zk://CONNECT[/path]`. */
@@ -168,14 +169,11 @@ async function resolveBackup(repo: Repository, ref: string): Promise<ResolvedBac
   }
   const chroot = manifest.kind === 'logical' ? (asString(manifest.extra?.chroot) ?? '') : '';
   const root = underChroot(chroot, manifest.source.path ?? '/');
-  const excluded: ResolvedBackup['excluded'] = [];
-  const ex = manifest.extra?.exclude;
-  if (Array.isArray(ex)) {
-    for (const p of ex) if (typeof p === 'string') excluded.push({ path: underChroot(chroot, p), reason: `left out of backup ${manifest.id} (--exclude)` });
-  }
-  for (const u of manifest.unreadable ?? []) {
-    if (u.reason.startsWith('NoAuth')) excluded.push({ path: underChroot(chroot, u.path), reason: `unreadable when backup ${manifest.id} was taken`, unread: true });
-  }
+  const excluded: ResolvedBackup['excluded'] = unknownSubtrees(manifest).map((u) =>
+    u.unread
+      ? { path: underChroot(chroot, u.path), reason: `unreadable when backup ${manifest.id} was taken`, unread: true }
+      : { path: underChroot(chroot, u.path), reason: `left out of backup ${manifest.id} (--exclude)` },
+  );
   return { kind: 'backup', ref, manifest, point, chroot, root, excluded };
 }
 

@@ -56,11 +56,12 @@ export function toListedBackup(m: BackupManifest): ListedBackup {
     counts: m.counts,
     members: m.members.length,
     source: m.source,
-    chain: chainOf(m),
+    chain: chainLinks(m),
   };
 }
 
-function chainOf(m: BackupManifest): ListedBackup['chain'] {
+/** A physical manifest's chain links, read defensively (list shows what it can of any manifest). */
+function chainLinks(m: BackupManifest): ListedBackup['chain'] {
   const c = m.kind === 'physical' ? (m.extra?.chain as { base?: unknown; parent?: unknown; depth?: unknown } | undefined) : undefined;
   if (!c || typeof c !== 'object' || typeof c.base !== 'string') return null;
   return { base: c.base, parent: typeof c.parent === 'string' ? c.parent : null, depth: typeof c.depth === 'number' ? c.depth : 0 };

@@ -26,7 +26,7 @@ import { multiOpBytes, openSession, requestBytes, ZK_ERROR, ZkOpError, zkErrorNa
 import { isSystemPath, walkLiveTree } from '../zk/live-tree.js';
 import type { AclEntry } from '../core/node-record.js';
 import { openRepository } from '../repository/repository.js';
-import { sourceNodes } from './backup-tree.js';
+import { sourceNodes, unknownSubtrees } from './backup-tree.js';
 import { partialWarning, resolveSource, treeAtPoint } from './restore-offline.js';
 import { validateZnodePath } from './export.js';
 
@@ -209,11 +209,7 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
     if (!tree.nodes.has(root === '/' ? '' : root)) {
       throw new UserError(`${root} is not in backup ${manifest.id}`, { hint: `zkvault export ${manifest.id} | head lists what it holds` });
     }
-    // What the backup does not know: subtrees it could not read, and those it was told to leave out.
-    const unknown = [
-      ...manifest.unreadable.filter((u) => u.reason.startsWith('NoAuth')).map((u) => u.path),
-      ...(manifest.kind === 'logical' && Array.isArray(manifest.extra?.exclude) ? (manifest.extra.exclude as string[]) : []),
-    ];
+    const unknown = unknownSubtrees(manifest).map((u) => u.path);
     source = { nodes: sourceNodes(tree, root), root, id: manifest.id, zxid, unknown };
   }
   const sourceRoot = source.root;
@@ -285,7 +281,7 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
     // real ACL is set at the end either way.
     const restorerAll: AclEntry[] = (options.auth ?? []).length > 0 ? [{ perms: 31, scheme: 'auth', id: '' }] : [];
     const ownIds = new Set(digestIds.values());
-    const createAcl = (c: PlannedCreate): AclEntry[] => {
+    const createAcl = (c: PlannedCreate): readonly AclEntry[] => {
       if (restorerAll.length === 0 || sameAcl(c.acl, OPEN_ACL)) return OPEN_ACL;
       // Already every permission for the restorer: the node's own ACL serves as it is.
       if (c.acl.some((a) => a.scheme === 'digest' && a.perms === 31 && ownIds.has(a.id))) return c.acl;
@@ -410,7 +406,7 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
 async function createTyped(
   session: ZkSession,
   c: PlannedCreate,
-  acl: AclEntry[],
+  acl: readonly AclEntry[],
   fail: (op: ZkOp, err: unknown) => void,
   notAsItWas: (error: string) => void,
 ): Promise<boolean> {

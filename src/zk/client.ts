@@ -89,7 +89,7 @@ export interface ZkCreateOptions {
 export type ZkMultiCreateMode = 'persistent' | 'ephemeral' | 'persistent_sequential' | 'ephemeral_sequential';
 
 export type ZkOp =
-  | { type: 'create'; path: string; data: Uint8Array | null; acl: AclEntry[]; mode?: ZkMultiCreateMode }
+  | { type: 'create'; path: string; data: Uint8Array | null; acl: readonly AclEntry[]; mode?: ZkMultiCreateMode }
   | { type: 'setData'; path: string; data: Uint8Array | null; version?: number }
   | { type: 'delete'; path: string; version?: number }
   /** Passes when the node exists and, unless version is -1, has that data version. */
@@ -122,7 +122,7 @@ export interface ZkSession {
   create(
     path: string,
     data: Uint8Array | null,
-    acl: AclEntry[],
+    acl: readonly AclEntry[],
     mode?: ZkCreateMode,
     options?: ZkCreateOptions,
   ): Promise<string>;
@@ -484,7 +484,7 @@ function asBuffer(data: Uint8Array | null): Buffer | undefined {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function aclRecords(acl: AclEntry[]): JuteRecord[] {
+function aclRecords(acl: readonly AclEntry[]): JuteRecord[] {
   return acl.map((a) => {
     const id = new jute.data.Id!();
     Object.assign(id, { scheme: a.scheme, id: a.id });
@@ -514,19 +514,11 @@ function toStat(s: JuteStat): ZkStat {
  * Bytes a request packet takes on the wire, excluding its 4-byte length prefix: what the server
  * compares with jute.maxbuffer. `chroot` is prepended to every path, as the client does.
  */
-/**
- * What one op adds to a multi's request ({@link requestBytes} of a multi is that of the empty multi
- * plus this for each op): batches are sized by adding these up.
- */
-export function multiOpBytes(op: ZkOp, chroot = ''): number {
-  return requestBytes({ type: 'multi', ops: [op] }, chroot) - requestBytes({ type: 'multi', ops: [] }, chroot);
-}
-
 export function requestBytes(op: ZkOp | { type: 'multi'; ops: ZkOp[] }, chroot = ''): number {
   const str = (s: string) => 4 + Buffer.byteLength(s);
   const path = (p: string) => str(chroot === '' ? p : p === '/' ? chroot : chroot + p);
   const buf = (d: Uint8Array | null) => 4 + (d === null ? 0 : d.byteLength);
-  const acl = (a: AclEntry[]) => 4 + a.reduce((n, e) => n + 4 + str(e.scheme) + str(e.id), 0);
+  const acl = (a: readonly AclEntry[]) => 4 + a.reduce((n, e) => n + 4 + str(e.scheme) + str(e.id), 0);
   const body = (o: ZkOp): number => {
     switch (o.type) {
       case 'create':
@@ -541,6 +533,14 @@ export function requestBytes(op: ZkOp | { type: 'multi'; ops: ZkOp[] }, chroot =
   const MULTI_HEADER = 9; // type int, done boolean, err int
   if (op.type === 'multi') return HEADER_BYTES + op.ops.reduce((n, o) => n + MULTI_HEADER + body(o), 0) + MULTI_HEADER;
   return HEADER_BYTES + body(op);
+}
+
+/**
+ * What one op adds to a multi's request ({@link requestBytes} of a multi is that of the empty multi
+ * plus this for each op): batches are sized by adding these up.
+ */
+export function multiOpBytes(op: ZkOp, chroot = ''): number {
+  return requestBytes({ type: 'multi', ops: [op] }, chroot) - requestBytes({ type: 'multi', ops: [] }, chroot);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -829,7 +829,7 @@ class ClientSession implements ZkSession {
   async create(
     path: string,
     data: Uint8Array | null,
-    acl: AclEntry[],
+    acl: readonly AclEntry[],
     mode: ZkCreateMode = 'persistent',
     options: ZkCreateOptions = {},
   ): Promise<string> {

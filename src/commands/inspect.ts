@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { envOption, type Runner } from '../cli.js';
 import { formatBytes } from '../output/format.js';
 import type { BackupManifest } from '../repository/types.js';
+import type { InspectResult } from '../services/inspect.js';
 import { formatTime, formatZxidRange, renderTable } from './list.js';
 
 export function register(program: Command, run: Runner): void {
@@ -14,8 +15,10 @@ export function register(program: Command, run: Runner): void {
     .action(async (ref: string, opts) =>
       run(async ({ printer, signal }) => {
         const { inspectBackup } = await import('../services/inspect.js');
-        const { manifest } = await inspectBackup({ repo: opts.repo, ref, signal, warn: (m) => printer.warn(m) });
-        printer.result(manifest, () => renderManifest(manifest));
+        const { manifest, restorable } = await inspectBackup({ repo: opts.repo, ref, signal, warn: (m) => printer.warn(m) });
+        // --json is the sidecar manifest itself; `restorable` is added only when the backup holds txns
+        // past a cut the repository knows of, so that its recorded range is not what it restores.
+        printer.result(restorable.beyondCut ? { ...manifest, restorable } : manifest, () => renderManifest(manifest, restorable));
       }, opts),
     );
 }
@@ -26,16 +29,22 @@ function fields(pairs: Array<[string, string | undefined]>): string[] {
   return shown.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
 }
 
-function consistency(m: BackupManifest): string {
+function consistency(m: BackupManifest, r: InspectResult['restorable']): string {
   if (m.consistent === true) return 'consistent: the tree did not change during the walk';
   if (m.consistent === false) {
     const n = m.changedDuringWalk;
     return `fuzzy: the tree changed during the walk${n !== undefined ? ` (${n} node${n === 1 ? '' : 's'} changed)` : ''}`;
   }
-  return m.kind === 'physical' ? 'exact at every zxid in the range (snapshot plus transaction logs)' : 'not recorded';
+  if (m.kind !== 'physical') return 'not recorded';
+  const gaps = Array.isArray(m.extra?.gaps) ? (m.extra.gaps as string[]) : [];
+  return (
+    'exact at every zxid in the range (snapshot plus transaction logs)' +
+    (r.beyondCut ? `; txns ${r.beyondCut.from}..${r.beyondCut.to} it holds are never restored` : '') +
+    (gaps.length ? `; stops before a hole in the server's logs` : '')
+  );
 }
 
-export function renderManifest(m: BackupManifest): string {
+export function renderManifest(m: BackupManifest, r: InspectResult['restorable']): string {
   const out: string[] = [];
   const took = Date.parse(m.completedAt) - Date.parse(m.createdAt);
   out.push(`backup ${m.id}`);
@@ -53,8 +62,9 @@ export function renderManifest(m: BackupManifest): string {
   out.push('', 'restores to');
   out.push(
     ...fields([
-      ['zxid', m.zxid.from === m.zxid.to ? m.zxid.to : `${formatZxidRange(m.zxid)} (any zxid from ${m.zxid.from} to ${m.zxid.to})`],
-      ['consistency', consistency(m)],
+      ['zxid', r.from === r.to ? r.to : `${formatZxidRange(r)} (any zxid from ${r.from} to ${r.to})`],
+      ['consistency', consistency(m, r)],
+      ['cut', r.beyondCut ? `${r.beyondCut.why}` : undefined],
     ]),
   );
   const c = m.counts;

@@ -36,7 +36,13 @@ function renderList(backups: ListedBackup[]): string {
     formatZxidRange(b.zxid),
     String(b.nodes),
     formatBytes(b.bytes),
-    [b.partial ? 'PARTIAL' : '', b.chain?.parent ? `incremental of ${b.chain.parent}` : ''].filter(Boolean).join(', '),
+    [
+      b.partial ? 'PARTIAL' : '',
+      b.chain?.parent ? `incremental of ${b.chain.parent}` : '',
+      b.beyondCut ? `txns ${formatZxidRange(b.beyondCut)} ${b.beyondCut.dropped ? 'dropped by the ensemble' : 'unconfirmed'}, never restored` : '',
+    ]
+      .filter(Boolean)
+      .join(', '),
   ]);
   const total = backups.reduce((n, b) => n + b.bytes, 0);
   return (

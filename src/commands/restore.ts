@@ -88,7 +88,7 @@ export function register(program: Command, run: Runner): void {
             `  start every member of the ensemble from a copy of this dataDir (docs/restore.md)`,
           ].filter(Boolean).join('\n'),
         );
-        return;
+        return r.notice ? 3 : undefined;
       }
       if (!opts.zk) throw new UsageError('restore needs --zk (a live ensemble) or --data-dir (an offline dataDir)', { hint: 'e.g. --zk 127.0.0.1:2181, or ZKVAULT_ZK' });
       if (!['create', 'overwrite', 'mirror'].includes(opts.mode)) {
@@ -124,7 +124,7 @@ export function register(program: Command, run: Runner): void {
         });
         for (const w of result.warnings) printer.warn(w);
         printer.result(toJson(result), () => human(result));
-        if (result.verify && result.verify.mismatches.length > 0) return 3;
+        if ((result.verify && result.verify.mismatches.length > 0) || result.notice) return 3;
       } catch (err) {
         const result = (err as { result?: RestoreResult }).result;
         if (err instanceof PartialError && result) {

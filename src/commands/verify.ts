@@ -19,7 +19,9 @@ export function register(program: Command, run: Runner): void {
       const result = await verifyBackups({ repo: opts.repo, refs: opts.all ? [] : ids.length ? ids : ['latest'], deep: Boolean(opts.deep), signal });
       printer.result(result, () =>
         result.backups
-          .map((b) => (b.ok ? `ok      ${b.id}` : `FAILED  ${b.id}\n${b.problems.map((p) => `        ${p}`).join('\n')}`))
+          .map((b) =>
+            [b.ok ? `ok      ${b.id}` : `FAILED  ${b.id}`, ...b.problems.map((p) => `        ${p}`), ...(b.warnings ?? []).map((w) => `        note: ${w}`)].join('\n'),
+          )
           .concat(result.ok ? [`${result.backups.length} backup(s) verified${opts.deep ? ' (deep)' : ''}`] : [])
           .join('\n'),
       );

@@ -48,6 +48,11 @@ export interface ReplayOptions {
    * any other damage (for files from a backup, which were checked when copied).
    */
   passOverTruncatedSnapshots?: boolean;
+  /**
+   * Asked before each txn is applied: a reason not to apply it (it is past what the ensemble is known
+   * to have committed), which ends the replay with a UsageError carrying that reason.
+   */
+  refuse?: (txn: Txn) => string | null;
   /** Compare recorded digests (default true). A mismatch is an IntegrityError. */
   verifyDigests?: boolean;
   /** Called for each txn as it is applied (after applying). */
@@ -241,6 +246,8 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
         reachedTarget = true;
         break outer;
       }
+      const refused = options.refuse?.(rec.txn);
+      if (refused) throw new UsageError(refused);
       if (last !== 0n && isZxidGap(last, zxid)) throw gapError(last, zxid, log.name, rec.offset, base, target);
       applyTxn(tree, rec.txn);
       applied++;

@@ -18,10 +18,43 @@ import {
   type RepositoryMarker,
 } from './manifest.js';
 import { StorageBackupReader } from './reader.js';
-import type { BackupKind, BackupManifest, BackupReader, BackupWriter, ObjectInventory, Repository, RepositoryMaintenance, StoredObjectInfo } from './types.js';
+import type {
+  BackupKind,
+  BackupManifest,
+  BackupReader,
+  BackupWriter,
+  HistoryRecord,
+  ObjectInventory,
+  Repository,
+  RepositoryMaintenance,
+  StoredObjectInfo,
+} from './types.js';
+import { factsFromJson } from '../core/committed.js';
 import { archiveKey, manifestKey, StorageBackupWriter } from './writer.js';
 
 export const BACKUP_LOCK_KEY = 'locks/backup.json';
+
+export function historyKey(id: string): string {
+  return `history/${id}.json`;
+}
+
+/** A history record read from storage (untrusted), or why it cannot be used. */
+export function parseHistoryRecord(bytes: Buffer, key: string): HistoryRecord | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    return `not valid JSON (${(err as Error).message})`;
+  }
+  const o = v as Partial<HistoryRecord> | null;
+  if (typeof o !== 'object' || o === null || o.format !== 'zkvault-history') return 'not a zkvault history record';
+  if (o.version !== 1) return `history record version ${JSON.stringify(o.version)} is not one this zkvault reads (1)`;
+  if (typeof o.recordedBy !== 'string' || !isBackupId(o.recordedBy) || key !== historyKey(o.recordedBy)) return `it names ${JSON.stringify(o.recordedBy)}, not the run its key names`;
+  if (typeof o.recordedAt !== 'string' || Number.isNaN(Date.parse(o.recordedAt))) return 'recordedAt is not a time';
+  if (typeof o.source !== 'object' || o.source === null) return 'source is missing';
+  if (!factsFromJson(o.facts)) return 'facts are not well formed (epoch ends and cuts as 0x… zxids)';
+  return o as HistoryRecord;
+}
 
 /** Where the local backend may leave temp files of unfinished puts, and their names (see local.ts). */
 const TEMP_DIRS = ['', 'archives', 'manifests', 'locks'];
@@ -356,6 +389,29 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
     if (!st) return `its archive ${key} is missing`;
     if (m.archive && st.size !== m.archive.size) return `its archive ${key} is ${st.size} bytes, the manifest says ${m.archive.size}`;
     return null;
+  }
+
+  async historyRecords(): Promise<{ records: HistoryRecord[]; unreadable: Array<{ key: string; problem: string }> }> {
+    const keys: string[] = [];
+    for await (const o of this.storage.list('history/')) keys.push(o.key);
+    keys.sort();
+    const records: HistoryRecord[] = [];
+    const unreadable: Array<{ key: string; problem: string }> = [];
+    const read = await mapLimit(keys, 8, async (key) => [key, await getBufferIfExists(this.storage, key)] as const);
+    for (const [key, bytes] of read) {
+      if (!bytes) continue;
+      const parsed = parseHistoryRecord(bytes, key);
+      if (typeof parsed === 'string') unreadable.push({ key, problem: parsed });
+      else records.push(parsed);
+    }
+    return { records, unreadable };
+  }
+
+  async recordHistory(input: Omit<HistoryRecord, 'format' | 'version' | 'recordedAt'>): Promise<void> {
+    if (!isBackupId(input.recordedBy)) throw new UsageError(`"${input.recordedBy}" is not a backup id`);
+    await this.ensureMarker();
+    const record: HistoryRecord = { format: 'zkvault-history', version: 1, recordedBy: input.recordedBy, recordedAt: this.now().toISOString(), source: input.source, facts: input.facts };
+    await this.storage.putIfAbsent(historyKey(input.recordedBy), Buffer.from(JSON.stringify(record, null, 2) + '\n'));
   }
 
   /** Opens a backup for reading. `ref` may be an id, a unique prefix or `latest`. */

@@ -6,7 +6,12 @@
 //   archives/<id>.tar              one archive per backup: its members, then manifest.json last
 //   manifests/<id>.json            the sidecar manifest; written LAST: its presence makes the backup exist
 //   locks/<name>.json              run locks (host, pid, time)
+//   history/<id>.json              what backup <id> learned of the ensemble's committed history (epoch
+//                                  ends and cuts): append-only, applied by readers to every backup,
+//                                  never removed by prune
 // An interrupted run leaves no manifests/<id>.json, so it is never listed; prune removes its leftovers.
+
+import type { HistoryFactsJson } from '../core/committed.js';
 
 export type BackupKind = 'logical' | 'physical';
 
@@ -68,6 +73,21 @@ export interface BackupManifest {
   archive?: { key: string; size: number; sha256: string };
   /** Kind-specific extras (e.g. a physical backup's ensemble identity and chain). */
   extra?: Record<string, unknown>;
+}
+
+/**
+ * What one backup run learned of which txns its ensemble committed (see core/committed.ts), kept
+ * apart from any backup so that it corrects backups taken before it was known and outlives prune.
+ */
+export interface HistoryRecord {
+  format: 'zkvault-history';
+  version: 1;
+  /** The backup run that learned it (its id; the run may not have committed a backup). */
+  recordedBy: string;
+  recordedAt: string;
+  /** Where the files were read (as a physical manifest's source). */
+  source: { dataDir?: string; logDir?: string; host?: string };
+  facts: HistoryFactsJson;
 }
 
 /** One integrity problem found by verification: names the backup, the member, and where. */
@@ -143,6 +163,10 @@ export interface Repository {
   open(id: string, options?: { tempDir?: string; signal?: AbortSignal }): Promise<BackupReader>;
   /** What is wrong with a backup's archive object without reading it (missing, or not its recorded size), or null. */
   archiveProblem(m: BackupManifest): Promise<string | null>;
+  /** Every history record, and the keys of those that cannot be read (with why). */
+  historyRecords(): Promise<{ records: HistoryRecord[]; unreadable: Array<{ key: string; problem: string }> }>;
+  /** Stores a history record as history/<recordedBy>.json (never replacing one). */
+  recordHistory(record: Omit<HistoryRecord, 'format' | 'version' | 'recordedAt'>): Promise<void>;
 }
 
 /** An object in the repository's storage, as prune sees it. */

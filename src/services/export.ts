@@ -2,6 +2,9 @@
 import { UsageError, UserError, throwIfAborted } from '../errors.js';
 import type { NodeRecord } from '../core/node-record.js';
 import { replayDataDir } from '../zk/data-dir-source.js';
+import { commitBoundaries, isReplayable, pastBoundary } from '../core/committed.js';
+import { dataDirHistory } from '../datadir/history.js';
+import { listDataDir } from '../formats/data-dir.js';
 import { treeKey } from '../core/tree.js';
 import { formatZxid } from '../core/zxid.js';
 
@@ -34,8 +37,19 @@ export function validateZnodePath(path: string, flag = '--path'): string {
 export function exportDataDir(options: ExportDataDirOptions): ExportResult {
   throwIfAborted(options.signal);
   const path = validateZnodePath(options.path ?? '/');
+  // The files' own evidence of what the ensemble committed: never replay past a cut they show.
+  const boundaries = commitBoundaries([dataDirHistory(listDataDir(options.dataDir, options.logDir))]);
+  if (options.toZxid !== undefined) {
+    const p = pastBoundary(options.toZxid, boundaries, `--to-zxid ${formatZxid(options.toZxid)}`);
+    if (p) throw new UsageError(p.message, { hint: p.hint });
+  }
   const result = replayDataDir(options.dataDir, options.logDir, {
     targetZxid: options.toZxid,
+    refuse: (txn) => {
+      if (isReplayable(txn.header.zxid, boundaries)) return null;
+      const p = pastBoundary(txn.header.zxid, boundaries, `txn ${formatZxid(txn.header.zxid)}`)!;
+      return `${p.message}; ${p.hint}, or give --to-zxid`;
+    },
     verifyDigests: options.verifyDigests ?? true,
     warn: options.warn,
   });
@@ -67,10 +81,10 @@ export async function exportBackup(options: ExportBackupOptions): Promise<Export
   const { partialWarning, resolveSource, treeAtPoint } = await import('./restore-offline.js');
   if (options.path !== undefined) validateZnodePath(options.path);
   const repo = await openRepository(options.repo, { create: false, signal: options.signal });
-  const { manifest, point } = await resolveSource(repo, { ref: options.ref });
+  const { manifest, point, latest } = await resolveSource(repo, { ref: options.ref });
   const partial = partialWarning(manifest);
   if (partial) options.warn?.(partial);
-  const { tree, zxid } = await treeAtPoint(repo, manifest, point, { signal: options.signal });
+  const { tree, zxid } = await treeAtPoint(repo, manifest, point, { signal: options.signal, warn: options.warn, latest });
   const root = manifest.source.path ?? '/';
   const path = validateZnodePath(options.path ?? root);
   if (!tree.nodes.has(treeKey(path))) {

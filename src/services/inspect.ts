@@ -1,6 +1,9 @@
 // `inspect`: one backup's manifest, found by id, unique prefix or `latest`.
+import { describeBoundary } from '../core/committed.js';
+import { formatZxid } from '../core/zxid.js';
 import { openRepository } from '../repository/repository.js';
 import type { BackupManifest } from '../repository/types.js';
+import { effectiveRange, loadCommitView } from './physical-manifest.js';
 
 export interface InspectOptions {
   repo: string;
@@ -14,9 +17,25 @@ export interface InspectResult {
   location: string;
   /** The sidecar manifest: the archive's manifest.json plus the archive's key, size and sha256. */
   manifest: BackupManifest;
+  /**
+   * What the backup can restore now: its range with any txns past a known cut left out (a physical
+   * backup taken before the repository learned that the ensemble dropped them), and why.
+   */
+  restorable: { from: string; to: string; beyondCut: { from: string; to: string; dropped: boolean; why: string } | null };
 }
 
 export async function inspectBackup(options: InspectOptions): Promise<InspectResult> {
   const repo = await openRepository(options.repo, { signal: options.signal, warn: options.warn });
-  return { location: repo.location, manifest: await repo.resolve(options.ref) };
+  const manifest = await repo.resolve(options.ref);
+  const r = effectiveRange(manifest, manifest.kind === 'physical' ? await loadCommitView(repo) : { boundaries: new Map() });
+  const b = r.beyond;
+  return {
+    location: repo.location,
+    manifest,
+    restorable: {
+      from: formatZxid(r.from),
+      to: formatZxid(r.to),
+      beyondCut: b ? { from: formatZxid(b.from), to: formatZxid(b.to), dropped: b.boundary.exact, why: describeBoundary(b.boundary) } : null,
+    },
+  };
 }

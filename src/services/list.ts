@@ -1,6 +1,10 @@
 // `list`: the complete backups in a repository, oldest first, as read from their sidecar manifests.
+import { describeBoundary } from '../core/committed.js';
+import { formatZxid } from '../core/zxid.js';
+import { IntegrityError } from '../errors.js';
 import { openRepository } from '../repository/repository.js';
 import type { BackupKind, BackupManifest } from '../repository/types.js';
+import { effectiveRange, loadCommitView, type CommitView } from './physical-manifest.js';
 
 export interface ListOptions {
   /** The --repo location. */
@@ -21,8 +25,13 @@ export interface ListedBackup {
   nodes: number;
   /** Size of the backup's archive in the repository. */
   bytes: number;
-  /** The zxid range the backup can restore to, `0x…` hex. */
+  /** The zxid range the backup can restore to, `0x…` hex (what it holds past a known cut left out). */
   zxid: { from: string; to: string };
+  /**
+   * Physical backups holding txns past what the ensemble is known to have committed: those txns
+   * (`dropped`: the ensemble went on without them; else unconfirmed), and why. They are never restored.
+   */
+  beyondCut: { from: string; to: string; dropped: boolean; why: string } | null;
   /** Some nodes could not be read: listed, but not a full copy. */
   partial: boolean;
   /** Logical backups: whether the tree stood still during the walk; null when the backup does not say. */
@@ -42,7 +51,9 @@ export interface ListResult {
   backups: ListedBackup[];
 }
 
-export function toListedBackup(m: BackupManifest): ListedBackup {
+export function toListedBackup(m: BackupManifest, view?: Pick<CommitView, 'boundaries'>): ListedBackup {
+  const r = view ? effectiveRange(m, view) : null;
+  const beyond = r?.beyond ?? null;
   return {
     id: m.id,
     kind: m.kind,
@@ -50,7 +61,8 @@ export function toListedBackup(m: BackupManifest): ListedBackup {
     completedAt: m.completedAt,
     nodes: m.counts.nodes,
     bytes: m.archive?.size ?? 0,
-    zxid: { from: m.zxid.from, to: m.zxid.to },
+    zxid: r ? { from: formatZxid(r.from), to: r.empty ? formatZxid(r.from) : formatZxid(r.to) } : { from: m.zxid.from, to: m.zxid.to },
+    beyondCut: beyond ? { from: formatZxid(beyond.from), to: formatZxid(beyond.to), dropped: beyond.boundary.exact, why: describeBoundary(beyond.boundary) } : null,
     partial: m.partial,
     consistent: m.consistent ?? null,
     counts: m.counts,
@@ -70,5 +82,12 @@ function chainLinks(m: BackupManifest): ListedBackup['chain'] {
 export async function listBackups(options: ListOptions): Promise<ListResult> {
   const repo = await openRepository(options.repo, { signal: options.signal, warn: options.warn });
   const manifests = await repo.list();
-  return { location: repo.location, backups: manifests.map(toListedBackup) };
+  let view: CommitView | undefined;
+  try {
+    view = await loadCommitView(repo, manifests);
+  } catch (err) {
+    if (!(err instanceof IntegrityError)) throw err;
+    options.warn?.(`${err.message}: ranges are shown as recorded, without what the repository knows of cuts`);
+  }
+  return { location: repo.location, backups: manifests.map((m) => toListedBackup(m, view)) };
 }

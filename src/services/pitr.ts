@@ -1,13 +1,14 @@
 // Point in time: resolve a physical backup's chain (full backup + incrementals), pick the backup that
 // covers a zxid or a time, and replay its files to exactly that point.
 import { readFileSync } from 'node:fs';
-import { IntegrityError, NotFoundError, UsageError, throwIfAborted } from '../errors.js';
+import { NotFoundError, UsageError, throwIfAborted } from '../errors.js';
 import { decompress, compressionOfName } from '../formats/compression.js';
+import { describeBoundary, isReplayable, pastBoundary } from '../core/committed.js';
 import { replayToZxid, type LogSource, type SnapshotSource } from '../core/replay.js';
 import type { DataTree } from '../core/tree.js';
 import { formatZxid, parseZxid } from '../core/zxid.js';
 import type { BackupManifest, BackupReader, Repository } from '../repository/types.js';
-import type { PhysicalExtra } from './physical-backup.js';
+import { chainOf, effectiveRange, loadCommitView, physicalExtra as extraOf, type CommitView, type EffectiveRange } from './physical-manifest.js';
 
 export interface PointInTime {
   zxid?: bigint;
@@ -15,68 +16,28 @@ export interface PointInTime {
   time?: number;
 }
 
-function extraOf(m: BackupManifest): PhysicalExtra {
-  const extra = m.extra as unknown as PhysicalExtra | undefined;
-  if (!extra || typeof extra.chain !== 'object' || extra.chain === null || !Array.isArray(extra.logs)) {
-    throw new IntegrityError('malformed', `backup ${m.id}`, undefined, `the manifest of physical backup ${m.id} lacks its chain and log ranges (extra.chain, extra.logs)`);
-  }
-  return extra;
+function hex(r: { from: bigint; to: bigint }): string {
+  return `${formatZxid(r.from)}..${formatZxid(r.to)}`;
 }
 
-/** The backups a physical backup needs, base (full) first. */
-export async function chainOf(repo: Repository, m: BackupManifest): Promise<BackupManifest[]> {
-  const chain = [m];
-  for (let cur = m; extraOf(cur).chain.parent; ) {
-    const parentId = extraOf(cur).chain.parent!;
-    let parent: BackupManifest;
-    try {
-      parent = await repo.resolve(parentId);
-    } catch (err) {
-      if (err instanceof NotFoundError) {
-        throw new NotFoundError(`backup ${m.id} continues ${parentId}, which is missing from the repository: its chain is broken`, {
-          hint: 'restore from a backup whose chain is complete (zkvault verify --all --deep shows which)',
-        });
-      }
-      throw err;
-    }
-    chain.unshift(parent);
-    cur = parent;
-  }
-  return chain;
-}
-
-/**
- * Why a physical backup cannot be restored for want of what it builds on (a backup of its chain, or
- * one's archive, missing), checked without reading any archive; null when the chain is whole.
- */
-export async function brokenChain(repo: Repository, m: BackupManifest): Promise<string | null> {
-  let chain: BackupManifest[];
-  try {
-    chain = await chainOf(repo, m);
-  } catch (err) {
-    if (err instanceof NotFoundError || err instanceof IntegrityError) return err.message;
-    throw err;
-  }
-  for (const b of chain) {
-    if (b.id === m.id) continue;
-    const problem = await repo.archiveProblem(b);
-    if (problem) return `backup ${m.id} builds on ${b.id}, and ${problem}: its chain is broken`;
-  }
-  return null;
-}
-
-function describeRanges(ms: BackupManifest[]): string {
-  return ms.map((m) => `${m.id}: ${m.zxid.from}..${m.zxid.to}`).join('; ');
+/** A zxid past its epoch's boundary is never restored: a usage error naming the cut (exit 2). */
+function refusePastBoundary(zxid: bigint, view: Pick<CommitView, 'boundaries'>): void {
+  const p = pastBoundary(zxid, view.boundaries);
+  if (p) throw new UsageError(p.message, { hint: p.hint });
 }
 
 /** The physical backup whose range covers the point, preferring the shortest replay. */
-export async function chooseBackup(repo: Repository, point: PointInTime): Promise<BackupManifest> {
-  const physical = (await repo.list()).filter((m) => m.kind === 'physical');
+export async function chooseBackup(repo: Repository, point: PointInTime, view?: CommitView): Promise<BackupManifest> {
+  const all = await repo.list();
+  const physical = all.filter((m) => m.kind === 'physical');
   if (physical.length === 0) throw new NotFoundError('the repository has no physical backups', { hint: 'zkvault backup --data-dir … takes one' });
+  const v = view ?? (await loadCommitView(repo, all));
+  if (point.zxid !== undefined) refusePastBoundary(point.zxid, v);
   const byId = new Map(physical.map((m) => [m.id, m]));
+  const ranges = new Map<string, EffectiveRange>(physical.map((m) => [m.id, effectiveRange(m, v)]));
   // Time: from the txn where the chain's restorable range starts to this backup's last one
   // (manifests older than fromTime: the chain's first logged txn; replay then refuses a base snapshot
-  // that holds txns after the time).
+  // that holds txns after the time, and any txn past a boundary before the time).
   const timeRange = (m: BackupManifest): [number, number] | null => {
     const x = extraOf(m);
     const base = byId.get(x.chain.base) ?? m;
@@ -85,33 +46,33 @@ export async function chooseBackup(repo: Repository, point: PointInTime): Promis
     return first !== undefined && last !== undefined ? [first, last] : null;
   };
   const covering = physical.filter((m) => {
-    if (point.zxid !== undefined) return parseZxid(m.zxid.from) <= point.zxid && point.zxid <= parseZxid(m.zxid.to);
-    const r = timeRange(m);
-    return point.time !== undefined && r !== null && r[0] <= point.time && point.time <= r[1];
+    const r = ranges.get(m.id)!;
+    if (r.empty) return false;
+    if (point.zxid !== undefined) return r.from <= point.zxid && point.zxid <= r.to;
+    const t = timeRange(m);
+    return point.time !== undefined && t !== null && t[0] <= point.time && point.time <= t[1];
   });
   if (covering.length === 0) {
     const what = point.zxid !== undefined ? `zxid ${formatZxid(point.zxid)}` : `time ${new Date(point.time!).toISOString()}`;
-    const ranges =
+    const listed =
       point.zxid !== undefined
-        ? describeRanges(physical)
+        ? physical.map((m) => `${m.id}: ${ranges.get(m.id)!.empty ? 'nothing (every txn it holds is past a cut)' : hex(ranges.get(m.id)!)}`).join('; ')
         : physical
             .map((m) => {
               const r = timeRange(m);
               return `${m.id}: ${r ? `${new Date(r[0]).toISOString()}..${new Date(r[1]).toISOString()}` : 'no txn times'}`;
             })
             .join('; ');
-    throw new UsageError(`no physical backup covers ${what}; the repository can restore: ${ranges}`, {
+    throw new UsageError(`no physical backup covers ${what}; the repository can restore: ${listed}`, {
       hint: 'choose a point inside one of these ranges',
     });
   }
   // The highest start is the nearest base snapshot; among equals, the one that ends soonest after.
   covering.sort((a, b) => {
-    const fa = parseZxid(a.zxid.from);
-    const fb = parseZxid(b.zxid.from);
-    if (fa !== fb) return fa > fb ? -1 : 1;
-    const ta = parseZxid(a.zxid.to);
-    const tb = parseZxid(b.zxid.to);
-    return ta < tb ? -1 : ta > tb ? 1 : 0;
+    const ra = ranges.get(a.id)!;
+    const rb = ranges.get(b.id)!;
+    if (ra.from !== rb.from) return ra.from > rb.from ? -1 : 1;
+    return ra.to < rb.to ? -1 : ra.to > rb.to ? 1 : 0;
   });
   return covering[0]!;
 }
@@ -122,23 +83,39 @@ export interface PhysicalTree {
   chain: BackupManifest[];
   lastTxnTime: bigint | null;
   digestsChecked: number;
+  /**
+   * Set when no point was asked for and the backup's recorded end lies past a boundary: the tree is
+   * at the boundary instead, and this says why.
+   */
+  cutShort: string | null;
 }
 
-/** Replays a physical backup's chain to the point (default: its last txn). */
+/** Replays a physical backup's chain to the point (default: its last restorable txn). */
 export async function physicalTree(
   repo: Repository,
   m: BackupManifest,
   point: PointInTime,
-  options: { verifyDigests?: boolean; warn?: (msg: string) => void; signal?: AbortSignal } = {},
+  options: { verifyDigests?: boolean; warn?: (msg: string) => void; signal?: AbortSignal; view?: CommitView } = {},
 ): Promise<PhysicalTree> {
+  const view = options.view ?? (await loadCommitView(repo));
   const chain = await chainOf(repo, m);
-  const from = parseZxid(m.zxid.from);
-  const to = parseZxid(m.zxid.to);
-  if (point.zxid !== undefined && (point.zxid < from || point.zxid > to)) {
-    throw new UsageError(`backup ${m.id} can restore ${m.zxid.from}..${m.zxid.to}, not ${formatZxid(point.zxid)}`, {
+  const range = effectiveRange(m, view);
+  const from = range.from;
+  if (point.zxid !== undefined) refusePastBoundary(point.zxid, view);
+  if (range.empty) {
+    throw new UsageError(`backup ${m.id} restores nothing: ${describeBoundary(range.beyond!.boundary)}, and its range starts at ${m.zxid.from}`, {
+      hint: 'restore --to-zxid or --to-time picks a backup that covers the point',
+    });
+  }
+  if (point.zxid !== undefined && (point.zxid < from || point.zxid > range.to)) {
+    throw new UsageError(`backup ${m.id} can restore ${hex(range)}, not ${formatZxid(point.zxid)}`, {
       hint: 'restore --to-zxid picks the backup that covers a zxid by itself',
     });
   }
+  const cutShort =
+    point.zxid === undefined && point.time === undefined && range.beyond
+      ? `backup ${m.id} holds txns up to ${formatZxid(range.beyond.to)}, but ${describeBoundary(range.beyond.boundary)}; it restores ${formatZxid(range.to)} instead`
+      : null;
   const readers: BackupReader[] = [];
   try {
     const snapshots: SnapshotSource[] = [];
@@ -161,21 +138,29 @@ export async function physicalTree(
       }
     }
     const r = replayToZxid(snapshots, logs, {
-      targetZxid: point.zxid ?? to,
+      // For a time, replay may run on to the recorded end: a txn past a boundary before the time refuses.
+      targetZxid: point.zxid ?? (point.time !== undefined && range.beyond ? range.beyond.to : range.to),
       stopBefore: point.time !== undefined ? (txn) => Number(txn.header.time) > point.time! : undefined,
+      refuse: (txn) => (isReplayable(txn.header.zxid, view.boundaries) ? null : refusal(txn.header.zxid, point, view)),
       verifyDigests: options.verifyDigests ?? true,
       warn: options.warn,
     });
     if (r.zxid < from) {
       const when = point.time !== undefined ? `time ${new Date(point.time).toISOString()}` : `zxid ${formatZxid(point.zxid!)}`;
-      throw new UsageError(`${when} is before the earliest point backup ${m.id} can restore exactly (${m.zxid.from}); it covers ${m.zxid.from}..${m.zxid.to}`, {
+      throw new UsageError(`${when} is before the earliest point backup ${m.id} can restore exactly (${m.zxid.from}); it covers ${hex(range)}`, {
         hint: 'an older backup may cover it: zkvault list shows every range',
       });
     }
-    return { tree: r.tree, zxid: r.zxid, chain, lastTxnTime: r.lastTxnTime, digestsChecked: r.digestsChecked };
+    return { tree: r.tree, zxid: r.zxid, chain, lastTxnTime: r.lastTxnTime, digestsChecked: r.digestsChecked, cutShort };
   } finally {
     for (const reader of readers) await reader.close().catch(() => {});
   }
+}
+
+function refusal(zxid: bigint, point: PointInTime, view: CommitView): string {
+  const what = point.time !== undefined ? `time ${new Date(point.time).toISOString()}` : 'the point asked for';
+  const p = pastBoundary(zxid, view.boundaries, `${what}, which would replay txn ${formatZxid(zxid)},`)!;
+  return `${p.message}; ${p.hint}`;
 }
 
 /** Parses `--to-time`: ISO 8601 with a zone (Z or ±hh:mm). */

@@ -7,6 +7,7 @@ import type { BackupManifest, Repository } from '../repository/types.js';
 import { requireEmptyDir, writeDataDir } from '../zk/data-dir-sink.js';
 import { parseBackupRef, loadBackupTree } from './backup-tree.js';
 import { chooseBackup, physicalTree, type PointInTime } from './pitr.js';
+import { loadCommitView } from './physical-manifest.js';
 import type { DataTree } from '../core/tree.js';
 
 export interface OfflineRestoreOptions {
@@ -36,6 +37,8 @@ export interface OfflineRestoreResult {
   /** The zxid the snapshot file is named for (differs with --bump-epoch). */
   snapshotZxid: string;
   backup: { id: string; chain: string[] };
+  /** Why the restored point is not what the backup's recorded range promised, or is behind newer history (exit 3). */
+  notice: string | null;
   dataDir: string;
   snapshot: string;
   sessions: number;
@@ -50,11 +53,14 @@ export function partialWarning(manifest: BackupManifest): string | null {
 }
 
 /** Resolves what to restore: an explicit id (maybe @zxid), or the backup covering --to-zxid/--to-time. */
-export async function resolveSource(repo: Repository, o: { ref?: string; toZxid?: bigint; toTime?: number }): Promise<{ manifest: BackupManifest; point: PointInTime }> {
+export async function resolveSource(
+  repo: Repository,
+  o: { ref?: string; toZxid?: bigint; toTime?: number },
+): Promise<{ manifest: BackupManifest; point: PointInTime; latest?: boolean }> {
   if (o.ref) {
     if (o.toZxid !== undefined || o.toTime !== undefined) throw new UsageError('give ID@ZXID, or --to-zxid/--to-time without an id, not both');
     const { id, zxid } = parseBackupRef(o.ref);
-    return { manifest: await repo.resolve(id), point: { zxid } };
+    return { manifest: await repo.resolve(id), point: { zxid }, ...(id === 'latest' ? { latest: true } : {}) };
   }
   if (o.toZxid !== undefined && o.toTime !== undefined) throw new UsageError('give --to-zxid or --to-time, not both');
   if (o.toZxid === undefined && o.toTime === undefined) throw new UsageError('restore needs a backup id, --to-zxid or --to-time', { hint: 'zkvault list shows the ids' });
@@ -62,31 +68,44 @@ export async function resolveSource(repo: Repository, o: { ref?: string; toZxid?
   return { manifest: await chooseBackup(repo, point), point };
 }
 
-/** The tree (and its zxid) a backup restores to at a point. */
+/**
+ * The tree (and its zxid) a backup restores to at a point. `notice` says, loudly, when that is not the
+ * point the backup's recorded range promised (its end lies past txns the ensemble dropped or never
+ * confirmed), or when `latest` resolves to a point behind a newer history the repository knows of.
+ */
 export async function treeAtPoint(
   repo: Repository,
   manifest: BackupManifest,
   point: PointInTime,
-  o: { warn?: (m: string) => void; signal?: AbortSignal },
-): Promise<{ tree: DataTree; zxid: bigint; chain: string[] }> {
+  o: { warn?: (m: string) => void; signal?: AbortSignal; latest?: boolean },
+): Promise<{ tree: DataTree; zxid: bigint; chain: string[]; notice: string | null }> {
   if (manifest.kind === 'logical') {
     if (point.zxid !== undefined || point.time !== undefined) {
       throw new UsageError(`backup ${manifest.id} is logical: it holds one tree (${manifest.zxid.to}), not a range`, { hint: 'point-in-time restores need physical backups' });
     }
     const bt = await loadBackupTree(repo, manifest.id);
-    return { tree: bt.tree, zxid: bt.zxid, chain: [manifest.id] };
+    return { tree: bt.tree, zxid: bt.zxid, chain: [manifest.id], notice: null };
   }
-  const r = await physicalTree(repo, manifest, point, { warn: o.warn, signal: o.signal });
-  return { tree: r.tree, zxid: r.zxid, chain: r.chain.map((m) => m.id) };
+  const all = await repo.list();
+  const view = await loadCommitView(repo, all);
+  const r = await physicalTree(repo, manifest, point, { warn: o.warn, signal: o.signal, view });
+  let notice = r.cutShort;
+  if (o.latest && zxidEpoch(r.zxid) < view.newestEpoch && view.boundaries.has(zxidEpoch(r.zxid))) {
+    const newer = all.filter((m) => zxidEpoch(parseZxid(m.zxid.to)) > zxidEpoch(r.zxid)).map((m) => m.id);
+    const behind = `latest (${manifest.id}) restores ${formatZxid(r.zxid)} of epoch ${zxidEpoch(r.zxid)}, behind a newer history the repository knows of (epoch ${view.newestEpoch}${newer.length ? `: backup ${newer[newer.length - 1]}` : ''})`;
+    notice = notice ? `${notice}; ${behind}` : behind;
+  }
+  if (notice) o.warn?.(notice);
+  return { tree: r.tree, zxid: r.zxid, chain: r.chain.map((m) => m.id), notice };
 }
 
 export async function restoreOffline(o: OfflineRestoreOptions): Promise<OfflineRestoreResult> {
   requireEmptyDir(o.dataDir); // before any work: a restore never writes next to existing files
   const repo = await openRepository(o.repo, { create: false, signal: o.signal, warn: o.warn });
-  const { manifest, point } = await resolveSource(repo, o);
+  const { manifest, point, latest } = await resolveSource(repo, o);
   const partial = partialWarning(manifest);
   if (partial) o.warn?.(partial);
-  const { tree, zxid, chain } = await treeAtPoint(repo, manifest, point, o);
+  const { tree, zxid, chain, notice } = await treeAtPoint(repo, manifest, point, { ...o, latest });
   let fileZxid = zxid;
   if (o.bumpEpoch) {
     let maxEpoch = zxidEpoch(zxid);
@@ -107,6 +126,7 @@ export async function restoreOffline(o: OfflineRestoreOptions): Promise<OfflineR
     zxid: formatZxid(zxid),
     snapshotZxid: formatZxid(fileZxid),
     backup: { id: manifest.id, chain },
+    notice,
     dataDir: o.dataDir,
     snapshot: written.snapshotPath,
     sessions: tree.sessions.size,

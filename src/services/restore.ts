@@ -76,6 +76,8 @@ export interface RestoreResult {
   /** Nodes whose ACL could not be restored as the backup has it (see RestorePlan.aclsNotRestored). */
   aclsNotRestored: Array<{ path: string; reason: string }>;
   verify?: { checked: number; mismatches: Array<{ path: string; fields: string[] }>; unreadable: number };
+  /** Why the restored point is not the backup's recorded end, or is behind newer history (exit 3); already warned. */
+  notice?: string;
   plan?: { creates: string[]; updates: Array<{ path: string; fields: string[] }>; deletes: string[]; acls: string[]; cversions: string[] };
 }
 
@@ -199,12 +201,14 @@ function summarize(plan: RestorePlan): RestoreResult['plan'] {
 export async function restoreLogical(options: LogicalRestoreOptions): Promise<RestoreResult> {
   const mode = options.mode ?? 'create';
   let source = options.source;
+  let notice: string | null = null;
   if (!source) {
     const repo = await openRepository(options.repo, { create: false, signal: options.signal, warn: options.warn });
-    const { manifest, point } = await resolveSource(repo, { ref: options.ref, toZxid: options.toZxid, toTime: options.toTime });
+    const { manifest, point, latest } = await resolveSource(repo, { ref: options.ref, toZxid: options.toZxid, toTime: options.toTime });
     const partial = partialWarning(manifest);
     if (partial) options.warn?.(partial);
-    const { tree, zxid } = await treeAtPoint(repo, manifest, point, { warn: options.warn, signal: options.signal });
+    const { tree, zxid, notice: n } = await treeAtPoint(repo, manifest, point, { warn: options.warn, signal: options.signal, latest });
+    notice = n;
     const root = validateZnodePath(options.path ?? manifest.source.path ?? '/');
     if (!tree.nodes.has(root === '/' ? '' : root)) {
       throw new UserError(`${root} is not in backup ${manifest.id}`, { hint: `zkvault export ${manifest.id} | head lists what it holds` });
@@ -252,6 +256,7 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
       warnings: plan.warnings,
       skippedNodes: plan.skipped,
       aclsNotRestored: plan.aclsNotRestored,
+      ...(notice ? { notice } : {}),
     };
     if (plan.conflicts.length > 0) {
       const shown = plan.conflicts.slice(0, 10).join(', ');

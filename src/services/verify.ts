@@ -6,8 +6,10 @@ import { IntegrityError, ZkvaultError, throwIfAborted } from '../errors.js';
 import { loadSnapshotTree } from '../core/snapshot-tree.js';
 import { nodeTypeOf } from '../core/node-record.js';
 import { formatZxid, parseZxid } from '../core/zxid.js';
+import { describeBoundary } from '../core/committed.js';
 import { openRepository } from '../repository/repository.js';
 import type { BackupManifest, Repository } from '../repository/types.js';
+import { effectiveRange, loadCommitView, type CommitView } from './physical-manifest.js';
 
 export interface VerifyOptions {
   repo: string;
@@ -19,7 +21,11 @@ export interface VerifyOptions {
 
 export interface VerifyResult {
   ok: boolean;
-  backups: Array<{ id: string; ok: boolean; problems: string[] }>;
+  /**
+   * `warnings`: what is intact but not restorable as recorded, e.g. txns a physical backup holds past
+   * what the ensemble is known to have committed (never restored; the backup serves up to before them).
+   */
+  backups: Array<{ id: string; ok: boolean; problems: string[]; warnings?: string[] }>;
 }
 
 export async function verifyBackups(options: VerifyOptions): Promise<VerifyResult> {
@@ -47,17 +53,26 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyResul
       }
     }
   }
+  let view: CommitView | undefined;
+  if (manifests.some((m) => m.kind === 'physical') || options.refs.length === 0) {
+    const { unreadable } = await repo.historyRecords();
+    for (const u of unreadable) backups.push({ id: u.key, ok: false, problems: [`${u.key}: unreadable history record: ${u.problem}`] });
+    if (unreadable.length === 0) view = await loadCommitView(repo);
+  }
   for (const m of manifests) {
     throwIfAborted(options.signal);
-    const problems = await verifyOne(repo, m, Boolean(options.deep));
-    backups.push({ id: m.id, ok: problems.length === 0, problems });
+    const warnings: string[] = [];
+    const problems = await verifyOne(repo, m, Boolean(options.deep), view);
+    const beyond = m.kind === 'physical' && view ? effectiveRange(m, view).beyond : null;
+    if (beyond) warnings.push(`holds txns ${formatZxid(beyond.from)}..${formatZxid(beyond.to)}, never restored: ${describeBoundary(beyond.boundary)}`);
+    backups.push({ id: m.id, ok: problems.length === 0, problems, ...(warnings.length ? { warnings } : {}) });
   }
   backups.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { ok: backups.every((b) => b.ok), backups };
 }
 
 /** Problems with one backup, each naming the member and, where known, the byte offset. */
-export async function verifyOne(repo: Repository, m: BackupManifest, deep: boolean): Promise<string[]> {
+export async function verifyOne(repo: Repository, m: BackupManifest, deep: boolean, view?: CommitView): Promise<string[]> {
   const problems: string[] = [];
   const reader = await repo.open(m.id);
   try {
@@ -67,7 +82,7 @@ export async function verifyOne(repo: Repository, m: BackupManifest, deep: boole
     if (problems.length > 0) return problems; // parsing a member whose bytes are wrong says nothing more
     // Cheap without --deep too: every backup an incremental builds on is still there, archive and all.
     if (m.kind === 'physical' && !deep) {
-      const { brokenChain } = await import('./pitr.js');
+      const { brokenChain } = await import('./physical-manifest.js');
       const broken = await brokenChain(repo, m);
       if (broken) problems.push(broken);
     }
@@ -75,7 +90,7 @@ export async function verifyOne(repo: Repository, m: BackupManifest, deep: boole
     // damage after the backup was written); --deep parses and replays what they vouch for.
     if (!deep) return problems;
     if (m.kind === 'physical') {
-      problems.push(...(await verifyPhysicalDeep(repo, m)));
+      problems.push(...(await verifyPhysicalDeep(repo, m, view)));
       return problems;
     }
     for (const member of m.members.filter((x) => x.role === 'snapshot')) {
@@ -110,11 +125,13 @@ export async function verifyOne(repo: Repository, m: BackupManifest, deep: boole
 }
 
 /** A physical backup's chain is complete, every file parses, and replay to its end matches every digest. */
-async function verifyPhysicalDeep(repo: Repository, m: BackupManifest): Promise<string[]> {
+async function verifyPhysicalDeep(repo: Repository, m: BackupManifest, view: CommitView | undefined): Promise<string[]> {
   const { physicalTree } = await import('./pitr.js');
   try {
-    const r = await physicalTree(repo, m, {}, { verifyDigests: true });
-    if (formatZxid(r.zxid) !== m.zxid.to) return [`replay ends at ${formatZxid(r.zxid)}, the manifest says ${m.zxid.to}`];
+    const v = view ?? (await loadCommitView(repo));
+    const r = await physicalTree(repo, m, {}, { verifyDigests: true, view: v });
+    const { to } = effectiveRange(m, v);
+    if (r.zxid !== to) return [`replay ends at ${formatZxid(r.zxid)}, the manifest says ${formatZxid(to)}`];
     return [];
   } catch (err) {
     if (err instanceof ZkvaultError) return [err.message];

@@ -27,7 +27,7 @@ const BIN = resolve(here, '../../bin/zkvault');
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 interface GenNode {
@@ -96,7 +96,17 @@ function record(n: GenNode): NodeRecord {
     path: n.path,
     data: n.data,
     acl: n.acl,
-    stat: { czxid: n.zxid, mzxid: n.zxid, pzxid: n.zxid, ctime: 1_700_000_000_000n + n.zxid, mtime: 1_700_000_000_000n + n.zxid, version: 0, cversion: n.children, aversion: 0, ephemeralOwner: 0n },
+    stat: {
+      czxid: n.zxid,
+      mzxid: n.zxid,
+      pzxid: n.zxid,
+      ctime: 1_700_000_000_000n + n.zxid,
+      mtime: 1_700_000_000_000n + n.zxid,
+      version: 0,
+      cversion: n.children,
+      aversion: 0,
+      ephemeralOwner: 0n,
+    },
   };
 }
 
@@ -151,9 +161,13 @@ function zkvaultCommand(): { cmd: string; pre: string[] } {
 
 const work = mkdtempSync(join(tmpdir(), 'zkvault-bench-diff-'));
 try {
-  console.log(`zkvault diff benchmark (${NODES.toLocaleString('en')} nodes per tree, ${new Date().toISOString()}, node ${process.version})`);
+  console.log(
+    `zkvault diff benchmark (${NODES.toLocaleString('en')} nodes per tree, ${new Date().toISOString()}, node ${process.version})`,
+  );
   const gen = generate();
-  console.log(`trees: A ${gen.a.length.toLocaleString('en')} nodes, B ${gen.b.length.toLocaleString('en')}; expected ${gen.expected.added} added, ${gen.expected.removed} removed, ${gen.expected.modified} modified`);
+  console.log(
+    `trees: A ${gen.a.length.toLocaleString('en')} nodes, B ${gen.b.length.toLocaleString('en')}; expected ${gen.expected.added} added, ${gen.expected.removed} removed, ${gen.expected.modified} modified`,
+  );
 
   console.log('\n## in-process');
   const ta = buildTree(gen.a);
@@ -170,7 +184,10 @@ try {
       `${label.padEnd(26)} ${ms.toFixed(0).padStart(5)} ms  ${Math.round((c.a + c.b) / (ms / 1000)).toLocaleString('en')} nodes/s  ` +
         `${c.added} added, ${c.removed} removed, ${c.modified} modified`,
     );
-    if (!('stat' in opts) && (c.added !== gen.expected.added || c.removed !== gen.expected.removed || c.modified !== gen.expected.modified)) {
+    if (
+      !('stat' in opts) &&
+      (c.added !== gen.expected.added || c.removed !== gen.expected.removed || c.modified !== gen.expected.modified)
+    ) {
       throw new Error(`the merge found ${JSON.stringify(c)}, expected ${JSON.stringify(gen.expected)}`);
     }
   }
@@ -179,7 +196,9 @@ try {
   const recsA = [...treeRecords(ta, '/')];
   const recsB = [...treeRecords(tb, '/')];
   const merge = time(() => diffTrees(recsA, recsB));
-  console.log(`${'merge only (records held)'.padEnd(26)} ${merge.ms.toFixed(0).padStart(5)} ms  (records already built: the merge's own cost)`);
+  console.log(
+    `${'merge only (records held)'.padEnd(26)} ${merge.ms.toFixed(0).padStart(5)} ms  (records already built: the merge's own cost)`,
+  );
   console.log(`peak RSS of this process: ${mb(process.resourceUsage().maxRSS)} (trees alone: ${mb(rssTrees)})`);
 
   console.log('\n## whole process: zkvault diff A B on two logical backups');
@@ -192,7 +211,9 @@ try {
     ['diff (human output)', []],
     ['diff --stat --json', ['--stat', '--json']],
   ] as Array<[string, string[]]>) {
-    const r = await measureProcess(cmd, [...pre, 'diff', idA, idB, '--repo', repoDir, ...extra], { discardStdout: !extra.includes('--json') });
+    const r = await measureProcess(cmd, [...pre, 'diff', idA, idB, '--repo', repoDir, ...extra], {
+      discardStdout: !extra.includes('--json'),
+    });
     if (r.code !== 5) throw new Error(`zkvault ${label} exited ${r.code}: ${r.stderr}`);
     let detail = '';
     if (extra.includes('--json')) {

@@ -12,7 +12,7 @@ for (const s of sources) {
   const sep = s.lastIndexOf(':');
   const length = Number(s.slice(sep + 1));
   const from = openSync(s.slice(0, sep), 'r');
-  for (let pos = 0; pos < length; ) {
+  for (let pos = 0; pos < length;) {
     const n = readSync(from, buf, 0, Math.min(buf.length, length - pos), pos);
     if (n === 0) throw new Error(`${s}: ends at byte ${pos}`);
     writeSync(to, buf, 0, n);

@@ -8,4 +8,6 @@ const logs = readdirSync(dir)
   .filter((n) => n.startsWith('log.'))
   .map((n) => ({ name: n, zxid: BigInt('0x' + n.slice(4)), read: () => readFileSync(join(dir, n)) }));
 const r = replayToZxid([], logs);
-process.stdout.write(`txns=${r.txnsApplied} digests=${r.digestsChecked} nodes=${r.tree.size} peakRssBytes=${process.resourceUsage().maxRSS * 1024}\n`);
+process.stdout.write(
+  `txns=${r.txnsApplied} digests=${r.digestsChecked} nodes=${r.tree.size} peakRssBytes=${process.resourceUsage().maxRSS * 1024}\n`,
+);

@@ -5,7 +5,19 @@
 //   physical  physical backup vs a plain copy of the same files; restore to a zxid 500k txns past the base
 //   diff      diff of two 100k-node trees (bench/diff.ts)
 // Select with `npm run bench -- snapshot replay`; scale with ZKVAULT_BENCH_SCALE (default 1).
-import { mkdtempSync, rmSync, statSync, openSync, writeSync, closeSync, mkdirSync, truncateSync, writeFileSync, linkSync, readdirSync } from 'node:fs';
+import {
+  mkdtempSync,
+  rmSync,
+  statSync,
+  openSync,
+  writeSync,
+  closeSync,
+  mkdirSync,
+  truncateSync,
+  writeFileSync,
+  linkSync,
+  readdirSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +36,7 @@ const work = mkdtempSync(join(tmpdir(), 'zkvault-bench-'));
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** A snapshot shaped like a busy Kafka/Solr tree: wide parents, mixed data sizes (mean ~700 B). */
@@ -82,15 +94,23 @@ async function benchSnapshot(): Promise<void> {
   const ours = await measureProcess(process.execPath, [join(here, 'load-snapshot.js'), file]);
   if (ours.code !== 0) throw new Error(`zkvault load failed: ${ours.stderr}`);
   const mbs = size / MB / (ours.wallMs / 1000);
-  console.log(`zkvault             ${(ours.wallMs / 1000).toFixed(2)} s  ${mbs.toFixed(1)} MB/s  peak RSS ${fmtMB(ours.peakRssBytes)} (${(ours.peakRssBytes / size).toFixed(2)}× the file)  [${ours.stdout.trim()}]`);
+  console.log(
+    `zkvault             ${(ours.wallMs / 1000).toFixed(2)} s  ${mbs.toFixed(1)} MB/s  peak RSS ${fmtMB(ours.peakRssBytes)} (${(ours.peakRssBytes / size).toFixed(2)}× the file)  [${ours.stdout.trim()}]`,
+  );
   const j = javaCmd();
   if (!j) {
     console.log('SnapshotFormatter   not run: ZooKeeper/Java missing (scripts/install-deps.sh installs them)');
     return;
   }
-  const theirs = await measureProcess(j.java, ['-XX:+UseSerialGC', '-Xmx4g', '-cp', j.cp, 'org.apache.zookeeper.server.SnapshotFormatter', file], { discardStdout: true });
+  const theirs = await measureProcess(
+    j.java,
+    ['-XX:+UseSerialGC', '-Xmx4g', '-cp', j.cp, 'org.apache.zookeeper.server.SnapshotFormatter', file],
+    { discardStdout: true },
+  );
   if (theirs.code !== 0) throw new Error(`SnapshotFormatter failed: ${theirs.stderr}`);
-  console.log(`SnapshotFormatter   ${(theirs.wallMs / 1000).toFixed(2)} s  ${(size / MB / (theirs.wallMs / 1000)).toFixed(1)} MB/s  peak RSS ${fmtMB(theirs.peakRssBytes)}  (stdout discarded)`);
+  console.log(
+    `SnapshotFormatter   ${(theirs.wallMs / 1000).toFixed(2)} s  ${(size / MB / (theirs.wallMs / 1000)).toFixed(1)} MB/s  peak RSS ${fmtMB(theirs.peakRssBytes)}  (stdout discarded)`,
+  );
   console.log(`ratio (SnapshotFormatter time / zkvault time): ${(theirs.wallMs / ours.wallMs).toFixed(2)}  (target ≥ 1.0)`);
   console.log(`peak RSS / snapshot size: ${(ours.peakRssBytes / size).toFixed(2)}  (target ≤ 2.0)`);
 }
@@ -133,11 +153,17 @@ async function benchReplay(): Promise<void> {
   const ours = await measureProcess(process.execPath, [join(here, 'replay-logs.js'), dir]);
   if (ours.code !== 0) throw new Error(`replay failed: ${ours.stderr}`);
   const secs = ours.wallMs / 1000;
-  console.log(`zkvault replay      ${secs.toFixed(2)} s  ${Math.round(count / secs).toLocaleString()} txns/s  ${(bytes / MB / secs).toFixed(1)} MB/s  peak RSS ${fmtMB(ours.peakRssBytes)}  [${ours.stdout.trim()}]`);
+  console.log(
+    `zkvault replay      ${secs.toFixed(2)} s  ${Math.round(count / secs).toLocaleString()} txns/s  ${(bytes / MB / secs).toFixed(1)} MB/s  peak RSS ${fmtMB(ours.peakRssBytes)}  [${ours.stdout.trim()}]`,
+  );
   const j = javaCmd();
   if (j) {
     const first = join(dir, 'log.1');
-    const theirs = await measureProcess(j.java, ['-XX:+UseSerialGC', '-cp', j.cp, 'org.apache.zookeeper.server.persistence.TxnLogToolkit', first], { discardStdout: true });
+    const theirs = await measureProcess(
+      j.java,
+      ['-XX:+UseSerialGC', '-cp', j.cp, 'org.apache.zookeeper.server.persistence.TxnLogToolkit', first],
+      { discardStdout: true },
+    );
     console.log(`TxnLogToolkit dump of log.1 (100k txns, read+print only): ${(theirs.wallMs / 1000).toFixed(2)} s (reference)`);
   }
 }
@@ -186,28 +212,60 @@ async function benchLogical(): Promise<void> {
   if (backup.code !== 0) throw new Error(`backup failed: ${backup.stderr}`);
   const id = JSON.parse(backup.stdout).id as string;
   const rate = (ms: number) => `${Math.round(nodes / (ms / 1000)).toLocaleString()} nodes/s, ${(bytes / MB / (ms / 1000)).toFixed(1)} MB/s`;
-  console.log(`naive sequential walk   ${(naive.wallMs / 1000).toFixed(2)} s  ${rate(naive.wallMs)}  peak RSS ${fmtMB(naive.peakRssBytes)}`);
-  console.log(`zkvault backup          ${(backup.wallMs / 1000).toFixed(2)} s  ${rate(backup.wallMs)}  peak RSS ${fmtMB(backup.peakRssBytes)}`);
+  console.log(
+    `naive sequential walk   ${(naive.wallMs / 1000).toFixed(2)} s  ${rate(naive.wallMs)}  peak RSS ${fmtMB(naive.peakRssBytes)}`,
+  );
+  console.log(
+    `zkvault backup          ${(backup.wallMs / 1000).toFixed(2)} s  ${rate(backup.wallMs)}  peak RSS ${fmtMB(backup.peakRssBytes)}`,
+  );
   console.log(`ratio (naive walk time / backup time): ${(naive.wallMs / backup.wallMs).toFixed(2)}  (target ≥ 3)`);
   console.log(`backup peak RSS: ${fmtMB(backup.peakRssBytes)}  (target < 150 MB)`);
   await source.destroy();
   const target = await startStandalone({ heapMb: 1536 });
   const restore = await measureProcess(CLI, ['restore', id, '--zk', target.connectString, '--repo', repo, '--json']);
   if (restore.code !== 0) throw new Error(`restore failed: ${restore.stderr}`);
-  console.log(`zkvault restore         ${(restore.wallMs / 1000).toFixed(2)} s  ${rate(restore.wallMs)}  peak RSS ${fmtMB(restore.peakRssBytes)}  (incl. read-back verification)`);
+  console.log(
+    `zkvault restore         ${(restore.wallMs / 1000).toFixed(2)} s  ${rate(restore.wallMs)}  peak RSS ${fmtMB(restore.peakRssBytes)}  (incl. read-back verification)`,
+  );
   // One level of many children (a queue or lock parent): its creates are cut into multis in linear time.
   const wide = Math.round(100_000 * scale);
   const s = await openSession({ connectString: target.connectString });
   const open = [{ perms: 31, scheme: 'world', id: 'anyone' }];
   await s.create('/wide-level', null, open);
   for (let i = 0; i < wide; i += 1000) {
-    await s.multi(Array.from({ length: Math.min(1000, wide - i) }, (_, j): ZkOp => ({ type: 'create', path: `/wide-level/c${i + j}`, data: null, acl: open })));
+    await s.multi(
+      Array.from({ length: Math.min(1000, wide - i) }, (_, j): ZkOp => ({
+        type: 'create',
+        path: `/wide-level/c${i + j}`,
+        data: null,
+        acl: open,
+      })),
+    );
   }
   await s.close();
   const wideRepo = join(work, 'wide-repo');
-  const wideBackup = await measureProcess(CLI, ['backup', '--zk', target.connectString, '--repo', wideRepo, '--path', '/wide-level', '--json']);
+  const wideBackup = await measureProcess(CLI, [
+    'backup',
+    '--zk',
+    target.connectString,
+    '--repo',
+    wideRepo,
+    '--path',
+    '/wide-level',
+    '--json',
+  ]);
   if (wideBackup.code !== 0) throw new Error(`backup failed: ${wideBackup.stderr}`);
-  const wideRestore = await measureProcess(CLI, ['restore', 'latest', '--zk', target.connectString, '--repo', wideRepo, '--into', '/wide-copy', '--json']);
+  const wideRestore = await measureProcess(CLI, [
+    'restore',
+    'latest',
+    '--zk',
+    target.connectString,
+    '--repo',
+    wideRepo,
+    '--into',
+    '/wide-copy',
+    '--json',
+  ]);
   if (wideRestore.code !== 0) throw new Error(`restore failed: ${wideRestore.stderr}`);
   console.log(
     `one level of ${wide.toLocaleString()} children: backup ${(wideBackup.wallMs / 1000).toFixed(2)} s, restore ${(wideRestore.wallMs / 1000).toFixed(2)} s  ` +
@@ -262,7 +320,9 @@ async function benchPhysical(): Promise<void> {
   for (let from = baseZxid + 1n; from <= L.zxid; from += per) writeLog(L.log(from, from + per - 1n));
   const target = L.zxid;
   L.txns = [];
-  console.log(`\n## physical: a dataDir of ${fmtMB(total)} (snapshot + logs, each log preallocated to 64 MB; ${count.toLocaleString()} txns after the base snapshot)`);
+  console.log(
+    `\n## physical: a dataDir of ${fmtMB(total)} (snapshot + logs, each log preallocated to 64 MB; ${count.toLocaleString()} txns after the base snapshot)`,
+  );
   // This machine's copy speed swings widely from run to run (a VM whose disk flushes to the host's
   // cache): each contender runs RUNS times, interleaved, and the medians are compared.
   const RUNS = 5;
@@ -287,7 +347,11 @@ async function benchPhysical(): Promise<void> {
     repo = join(work, `phys-repo-${i}`);
     const backup = await measureProcess(CLI, ['backup', '--data-dir', dataDir, '--repo', repo, '--json']);
     if (backup.code !== 0) throw new Error(`physical backup failed: ${backup.stderr}`);
-    backups.push({ wallMs: backup.wallMs, peakRssBytes: backup.peakRssBytes, inProcessMs: (JSON.parse(backup.stdout) as { durationMs: number }).durationMs });
+    backups.push({
+      wallMs: backup.wallMs,
+      peakRssBytes: backup.peakRssBytes,
+      inProcessMs: (JSON.parse(backup.stdout) as { durationMs: number }).durationMs,
+    });
     if (i < RUNS - 1) rmSync(repo, { recursive: true, force: true });
   }
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
@@ -300,16 +364,22 @@ async function benchPhysical(): Promise<void> {
   console.log(`(medians of ${RUNS} interleaved runs)`);
   console.log(`plain copy (cp -r)      ${(copyMs / 1000).toFixed(2)} s  ${mbs(copyMs)} MB/s`);
   console.log(`cp -r, then sync        ${(durableMs / 1000).toFixed(2)} s  ${mbs(durableMs)} MB/s`);
-  console.log(`node copy, then sync    ${(nodeCopyMs / 1000).toFixed(2)} s  ${mbs(nodeCopyMs)} MB/s  (bench/node-copy.ts: the same bytes, nothing checked or hashed; the floor for a Node program)`);
+  console.log(
+    `node copy, then sync    ${(nodeCopyMs / 1000).toFixed(2)} s  ${mbs(nodeCopyMs)} MB/s  (bench/node-copy.ts: the same bytes, nothing checked or hashed; the floor for a Node program)`,
+  );
   console.log(
     `zkvault backup          ${(backupMs / 1000).toFixed(2)} s  ${mbs(backupMs)} MB/s  peak RSS ${fmtMB(Math.max(...backups.map((b) => b.peakRssBytes)))}` +
       `  (every record's checksum verified, sha256 of every member and of the archive; ${(inProcessMs / 1000).toFixed(2)} s of it inside the backup, the rest is Node start-up)`,
   );
-  console.log(`ratio (backup throughput / plain copy): ${(copyMs / backupMs).toFixed(2)}; against cp + sync: ${(durableMs / backupMs).toFixed(2)}; backup without start-up against cp + sync: ${(durableMs / inProcessMs).toFixed(2)}; node copy against cp + sync: ${(durableMs / nodeCopyMs).toFixed(2)}  (target ≥ 0.8)`);
+  console.log(
+    `ratio (backup throughput / plain copy): ${(copyMs / backupMs).toFixed(2)}; against cp + sync: ${(durableMs / backupMs).toFixed(2)}; backup without start-up against cp + sync: ${(durableMs / inProcessMs).toFixed(2)}; node copy against cp + sync: ${(durableMs / nodeCopyMs).toFixed(2)}  (target ≥ 0.8)`,
+  );
   // A scheduled incremental: the repository holds everything but the newest log's txns.
   const older = join(work, 'phys-data-older');
   mkdirSync(join(older, 'version-2'), { recursive: true });
-  const logNames = readdirSync(v2).filter((n) => n.startsWith('log.')).sort((a, b) => (BigInt('0x' + a.slice(4)) < BigInt('0x' + b.slice(4)) ? -1 : 1));
+  const logNames = readdirSync(v2)
+    .filter((n) => n.startsWith('log.'))
+    .sort((a, b) => (BigInt('0x' + a.slice(4)) < BigInt('0x' + b.slice(4)) ? -1 : 1));
   for (const n of readdirSync(v2)) if (n !== logNames[logNames.length - 1]) linkSync(join(v2, n), join(older, 'version-2', n));
   const incRepo = join(work, 'phys-inc-repo');
   const incBase = await measureProcess(CLI, ['backup', '--data-dir', older, '--repo', incRepo]);
@@ -318,12 +388,26 @@ async function benchPhysical(): Promise<void> {
   if (inc.code !== 0) throw new Error(`incremental backup failed: ${inc.stderr}`);
   const incTxns = (JSON.parse(inc.stdout) as { zxid: { to: string } }).zxid.to;
   const again = await measureProcess(CLI, ['backup', '--data-dir', dataDir, '--repo', incRepo, '--incremental', '--json']);
-  if (again.code !== 0 || !(JSON.parse(again.stdout) as { unchanged?: boolean }).unchanged) throw new Error(`second incremental: ${again.stderr}`);
-  console.log(`incremental (the newest log's txns, up to ${incTxns}) ${(inc.wallMs / 1000).toFixed(2)} s; again with nothing new ${(again.wallMs / 1000).toFixed(2)} s  (${logNames.length} logs in the dataDir)`);
+  if (again.code !== 0 || !(JSON.parse(again.stdout) as { unchanged?: boolean }).unchanged)
+    throw new Error(`second incremental: ${again.stderr}`);
+  console.log(
+    `incremental (the newest log's txns, up to ${incTxns}) ${(inc.wallMs / 1000).toFixed(2)} s; again with nothing new ${(again.wallMs / 1000).toFixed(2)} s  (${logNames.length} logs in the dataDir)`,
+  );
   const out = join(work, 'phys-restore');
-  const restore = await measureProcess(CLI, ['restore', '--to-zxid', '0x' + target.toString(16), '--data-dir', out, '--repo', repo, '--json']);
+  const restore = await measureProcess(CLI, [
+    'restore',
+    '--to-zxid',
+    '0x' + target.toString(16),
+    '--data-dir',
+    out,
+    '--repo',
+    repo,
+    '--json',
+  ]);
   if (restore.code !== 0) throw new Error(`restore failed: ${restore.stderr}`);
-  console.log(`restore --to-zxid (${count.toLocaleString()} txns past the base) ${(restore.wallMs / 1000).toFixed(2)} s  peak RSS ${fmtMB(restore.peakRssBytes)}  (every digest compared)`);
+  console.log(
+    `restore --to-zxid (${count.toLocaleString()} txns past the base) ${(restore.wallMs / 1000).toFixed(2)} s  peak RSS ${fmtMB(restore.peakRssBytes)}  (every digest compared)`,
+  );
 }
 
 try {

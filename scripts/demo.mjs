@@ -46,7 +46,7 @@ const steps = [
     },
   },
   {
-    title: 'Write some znodes (node-zookeeper-client, plus container and TTL nodes via ZooKeeper\'s shell)',
+    title: "Write some znodes (node-zookeeper-client, plus container and TTL nodes via ZooKeeper's shell)",
     async run() {
       const client = (ctx.client = await connect(ctx.zk.connectString));
       {
@@ -72,13 +72,17 @@ const steps = [
         ctx.written.push('/demo/read-only');
         for (let i = 0; i < 5; i++) await setData(client, '/demo/config', JSON.stringify({ featureX: i % 2 === 0, replicas: 3 + i }));
       }
-      await harness.zkCli(ctx.zk.connectString, ['create -c /demo/locks', 'create /demo/locks/lock-1 held', 'create -t 600000 /demo/ttl expires-in-10-minutes']);
+      await harness.zkCli(ctx.zk.connectString, [
+        'create -c /demo/locks',
+        'create /demo/locks/lock-1 held',
+        'create -t 600000 /demo/ttl expires-in-10-minutes',
+      ]);
       ctx.written.push('/demo/locks', '/demo/locks/lock-1', '/demo/ttl');
       note(`wrote ${ctx.written.length} znodes under /demo`);
     },
   },
   {
-    title: 'Export the tree straight from ZooKeeper\'s files: zkvault export --data-dir .demo/zk-data',
+    title: "Export the tree straight from ZooKeeper's files: zkvault export --data-dir .demo/zk-data",
     async run() {
       const { code, stdout, stderr } = await zkvault(['export', '--data-dir', ctx.dataDir]);
       if (code !== 0) throw new Error(`zkvault export exited with ${code}${stderr ? `:\n${stderr.trimEnd()}` : ''}`);
@@ -135,7 +139,7 @@ const steps = [
     },
   },
   {
-    title: 'Point-in-time restore offline: a dataDir at the physical backup\'s last zxid, started as a server',
+    title: "Point-in-time restore offline: a dataDir at the physical backup's last zxid, started as a server",
     async run() {
       const out = path.join(demoDir, 'restored-data');
       await rm(out, { recursive: true, force: true });
@@ -145,7 +149,9 @@ const steps = [
       const children = await new Promise((resolve, reject) => client.getChildren('/demo', (err, c) => (err ? reject(err) : resolve(c))));
       client.close();
       await restored.stop();
-      note(`a real server started from ${path.relative(root, out)} serves /demo with ${children.length} children: ${children.sort().join(', ')}`);
+      note(
+        `a real server started from ${path.relative(root, out)} serves /demo with ${children.length} children: ${children.sort().join(', ')}`,
+      );
     },
   },
   {
@@ -153,7 +159,9 @@ const steps = [
     async run() {
       ctx.client.close();
       await ctx.zk.stop();
-      note(`stopped; its dataDir stays in ${path.relative(root, ctx.dataDir)} (try: bin/zkvault export --data-dir ${path.relative(root, ctx.dataDir)})`);
+      note(
+        `stopped; its dataDir stays in ${path.relative(root, ctx.dataDir)} (try: bin/zkvault export --data-dir ${path.relative(root, ctx.dataDir)})`,
+      );
     },
   },
 ];

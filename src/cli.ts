@@ -51,7 +51,9 @@ function applyBooleanEnv(cmd: Command): void {
     if (cmd.getOptionValueSource(key) === 'cli') continue;
     const on = TRUE_WORDS.test(raw.trim()) ? true : FALSE_WORDS.test(raw.trim()) ? false : undefined;
     if (on === undefined) {
-      throw new UsageError(`${name}=${JSON.stringify(raw)} is not a yes/no value`, { hint: `set ${name} to 1 or 0 (true/false, yes/no, on/off), or unset it` });
+      throw new UsageError(`${name}=${JSON.stringify(raw)} is not a yes/no value`, {
+        hint: `set ${name} to 1 or 0 (true/false, yes/no, on/off), or unset it`,
+      });
     }
     // A --no-… flag switched on means its value is false; switched off, every flag keeps its default.
     if (on) cmd.setOptionValueWithSource(key, !opt.negate, 'env');

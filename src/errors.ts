@@ -2,17 +2,7 @@
 // Only cli.ts turns an error into an exit code; everything else throws.
 
 export type ErrorKind =
-  | 'usage'
-  | 'user'
-  | 'partial'
-  | 'integrity'
-  | 'differences'
-  | 'not-found'
-  | 'locked'
-  | 'auth'
-  | 'connection'
-  | 'cancelled'
-  | 'internal';
+  'usage' | 'user' | 'partial' | 'integrity' | 'differences' | 'not-found' | 'locked' | 'auth' | 'connection' | 'cancelled' | 'internal';
 
 /** Exit codes fixed by the CLI contract. */
 export const EXIT_CODES: Record<ErrorKind, number> = {
@@ -111,13 +101,7 @@ export class IntegrityError extends ZkvaultError {
   readonly file: string;
   readonly offset: number | undefined;
 
-  constructor(
-    problem: IntegrityProblem,
-    file: string,
-    offset: number | undefined,
-    detail: string,
-    options?: ErrorOptions,
-  ) {
+  constructor(problem: IntegrityProblem, file: string, offset: number | undefined, detail: string, options?: ErrorOptions) {
     const where = offset === undefined ? file : `${file} at byte ${offset}`;
     super('integrity', `${where}: ${detail}`, options);
     this.name = 'IntegrityError';

@@ -51,7 +51,10 @@ class ByteSource {
   received = 0;
   readonly hash = createHash('sha256');
 
-  constructor(source: AsyncIterable<Uint8Array>, private readonly signal?: AbortSignal) {
+  constructor(
+    source: AsyncIterable<Uint8Array>,
+    private readonly signal?: AbortSignal,
+  ) {
     this.it = source[Symbol.asyncIterator]();
   }
 
@@ -214,7 +217,11 @@ function isZero(block: Buffer): boolean {
 }
 
 /** Every member of an archive (names, sizes, offsets), reading it to the end. */
-export async function listArchive(source: AsyncIterable<Uint8Array>, archive: string, opts: { signal?: AbortSignal } = {}): Promise<ReadArchiveResult> {
+export async function listArchive(
+  source: AsyncIterable<Uint8Array>,
+  archive: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<ReadArchiveResult> {
   return readArchive(source, archive, () => {}, opts);
 }
 
@@ -246,7 +253,11 @@ export async function extractArchiveMember(
 }
 
 /** The bytes of the archive's manifest.json (its last member), or null when it has none. */
-export async function readArchiveManifest(source: AsyncIterable<Uint8Array>, archive: string, opts: { signal?: AbortSignal } = {}): Promise<Buffer | null> {
+export async function readArchiveManifest(
+  source: AsyncIterable<Uint8Array>,
+  archive: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<Buffer | null> {
   let manifest: Buffer | null = null;
   await readArchive(
     source,

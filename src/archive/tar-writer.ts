@@ -126,11 +126,21 @@ export class ArchivePacker {
         const st = await fh.stat();
         if (!st.isFile()) throw new UsageError(`${source.path}: member "${source.name}" is not a regular file`);
         if (source.length !== undefined && st.size < source.length) {
-          throw new IntegrityError('truncated', source.path, st.size, `member ${source.name} shrank: ${st.size} bytes, ${source.length} expected`);
+          throw new IntegrityError(
+            'truncated',
+            source.path,
+            st.size,
+            `member ${source.name} shrank: ${st.size} bytes, ${source.length} expected`,
+          );
         }
         const size = source.length ?? st.size;
         if (source.expected && source.expected.size !== size) {
-          throw new IntegrityError('checksum', source.path, undefined, `member ${source.name} changed after it was added: size was ${source.expected.size}, now ${size}`);
+          throw new IntegrityError(
+            'checksum',
+            source.path,
+            undefined,
+            `member ${source.name} changed after it was added: size was ${source.expected.size}, now ${size}`,
+          );
         }
         yield out(encodeFileHeader(source.name, size, mtime));
         const offset = position;
@@ -145,11 +155,21 @@ export class ArchivePacker {
           }
         }
         if (copied !== size) {
-          throw new IntegrityError('truncated', source.path, copied, `member ${source.name} shrank while being packed: expected ${size} bytes`);
+          throw new IntegrityError(
+            'truncated',
+            source.path,
+            copied,
+            `member ${source.name} shrank while being packed: expected ${size} bytes`,
+          );
         }
         const sha256 = memberHash.digest('hex');
         if (source.expected?.sha256 !== undefined && source.expected.sha256 !== sha256) {
-          throw new IntegrityError('checksum', source.path, undefined, `member ${source.name} changed after it was added: sha256 expected ${source.expected.sha256}, got ${sha256}`);
+          throw new IntegrityError(
+            'checksum',
+            source.path,
+            undefined,
+            `member ${source.name} changed after it was added: sha256 expected ${source.expected.sha256}, got ${sha256}`,
+          );
         }
         const pad = paddingFor(size);
         if (pad > 0) yield out(Buffer.alloc(pad));
@@ -166,7 +186,12 @@ export class ArchivePacker {
     yield out(manifest);
     const pad = paddingFor(manifest.length);
     if (pad > 0) yield out(Buffer.alloc(pad));
-    entries.push({ name: MANIFEST_MEMBER, offset: manifestOffset, size: manifest.length, sha256: createHash('sha256').update(manifest).digest('hex') });
+    entries.push({
+      name: MANIFEST_MEMBER,
+      offset: manifestOffset,
+      size: manifest.length,
+      sha256: createHash('sha256').update(manifest).digest('hex'),
+    });
     yield out(Buffer.alloc(2 * BLOCK));
     this.result = { entries, size: position, sha256: archiveHash.digest('hex') };
   }

@@ -15,10 +15,16 @@ export function humanBackup(r: BackupResult): string {
     `backup ${r.id}${r.partial ? ' (PARTIAL)' : ''}`,
     `  kind       ${r.kind}`,
     `  nodes      ${r.nodes} (${r.counts.persistent} persistent, ${r.counts.ephemeral} ephemeral, ${r.counts.container} container, ${r.counts.ttl} ttl; ${formatBytes(r.counts.dataBytes)} of data)` +
-      (r.kind === 'logical' ? '\n             (read through the client API, where container and TTL nodes show as persistent)' : `\n             (in the base snapshot, ${r.zxid.from}; the tree at a later zxid may hold more or fewer)`),
+      (r.kind === 'logical'
+        ? '\n             (read through the client API, where container and TTL nodes show as persistent)'
+        : `\n             (in the base snapshot, ${r.zxid.from}; the tree at a later zxid may hold more or fewer)`),
     `  archive    ${formatBytes(r.bytes)}`,
     `  zxid       ${r.zxid.from} .. ${r.zxid.to}` +
-      (r.consistent === undefined ? '' : r.consistent ? '  (consistent: nothing changed during the walk)' : `  (fuzzy: ${r.changedDuringWalk} node(s) changed during the walk)`),
+      (r.consistent === undefined
+        ? ''
+        : r.consistent
+          ? '  (consistent: nothing changed during the walk)'
+          : `  (fuzzy: ${r.changedDuringWalk} node(s) changed during the walk)`),
     `  took       ${formatDuration(r.durationMs)}`,
   ];
   if (r.unreadable.length > 0) {
@@ -32,7 +38,7 @@ export function humanBackup(r: BackupResult): string {
 export function register(program: Command, run: Runner): void {
   const cmd = program
     .command('backup')
-    .description('back up a live tree (logical, default) or a server\'s data files (physical, with --data-dir)')
+    .description("back up a live tree (logical, default) or a server's data files (physical, with --data-dir)")
     .addOption(envOption('--path <path>', 'logical: the subtree to back up').default('/'))
     .addOption(envOption('--exclude <path>', 'logical: leave out this subtree (repeatable)').argParser(collect))
     .addOption(envOption('--concurrency <n>', 'logical: nodes read at once').default('64'))
@@ -45,9 +51,26 @@ export function register(program: Command, run: Runner): void {
     run(async ({ printer, signal }) => {
       if (opts.dataDir) {
         const { backupPhysical } = await import('../services/physical-backup.js');
-        const result = await backupPhysical({ dataDir: opts.dataDir, logDir: opts.logDir, repo: opts.repo, incremental: Boolean(opts.incremental), signal, warn: (m) => printer.warn(m) });
+        const result = await backupPhysical({
+          dataDir: opts.dataDir,
+          logDir: opts.logDir,
+          repo: opts.repo,
+          incremental: Boolean(opts.incremental),
+          signal,
+          warn: (m) => printer.warn(m),
+        });
         printer.result(
-          { id: result.id, kind: result.kind, nodes: result.nodes, bytes: result.bytes, zxid: result.zxid, partial: result.partial, unchanged: result.unchanged ?? false, gap: result.gap, durationMs: result.durationMs },
+          {
+            id: result.id,
+            kind: result.kind,
+            nodes: result.nodes,
+            bytes: result.bytes,
+            zxid: result.zxid,
+            partial: result.partial,
+            unchanged: result.unchanged ?? false,
+            gap: result.gap,
+            durationMs: result.durationMs,
+          },
           () => (result.unchanged ? `nothing new since ${result.id} (up to ${result.zxid.to}); no backup taken` : humanBackup(result)),
         );
         return;
@@ -71,7 +94,19 @@ export function register(program: Command, run: Runner): void {
       });
       printer.progressDone();
       printer.result(
-        { id: result.id, kind: result.kind, nodes: result.nodes, bytes: result.bytes, zxid: result.zxid, partial: result.partial, consistent: result.consistent, changedDuringWalk: result.changedDuringWalk, unreadable: result.unreadable, counts: result.counts, durationMs: result.durationMs },
+        {
+          id: result.id,
+          kind: result.kind,
+          nodes: result.nodes,
+          bytes: result.bytes,
+          zxid: result.zxid,
+          partial: result.partial,
+          consistent: result.consistent,
+          changedDuringWalk: result.changedDuringWalk,
+          unreadable: result.unreadable,
+          counts: result.counts,
+          durationMs: result.durationMs,
+        },
         () => humanBackup(result),
       );
       if (result.partial) {

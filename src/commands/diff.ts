@@ -18,9 +18,16 @@ export function register(program: Command, run: Runner): void {
     .argument('<a>', `the tree to compare from: ${SOURCE}`)
     .argument('<b>', 'the tree to compare to (same forms)')
     .addOption(envOption('--path <path>', 'compare only this znode and its descendants (an absolute server path)'))
-    .addOption(envOption('--stat', 'also compare every stat field (czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner)'))
+    .addOption(
+      envOption('--stat', 'also compare every stat field (czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner)'),
+    )
     .addOption(envOption('--ignore-stat', 'compare data, ACL and type only (the default)'))
-    .addOption(envOption('--auth <scheme:credentials>', 'add auth to live (zk://) sessions, e.g. digest:alice:secret (repeatable; never printed)').argParser(collect));
+    .addOption(
+      envOption(
+        '--auth <scheme:credentials>',
+        'add auth to live (zk://) sessions, e.g. digest:alice:secret (repeatable; never printed)',
+      ).argParser(collect),
+    );
   addRepoOption(cmd);
   cmd.action(async (a: string, b: string, opts) =>
     run(async ({ printer, signal }) => {

@@ -58,7 +58,15 @@ export function renderManifest(m: BackupManifest, r: InspectResult['restorable']
     ]),
   );
   out.push('', 'source');
-  out.push(...fields([['zk', m.source.zk], ['path', m.source.path], ['dataDir', m.source.dataDir], ['logDir', m.source.logDir], ['host', m.source.host]]));
+  out.push(
+    ...fields([
+      ['zk', m.source.zk],
+      ['path', m.source.path],
+      ['dataDir', m.source.dataDir],
+      ['logDir', m.source.logDir],
+      ['host', m.source.host],
+    ]),
+  );
   out.push('', 'restores to');
   out.push(
     ...fields([

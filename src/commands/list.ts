@@ -39,7 +39,9 @@ function renderList(backups: ListedBackup[]): string {
     [
       b.partial ? 'PARTIAL' : '',
       b.chain?.parent ? `incremental of ${b.chain.parent}` : '',
-      b.beyondCut ? `txns ${formatZxidRange(b.beyondCut)} ${b.beyondCut.dropped ? 'dropped by the ensemble' : 'unconfirmed'}, never restored` : '',
+      b.beyondCut
+        ? `txns ${formatZxidRange(b.beyondCut)} ${b.beyondCut.dropped ? 'dropped by the ensemble' : 'unconfirmed'}, never restored`
+        : '',
     ]
       .filter(Boolean)
       .join(', '),

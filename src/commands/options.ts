@@ -49,5 +49,9 @@ export function addZkOptions(cmd: Command, required = false): Command {
   if (!required) zk.default('127.0.0.1:2181');
   return cmd
     .addOption(zk)
-    .addOption(envOption('--auth <scheme:credentials>', 'add auth to every session, e.g. digest:alice:secret (repeatable; never printed)').argParser(collect));
+    .addOption(
+      envOption('--auth <scheme:credentials>', 'add auth to every session, e.g. digest:alice:secret (repeatable; never printed)').argParser(
+        collect,
+      ),
+    );
 }

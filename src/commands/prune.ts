@@ -3,13 +3,7 @@
 import type { Command } from 'commander';
 import { envOption, type Runner } from '../cli.js';
 import { UsageError } from '../errors.js';
-import {
-  COUNT_RULES,
-  parseFixedDuration,
-  parseRetentionDuration,
-  policyKeepsSomething,
-  type RetentionPolicy,
-} from '../core/retention.js';
+import { COUNT_RULES, parseFixedDuration, parseRetentionDuration, policyKeepsSomething, type RetentionPolicy } from '../core/retention.js';
 import { formatBytes } from '../output/format.js';
 import { addRepoOption } from './options.js';
 import { formatTime, renderTable } from './list.js';
@@ -29,8 +23,12 @@ export function addKeepOptions(cmd: Command): Command {
   for (const rule of COUNT_RULES) cmd.addOption(envOption(`--keep-${rule} <n>`, RULE_HELP[rule]));
   return cmd
     .addOption(envOption('--keep-within <duration>', 'keep every backup within this long of the newest one, e.g. 7d, 36h, 6mo, 1y'))
-    .addOption(envOption('--group-by <how>', 'series: count each kind+source apart; none: one history for the whole repository').default('series'))
-    .addOption(envOption('--orphan-grace <duration>', 'remove archives without a manifest (and unfinished uploads) once this old').default('1h'));
+    .addOption(
+      envOption('--group-by <how>', 'series: count each kind+source apart; none: one history for the whole repository').default('series'),
+    )
+    .addOption(
+      envOption('--orphan-grace <duration>', 'remove archives without a manifest (and unfinished uploads) once this old').default('1h'),
+    );
 }
 
 function parseCount(value: unknown, flag: string): number {
@@ -54,7 +52,9 @@ export interface KeepFlags {
 export function keepFlagsFrom(opts: Record<string, unknown>): KeepFlags | null {
   const given = COUNT_RULES.some((r) => opts[`keep${r[0]!.toUpperCase()}${r.slice(1)}`] !== undefined) || opts.keepWithin !== undefined;
   if (!given) return null;
-  const counts = Object.fromEntries(COUNT_RULES.map((r) => [r, parseCount(opts[`keep${r[0]!.toUpperCase()}${r.slice(1)}`], `--keep-${r}`)])) as Record<(typeof COUNT_RULES)[number], number>;
+  const counts = Object.fromEntries(
+    COUNT_RULES.map((r) => [r, parseCount(opts[`keep${r[0]!.toUpperCase()}${r.slice(1)}`], `--keep-${r}`)]),
+  ) as Record<(typeof COUNT_RULES)[number], number>;
   const groupBy = String(opts.groupBy ?? 'series');
   if (groupBy !== 'series' && groupBy !== 'none') throw new UsageError(`--group-by ${groupBy}: give series or none`);
   const policy: RetentionPolicy = {
@@ -63,7 +63,9 @@ export function keepFlagsFrom(opts: Record<string, unknown>): KeepFlags | null {
     groupBy,
   };
   if (!policyKeepsSomething(policy)) {
-    throw new UsageError('every --keep-* rule is 0: this policy would remove every backup', { hint: 'give at least one rule above 0, e.g. --keep-last 1' });
+    throw new UsageError('every --keep-* rule is 0: this policy would remove every backup', {
+      hint: 'give at least one rule above 0, e.g. --keep-last 1',
+    });
   }
   return { policy, orphanGraceMs: parseFixedDuration(String(opts.orphanGrace ?? '1h'), '--orphan-grace') };
 }
@@ -117,7 +119,13 @@ export function renderPrune(r: PruneResult): string {
     out.push(
       renderTable(
         ['', 'ID', 'CREATED (UTC)', 'SIZE', 'WHY'],
-        mine.map((x) => [x.action, x.e.id + (x.e.partial ? ' (partial)' : ''), formatTime(x.e.createdAt), formatBytes(x.e.bytes), x.e.reasons.join('; ')]),
+        mine.map((x) => [
+          x.action,
+          x.e.id + (x.e.partial ? ' (partial)' : ''),
+          formatTime(x.e.createdAt),
+          formatBytes(x.e.bytes),
+          x.e.reasons.join('; '),
+        ]),
         [3],
       )
         .split('\n')
@@ -140,9 +148,13 @@ export function renderPrune(r: PruneResult): string {
   }
   const leftovers = r.orphans.filter((o) => o.remove).length;
   if (r.dryRun) {
-    out.push(`dry run: would remove ${plural(r.remove.length, 'backup')} and ${plural(leftovers, 'leftover')} (${formatBytes(r.bytesFreed)}), keeping ${plural(r.keep.length, 'backup')}; nothing was changed`);
+    out.push(
+      `dry run: would remove ${plural(r.remove.length, 'backup')} and ${plural(leftovers, 'leftover')} (${formatBytes(r.bytesFreed)}), keeping ${plural(r.keep.length, 'backup')}; nothing was changed`,
+    );
   } else {
-    out.push(`removed ${plural(r.removed, 'backup')} and ${plural(r.orphansRemoved, 'leftover')} (${formatBytes(r.bytesFreed)}), kept ${plural(r.keep.length, 'backup')}`);
+    out.push(
+      `removed ${plural(r.removed, 'backup')} and ${plural(r.orphansRemoved, 'leftover')} (${formatBytes(r.bytesFreed)}), kept ${plural(r.keep.length, 'backup')}`,
+    );
   }
   return out.join('\n');
 }

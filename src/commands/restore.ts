@@ -9,7 +9,9 @@ import { parseZxid } from '../core/zxid.js';
 function human(r: RestoreResult): string {
   const lines: string[] = [];
   const head = r.dryRun ? `dry run: restore of ${r.backup.id} (${r.backup.zxid}) would` : `restored ${r.backup.id} (${r.backup.zxid}):`;
-  lines.push(`${head} ${r.dryRun ? 'create' : 'created'} ${r.created}, ${r.dryRun ? 'update' : 'updated'} ${r.updated}, ${r.dryRun ? 'delete' : 'deleted'} ${r.deleted}, skip ${r.skipped} node(s)`);
+  lines.push(
+    `${head} ${r.dryRun ? 'create' : 'created'} ${r.created}, ${r.dryRun ? 'update' : 'updated'} ${r.updated}, ${r.dryRun ? 'delete' : 'deleted'} ${r.deleted}, skip ${r.skipped} node(s)`,
+  );
   lines.push(`  ${r.sourceRoot} → ${r.targetRoot} (mode ${r.mode})`);
   if (r.plan) {
     for (const p of r.plan.creates.slice(0, 50)) lines.push(`  + ${p}`);
@@ -26,7 +28,10 @@ function human(r: RestoreResult): string {
       lines.push(
         v.mismatches.length === 0
           ? `  verified: ${v.checked} node(s) read back equal the backup${v.unreadable ? ` (${v.unreadable} unreadable with these credentials)` : ''}`
-          : `  verification found ${v.mismatches.length} difference(s): ${v.mismatches.slice(0, 5).map((m) => `${m.path} (${m.fields.join(', ')})`).join('; ')}`,
+          : `  verification found ${v.mismatches.length} difference(s): ${v.mismatches
+              .slice(0, 5)
+              .map((m) => `${m.path} (${m.fields.join(', ')})`)
+              .join('; ')}`,
       );
     }
     lines.push(`  target zxid now ${r.zxid}`);
@@ -50,7 +55,12 @@ export function register(program: Command, run: Runner): void {
     .argument('[ref]', 'backup id, ID@ZXID or latest')
     .addOption(envOption('--path <path>', 'restore only this subtree of the backup'))
     .addOption(envOption('--into <path>', 'put the restored subtree here instead of its own path'))
-    .addOption(envOption('--mode <mode>', 'create: refuse if any node exists; overwrite: update differing nodes; mirror: overwrite and delete extras').default('create'))
+    .addOption(
+      envOption(
+        '--mode <mode>',
+        'create: refuse if any node exists; overwrite: update differing nodes; mirror: overwrite and delete extras',
+      ).default('create'),
+    )
     .addOption(envOption('--dry-run', 'print the plan and change nothing'))
     .addOption(envOption('--ephemerals-as-persistent', 'restore ephemeral nodes as persistent ones (skipped by default)'))
     .addOption(envOption('--no-sequential-counters', "do not raise parents' sequential counters to the backup's"))
@@ -74,28 +84,46 @@ export function register(program: Command, run: Runner): void {
       const toZxid = opts.toZxid !== undefined ? parseZxid(opts.toZxid, '--to-zxid') : undefined;
       const { parseTime } = await import('../services/pitr.js');
       const toTime = opts.toTime !== undefined ? parseTime(opts.toTime) : undefined;
-      if (!ref && toZxid === undefined && toTime === undefined) throw new UsageError('restore needs a backup id, --to-zxid or --to-time', { hint: 'zkvault list shows the ids' });
+      if (!ref && toZxid === undefined && toTime === undefined)
+        throw new UsageError('restore needs a backup id, --to-zxid or --to-time', { hint: 'zkvault list shows the ids' });
       if (opts.dataDir) {
         const myid = opts.myid === undefined ? undefined : Number(opts.myid);
-        if (myid !== undefined && (!Number.isInteger(myid) || myid < 1 || myid > 255)) throw new UsageError(`--myid ${opts.myid} is not a server id from 1 to 255`);
+        if (myid !== undefined && (!Number.isInteger(myid) || myid < 1 || myid > 255))
+          throw new UsageError(`--myid ${opts.myid} is not a server id from 1 to 255`);
         const { restoreOffline } = await import('../services/restore-offline.js');
-        const r = await restoreOffline({ repo: opts.repo, ref, toZxid, toTime, dataDir: opts.dataDir, myid, bumpEpoch: Boolean(opts.bumpEpoch), signal, warn: (m) => printer.warn(m) });
+        const r = await restoreOffline({
+          repo: opts.repo,
+          ref,
+          toZxid,
+          toTime,
+          dataDir: opts.dataDir,
+          myid,
+          bumpEpoch: Boolean(opts.bumpEpoch),
+          signal,
+          warn: (m) => printer.warn(m),
+        });
         printer.result(r, () =>
           [
             `restored ${r.backup.id} at ${r.zxid} into ${r.dataDir}`,
             `  ${r.created} nodes, ${r.sessions} open session(s), snapshot ${r.snapshot}`,
             r.backup.chain.length > 1 ? `  chain: ${r.backup.chain.join(' → ')}` : '',
             `  start every member of the ensemble from a copy of this dataDir (docs/restore.md)`,
-          ].filter(Boolean).join('\n'),
+          ]
+            .filter(Boolean)
+            .join('\n'),
         );
         return r.notice ? 3 : undefined;
       }
-      if (!opts.zk) throw new UsageError('restore needs --zk (a live ensemble) or --data-dir (an offline dataDir)', { hint: 'e.g. --zk 127.0.0.1:2181, or ZKVAULT_ZK' });
+      if (!opts.zk)
+        throw new UsageError('restore needs --zk (a live ensemble) or --data-dir (an offline dataDir)', {
+          hint: 'e.g. --zk 127.0.0.1:2181, or ZKVAULT_ZK',
+        });
       if (!['create', 'overwrite', 'mirror'].includes(opts.mode)) {
         throw new UsageError(`--mode ${opts.mode} is not one of create, overwrite, mirror`);
       }
       const maxBytes = Number(opts.juteMaxbuffer);
-      if (!Number.isInteger(maxBytes) || maxBytes < 4096) throw new UsageError(`--jute-maxbuffer ${opts.juteMaxbuffer} is not a byte count`);
+      if (!Number.isInteger(maxBytes) || maxBytes < 4096)
+        throw new UsageError(`--jute-maxbuffer ${opts.juteMaxbuffer} is not a byte count`);
       if (!opts.dryRun) {
         printer.warn(
           opts.into

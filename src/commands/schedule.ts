@@ -31,7 +31,7 @@ export function register(program: Command, run: Runner): void {
     .command('schedule')
     .description('foreground daemon: a backup at every tick of --cron, then prune with the --keep-* rules')
     .addOption(envOption('--cron <expr>', 'when to back up: 5 fields, or 6 with seconds first (e.g. "0 */6 * * *", "*/30 * * * * *")'))
-    .addOption(envOption('--timezone <zone>', 'IANA time zone --cron is read in (default: the host\'s local time)'))
+    .addOption(envOption('--timezone <zone>', "IANA time zone --cron is read in (default: the host's local time)"))
     .addOption(envOption('--path <path>', 'logical: the subtree to back up').default('/'))
     .addOption(envOption('--exclude <path>', 'logical: leave out this subtree (repeatable)').argParser(collect))
     .addOption(envOption('--concurrency <n>', 'logical: nodes read at once').default('64'))
@@ -39,24 +39,29 @@ export function register(program: Command, run: Runner): void {
     .addOption(envOption('--log-dir <dir>', 'physical: the dataLogDir, when apart from dataDir'))
     .addOption(envOption('--incremental', 'physical: every run after the first is incremental'))
     .addOption(envOption('--full-every <n>', 'physical: a full backup every N runs, incrementals in between'))
-    .addOption(envOption('--max-failures <n>', 'exit after N consecutive failed runs, with the last failure\'s exit code (default: never)'))
+    .addOption(envOption('--max-failures <n>', "exit after N consecutive failed runs, with the last failure's exit code (default: never)"))
     .addOption(envOption('--max-runs <n>', 'exit after N runs (default: never)'))
-    .addOption(envOption('--stop-grace <duration>', 'on SIGTERM/SIGINT, let a run in flight finish for this long before aborting it').default('10s'))
+    .addOption(
+      envOption('--stop-grace <duration>', 'on SIGTERM/SIGINT, let a run in flight finish for this long before aborting it').default('10s'),
+    )
     .addOption(envOption('--log-format <format>', 'auto (JSON lines unless stderr is a terminal), json or text').default('auto'));
   addZkOptions(cmd);
   addKeepOptions(cmd);
   addRepoOption(cmd);
   cmd.action(async (opts) =>
     run(async ({ printer, signal }) => {
-      if (!opts.cron) throw new UsageError('schedule needs --cron', { hint: 'e.g. zkvault schedule --cron "0 * * * *" --keep-hourly 24 --keep-daily 7' });
+      if (!opts.cron)
+        throw new UsageError('schedule needs --cron', { hint: 'e.g. zkvault schedule --cron "0 * * * *" --keep-hourly 24 --keep-daily 7' });
       const logFormat = String(opts.logFormat);
-      if (logFormat !== 'auto' && logFormat !== 'json' && logFormat !== 'text') throw new UsageError(`--log-format ${logFormat}: give auto, json or text`);
+      if (logFormat !== 'auto' && logFormat !== 'json' && logFormat !== 'text')
+        throw new UsageError(`--log-format ${logFormat}: give auto, json or text`);
       let backup: ScheduledBackup;
       if (opts.dataDir) {
         const fullEvery = positiveInt(opts.fullEvery, '--full-every', 1);
         backup = { kind: 'physical', dataDir: opts.dataDir, logDir: opts.logDir, incremental: Boolean(opts.incremental), fullEvery };
       } else {
-        if (opts.incremental || opts.fullEvery !== undefined) throw new UsageError('--incremental and --full-every apply to physical backups (--data-dir)');
+        if (opts.incremental || opts.fullEvery !== undefined)
+          throw new UsageError('--incremental and --full-every apply to physical backups (--data-dir)');
         if (opts.logDir) throw new UsageError('--log-dir applies to physical backups (--data-dir)');
         const concurrency = positiveInt(opts.concurrency, '--concurrency', 1)!;
         if (concurrency > 10_000) throw new UsageError(`--concurrency ${opts.concurrency} is not a whole number from 1 to 10000`);
@@ -77,7 +82,17 @@ export function register(program: Command, run: Runner): void {
         onEvent: createEventLog({ format: logFormat, quiet: printer.quiet }),
       });
       printer.result(
-        { reason: summary.reason, runs: summary.runs, succeeded: summary.succeeded, failed: summary.failed, skipped: summary.skipped, consecutiveFailures: summary.consecutiveFailures, interrupted: summary.interrupted, backups: summary.backups, lastFailure: summary.lastFailure ? { message: summary.lastFailure.message, code: summary.lastFailure.code } : null },
+        {
+          reason: summary.reason,
+          runs: summary.runs,
+          succeeded: summary.succeeded,
+          failed: summary.failed,
+          skipped: summary.skipped,
+          consecutiveFailures: summary.consecutiveFailures,
+          interrupted: summary.interrupted,
+          backups: summary.backups,
+          lastFailure: summary.lastFailure ? { message: summary.lastFailure.message, code: summary.lastFailure.code } : null,
+        },
         () => (printer.quiet ? '' : humanSummary(summary)),
       );
       if (summary.interrupted) throw new CancelledError('schedule stopped: the run in flight was interrupted');

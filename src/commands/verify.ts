@@ -16,11 +16,20 @@ export function register(program: Command, run: Runner): void {
     run(async ({ printer, signal }) => {
       if (ids.length > 0 && opts.all) throw new UsageError('give backup ids or --all, not both');
       const { verifyBackups } = await import('../services/verify.js');
-      const result = await verifyBackups({ repo: opts.repo, refs: opts.all ? [] : ids.length ? ids : ['latest'], deep: Boolean(opts.deep), signal });
+      const result = await verifyBackups({
+        repo: opts.repo,
+        refs: opts.all ? [] : ids.length ? ids : ['latest'],
+        deep: Boolean(opts.deep),
+        signal,
+      });
       printer.result(result, () =>
         result.backups
           .map((b) =>
-            [b.ok ? `ok      ${b.id}` : `FAILED  ${b.id}`, ...b.problems.map((p) => `        ${p}`), ...(b.warnings ?? []).map((w) => `        note: ${w}`)].join('\n'),
+            [
+              b.ok ? `ok      ${b.id}` : `FAILED  ${b.id}`,
+              ...b.problems.map((p) => `        ${p}`),
+              ...(b.warnings ?? []).map((w) => `        note: ${w}`),
+            ].join('\n'),
           )
           .concat(result.ok ? [`${result.backups.length} backup(s) verified${opts.deep ? ' (deep)' : ''}`] : [])
           .join('\n'),

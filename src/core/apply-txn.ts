@@ -15,7 +15,15 @@ function applyBody(tree: DataTree, header: TxnHeader, type: number, body: TxnBod
   try {
     switch (body.kind) {
       case 'create':
-        tree.createNode(body.path, body.data, body.acl, body.ephemeral ? header.clientId : 0n, body.parentCVersion, header.zxid, header.time);
+        tree.createNode(
+          body.path,
+          body.data,
+          body.acl,
+          body.ephemeral ? header.clientId : 0n,
+          body.parentCVersion,
+          header.zxid,
+          header.time,
+        );
         return 0;
       case 'createContainer':
         tree.createNode(body.path, body.data, body.acl, CONTAINER_OWNER, body.parentCVersion, header.zxid, header.time);

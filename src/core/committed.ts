@@ -70,7 +70,8 @@ export class HistoryObserver {
   txn(zxid: bigint): void {
     const e = zxidEpoch(zxid);
     if (this.point !== null && zxid > this.point && e > zxidEpoch(this.point)) {
-      if (zxidCounter(zxid) === 1n && this.logged.has(zxidEpoch(this.point))) this.ends.push({ epoch: zxidEpoch(this.point), last: this.point });
+      if (zxidCounter(zxid) === 1n && this.logged.has(zxidEpoch(this.point)))
+        this.ends.push({ epoch: zxidEpoch(this.point), last: this.point });
       else this.cut(zxid);
     }
     if (this.point === null || zxid > this.point) this.point = zxid;
@@ -114,7 +115,9 @@ export type HistoryEvent =
 /** Feeds events gathered out of order (files read one at a time) to a new observer, in history order. */
 export function observeHistory(events: Iterable<HistoryEvent>): HistoryObserver {
   const at = (e: HistoryEvent) => (e.kind === 'txns' ? e.first : e.zxid);
-  const sorted = [...events].sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : (a.kind === 'snapshot' ? 1 : 0) - (b.kind === 'snapshot' ? 1 : 0)));
+  const sorted = [...events].sort((a, b) =>
+    at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : (a.kind === 'snapshot' ? 1 : 0) - (b.kind === 'snapshot' ? 1 : 0),
+  );
   const o = new HistoryObserver();
   for (const e of sorted) {
     if (e.kind === 'txn') o.txn(e.zxid);
@@ -164,7 +167,13 @@ export function commitBoundaries(observations: HistoryFacts[], confirmed: Iterab
   for (const z of confirmed) note(known, zxidEpoch(z), z, (a, b) => a > b);
   for (const o of observations) for (const c of o.cuts) if (c.confirmed !== null) note(known, c.epoch, c.confirmed, (a, b) => a > b);
   for (const [epoch, last] of ends) {
-    out.set(epoch, { epoch, after: last, exact: true, lastLogged: (lastLogged.get(epoch) ?? last) > last ? lastLogged.get(epoch)! : null, resumedAt: resumedAt.get(epoch) ?? null });
+    out.set(epoch, {
+      epoch,
+      after: last,
+      exact: true,
+      lastLogged: (lastLogged.get(epoch) ?? last) > last ? lastLogged.get(epoch)! : null,
+      resumedAt: resumedAt.get(epoch) ?? null,
+    });
   }
   for (const [epoch, logged] of lastLogged) {
     if (out.has(epoch)) continue;
@@ -202,7 +211,11 @@ export function describeBoundary(b: CommitBoundary): string {
  * Why `zxid` may not be restored (it is past its epoch's boundary), as a message and a hint naming the
  * last confirmed txn; null when it may. `what` names the point in the message (default: the zxid).
  */
-export function pastBoundary(zxid: bigint, boundaries: CommitBoundaries, what = `zxid ${formatZxid(zxid)}`): { message: string; hint: string } | null {
+export function pastBoundary(
+  zxid: bigint,
+  boundaries: CommitBoundaries,
+  what = `zxid ${formatZxid(zxid)}`,
+): { message: string; hint: string } | null {
   const b = boundaries.get(zxidEpoch(zxid));
   if (b === undefined || zxid <= b.after) return null;
   return {
@@ -220,7 +233,12 @@ export interface HistoryFactsJson {
 export function factsToJson(f: HistoryFacts): HistoryFactsJson {
   return {
     ends: f.ends.map((x) => ({ epoch: formatZxid(x.epoch), last: formatZxid(x.last) })),
-    cuts: f.cuts.map((c) => ({ epoch: formatZxid(c.epoch), lastLogged: formatZxid(c.lastLogged), confirmed: c.confirmed === null ? null : formatZxid(c.confirmed), resumedAt: formatZxid(c.resumedAt) })),
+    cuts: f.cuts.map((c) => ({
+      epoch: formatZxid(c.epoch),
+      lastLogged: formatZxid(c.lastLogged),
+      confirmed: c.confirmed === null ? null : formatZxid(c.confirmed),
+      resumedAt: formatZxid(c.resumedAt),
+    })),
   };
 }
 

@@ -119,7 +119,11 @@ class SortedCursor {
  * comparison, as DataTree.records and readLiveTree give them). One pass, constant memory beyond what
  * the caller keeps; each side is read exactly once. Returns the counts when done.
  */
-export function* diffRecords(a: Iterable<NodeRecord>, b: Iterable<NodeRecord>, options: DiffOptions = {}): Generator<NodeChange, DiffCounts, void> {
+export function* diffRecords(
+  a: Iterable<NodeRecord>,
+  b: Iterable<NodeRecord>,
+  options: DiffOptions = {},
+): Generator<NodeChange, DiffCounts, void> {
   const clientView = options.clientView ?? false;
   const counts: DiffCounts = { a: 0, b: 0, added: 0, removed: 0, modified: 0, unchanged: 0, clientViewed: { a: 0, b: 0 } };
   const viewed = (rec: NodeRecord): boolean => clientView && comparedType(rec, false) !== comparedType(rec, true);
@@ -158,7 +162,11 @@ export function* diffRecords(a: Iterable<NodeRecord>, b: Iterable<NodeRecord>, o
 }
 
 /** diffRecords collected: every change, and the counts. */
-export function diffTrees(a: Iterable<NodeRecord>, b: Iterable<NodeRecord>, options: DiffOptions = {}): { changes: NodeChange[]; counts: DiffCounts } {
+export function diffTrees(
+  a: Iterable<NodeRecord>,
+  b: Iterable<NodeRecord>,
+  options: DiffOptions = {},
+): { changes: NodeChange[]; counts: DiffCounts } {
   const changes: NodeChange[] = [];
   const gen = diffRecords(a, b, options);
   for (;;) {

@@ -126,7 +126,12 @@ export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], opt
   }
 }
 
-function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], options: ReplayOptions, allSnaps: SnapshotSource[]): ReplayResult {
+function replayFrom(
+  sortedSnaps: SnapshotSource[],
+  sortedLogs: LogSource[],
+  options: ReplayOptions,
+  allSnaps: SnapshotSource[],
+): ReplayResult {
   const target = options.targetZxid;
   const warn = options.warn ?? (() => {});
   const verify = options.verifyDigests ?? true;
@@ -162,7 +167,9 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
       continue;
     }
     if (!d && bounded && nextSnapshot !== null && (target === undefined || nextSnapshot > target)) {
-      warn(`${snap.name} has no digest: it may hold txns up to ${formatZxid(nextSnapshot)}${snap.closedBy === undefined ? ' (where the next snapshot starts)' : ''}${target === undefined ? '' : `, past ${formatZxid(target)}`}; trying an older snapshot`);
+      warn(
+        `${snap.name} has no digest: it may hold txns up to ${formatZxid(nextSnapshot)}${snap.closedBy === undefined ? ' (where the next snapshot starts)' : ''}${target === undefined ? '' : `, past ${formatZxid(target)}`}; trying an older snapshot`,
+      );
       continue;
     }
     unboundedFuzzy = !d && bounded && nextSnapshot === null;
@@ -264,14 +271,28 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
         const expected = rec.txn.digest.value;
         if (digestMatches(expected)) {
           if (unsettled) {
-            warn(`${base!.name}: ${unsettled.detail}, but the tree after txn ${formatZxid(zxid)} matches that txn's digest (the server was applying it while it wrote the snapshot)`);
+            warn(
+              `${base!.name}: ${unsettled.detail}, but the tree after txn ${formatZxid(zxid)} matches that txn's digest (the server was applying it while it wrote the snapshot)`,
+            );
             unsettled = null;
           }
           checked++;
         } else if (unsettled) {
-          throw new SnapshotDigestError(base!.zxid, log.name, rec.offset, `${unsettled.detail}; after txn ${formatZxid(zxid)}, too, ${versus(expected)}`, DISAGREE);
+          throw new SnapshotDigestError(
+            base!.zxid,
+            log.name,
+            rec.offset,
+            `${unsettled.detail}; after txn ${formatZxid(zxid)}, too, ${versus(expected)}`,
+            DISAGREE,
+          );
         } else {
-          throw new IntegrityError('checksum', log.name, rec.offset, `tree digest mismatch after txn ${formatZxid(zxid)}: ${versus(expected)}`, { hint: DISAGREE });
+          throw new IntegrityError(
+            'checksum',
+            log.name,
+            rec.offset,
+            `tree digest mismatch after txn ${formatZxid(zxid)}: ${versus(expected)}`,
+            { hint: DISAGREE },
+          );
         }
       }
       // Past a snapshot of unknown fuzziness, look on: a later txn means the target is not the last.
@@ -298,10 +319,18 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
   }
   if (unsettled) {
     const detail = `${unsettled.detail}, and no later txn's digest ${target === undefined ? 'follows' : `up to ${formatZxid(target)}`} settles it`;
-    throw new SnapshotDigestError(base!.zxid, base!.name, undefined, detail, `choose zxid ${formatZxid(unsettled.zxid + 1n)} or later, where a txn's digest can settle it, or pass --no-verify-digest to read the files anyway`);
+    throw new SnapshotDigestError(
+      base!.zxid,
+      base!.name,
+      undefined,
+      detail,
+      `choose zxid ${formatZxid(unsettled.zxid + 1n)} or later, where a txn's digest can settle it, or pass --no-verify-digest to read the files anyway`,
+    );
   }
   if (pendingDigest && target === undefined) {
-    warn(`the logs end at ${formatZxid(last)}, before ${base!.name}'s digest zxid ${formatZxid(pendingDigest.zxid)}; the snapshot may hold later changes`);
+    warn(
+      `the logs end at ${formatZxid(last)}, before ${base!.name}'s digest zxid ${formatZxid(pendingDigest.zxid)}; the snapshot may hold later changes`,
+    );
   }
   if (tree.pendingAcl.size > 0) {
     const [key, index] = tree.pendingAcl.entries().next().value as [string, number];
@@ -313,7 +342,17 @@ function replayFrom(sortedSnaps: SnapshotSource[], sortedLogs: LogSource[], opti
     );
   }
   tree.lastProcessedZxid = last;
-  return { tree, zxid: last, snapshot: base, logsRead, txnsApplied: applied, digestsChecked: checked, lastTxnTime: lastTime, tails, stoppedEarly: reachedTarget };
+  return {
+    tree,
+    zxid: last,
+    snapshot: base,
+    logsRead,
+    txnsApplied: applied,
+    digestsChecked: checked,
+    lastTxnTime: lastTime,
+    tails,
+    stoppedEarly: reachedTarget,
+  };
 }
 
 function baseTooNew(name: string, zxid: bigint, txn: { zxid: bigint; time: bigint }, file: string, offset: number): UnusableBaseError {
@@ -334,7 +373,8 @@ function coverageStart(snaps: SnapshotSource[], logs: LogSource[]): bigint {
 
 function describeNoBase(snaps: SnapshotSource[], logs: LogSource[], target: bigint | undefined): string {
   if (snaps.length === 0 && logs.length === 0) return 'no snapshot or log files found';
-  if (snaps.length === 0) return `no snapshot found, and the oldest log starts at ${formatZxid(logs[0]!.zxid)}, not at the beginning of history`;
+  if (snaps.length === 0)
+    return `no snapshot found, and the oldest log starts at ${formatZxid(logs[0]!.zxid)}, not at the beginning of history`;
   const oldest = snaps[snaps.length - 1]!.zxid;
   return `zxid ${formatZxid(target ?? 0n)} is before the oldest usable snapshot (${formatZxid(oldest)}); the files cover ${formatZxid(oldest)} onwards`;
 }

@@ -138,7 +138,10 @@ function isRedactedEntry(a: AclEntry): boolean {
  * The ACL a node is restored with: redacted digest entries replaced by the restorer's own id for that
  * user, or left out (never replaced by something more open). `missing` names the users left out.
  */
-export function restorableAcl(acl: readonly AclEntry[], digestIds: ReadonlyMap<string, string> = new Map()): { acl: AclEntry[]; missing: string[] } {
+export function restorableAcl(
+  acl: readonly AclEntry[],
+  digestIds: ReadonlyMap<string, string> = new Map(),
+): { acl: AclEntry[]; missing: string[] } {
   const out: AclEntry[] = [];
   const missing: string[] = [];
   for (const a of acl) {
@@ -186,7 +189,9 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
     plan.warnings.push(`${p} does not exist in the target; it is created empty (world:anyone) to hold the restore`);
   }
 
-  const sorted = [...input.source].filter((n) => isUnder(n.path, sourceRoot)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const sorted = [...input.source]
+    .filter((n) => isUnder(n.path, sourceRoot))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const node of sorted) {
     if (skippedSubtrees.some((s) => isUnder(node.path, s))) {
       plan.skipped.push({ path: mapPath(node.path, sourceRoot, targetRoot), reason: 'its parent is not restored' });
@@ -195,12 +200,16 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
     const path = mapPath(node.path, sourceRoot, targetRoot);
     const type = nodeTypeOf(node.stat.ephemeralOwner);
     if (type === 'ephemeral' && !input.ephemeralsAsPersistent) {
-      plan.skipped.push({ path, reason: "ephemeral: it belongs to a session of the backup's time; --ephemerals-as-persistent restores it as persistent" });
+      plan.skipped.push({
+        path,
+        reason: "ephemeral: it belongs to a session of the backup's time; --ephemerals-as-persistent restores it as persistent",
+      });
       skippedSubtrees.push(node.path);
       ephemeralPaths.add(path);
       continue;
     }
-    if (type === 'ephemeral') plan.warnings.push(`${path} was an ephemeral node; it is restored as persistent (--ephemerals-as-persistent)`);
+    if (type === 'ephemeral')
+      plan.warnings.push(`${path} was an ephemeral node; it is restored as persistent (--ephemerals-as-persistent)`);
     wanted.add(path);
     const existing = target.get(path);
     const restorable = restorableAcl(node.acl, input.digestIds);
@@ -211,15 +220,24 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
       const how = `give --auth ${users.map((u) => `digest:${u}:PASSWORD`).join(' --auth ')} to restore it exactly`;
       if (existing && mode !== 'create') {
         acl = null;
-        plan.aclsNotRestored.push({ path, reason: `its ACL is left as it is: the backup holds digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}` });
+        plan.aclsNotRestored.push({
+          path,
+          reason: `its ACL is left as it is: the backup holds digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}`,
+        });
       } else if (!existing && restorable.acl.length === 0) {
-        plan.skipped.push({ path, reason: `not created: its only ACL entries are digest entries whose hashes the server hid when the backup was taken (${users.join(', ')}); ${how}` });
+        plan.skipped.push({
+          path,
+          reason: `not created: its only ACL entries are digest entries whose hashes the server hid when the backup was taken (${users.join(', ')}); ${how}`,
+        });
         plan.aclsNotRestored.push({ path, reason: 'not created: no ACL entry of it could be restored' });
         skippedSubtrees.push(node.path);
         wanted.delete(path);
         continue;
       } else if (!existing) {
-        plan.aclsNotRestored.push({ path, reason: `created without the digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}` });
+        plan.aclsNotRestored.push({
+          path,
+          reason: `created without the digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}`,
+        });
       }
     }
     if (existing) {
@@ -238,7 +256,8 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
           fields.push('acl');
           plan.acls.push({ path, acl });
         }
-        if (nodeTypeOf(existing.stat.ephemeralOwner) === 'ephemeral') plan.warnings.push(`${path} exists as an ephemeral node in the target; it is updated, not re-created`);
+        if (nodeTypeOf(existing.stat.ephemeralOwner) === 'ephemeral')
+          plan.warnings.push(`${path} exists as an ephemeral node in the target; it is updated, not re-created`);
         if (fields.length > 0) plan.updates.push(u);
         else plan.skipped.push({ path, reason: 'identical' });
       }
@@ -253,16 +272,24 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
   }
 
   if (mode === 'mirror') {
-    const unknown = (input.unknown ?? []).filter((u) => isUnder(u, sourceRoot) || isUnder(sourceRoot, u)).map((u) => (isUnder(sourceRoot, u) ? targetRoot : mapPath(u, sourceRoot, targetRoot)));
+    const unknown = (input.unknown ?? [])
+      .filter((u) => isUnder(u, sourceRoot) || isUnder(sourceRoot, u))
+      .map((u) => (isUnder(sourceRoot, u) ? targetRoot : mapPath(u, sourceRoot, targetRoot)));
     for (const path of target.keys()) {
       if (!isUnder(path, targetRoot) || wanted.has(path) || path === '/') continue;
       if (path === '/zookeeper' || path.startsWith('/zookeeper/')) continue;
       if (ephemeralPaths.has(path)) {
-        plan.skipped.push({ path, reason: 'not deleted: the backup holds it too, as an ephemeral node (the node here may belong to a live session)' });
+        plan.skipped.push({
+          path,
+          reason: 'not deleted: the backup holds it too, as an ephemeral node (the node here may belong to a live session)',
+        });
         continue;
       }
       if (unknown.some((u) => isUnder(path, u))) {
-        plan.skipped.push({ path, reason: 'not deleted: the backup does not know this subtree (it was unreadable or excluded when the backup was taken)' });
+        plan.skipped.push({
+          path,
+          reason: 'not deleted: the backup does not know this subtree (it was unreadable or excluded when the backup was taken)',
+        });
         continue;
       }
       plan.deletes.push(path);

@@ -105,14 +105,30 @@ export function parseRetentionDuration(text: string, flag = '--keep-within'): Re
   for (let m = re.exec(t); m; m = re.exec(t)) {
     const n = Number(m[1]);
     switch (m[2]) {
-      case 'y': d.years += n; break;
-      case 'mo': d.months += n; break;
-      case 'w': d.days += 7 * n; break;
-      case 'd': d.days += n; break;
-      case 'h': d.ms += n * HOUR_MS; break;
-      case 'min': d.ms += n * 60_000; break;
-      case 's': d.ms += n * 1000; break;
-      case 'ms': d.ms += n; break;
+      case 'y':
+        d.years += n;
+        break;
+      case 'mo':
+        d.months += n;
+        break;
+      case 'w':
+        d.days += 7 * n;
+        break;
+      case 'd':
+        d.days += n;
+        break;
+      case 'h':
+        d.ms += n * HOUR_MS;
+        break;
+      case 'min':
+        d.ms += n * 60_000;
+        break;
+      case 's':
+        d.ms += n * 1000;
+        break;
+      case 'ms':
+        d.ms += n;
+        break;
       case 'm':
         throw new UsageError(`${flag} "${text}": "m" is ambiguous`, { hint: `write ${n}min for minutes or ${n}mo for months` });
     }
@@ -120,7 +136,9 @@ export function parseRetentionDuration(text: string, flag = '--keep-within'): Re
     any = true;
   }
   if (!any || consumed !== t.length) {
-    throw new UsageError(`${flag} "${text}" is not a duration`, { hint: 'e.g. 7d, 36h, 2w, 6mo, 1y, 90min, 30s (units can be combined: 1d12h)' });
+    throw new UsageError(`${flag} "${text}" is not a duration`, {
+      hint: 'e.g. 7d, 36h, 2w, 6mo, 1y, 90min, 30s (units can be combined: 1d12h)',
+    });
   }
   return d;
 }
@@ -146,12 +164,18 @@ export function isoWeek(t: number): string {
 export function bucketOf(rule: CountRule, t: number, id: string): string {
   const iso = new Date(t).toISOString();
   switch (rule) {
-    case 'last': return id;
-    case 'hourly': return iso.slice(0, 13);
-    case 'daily': return iso.slice(0, 10);
-    case 'weekly': return isoWeek(t);
-    case 'monthly': return iso.slice(0, 7);
-    case 'yearly': return iso.slice(0, 4);
+    case 'last':
+      return id;
+    case 'hourly':
+      return iso.slice(0, 13);
+    case 'daily':
+      return iso.slice(0, 10);
+    case 'weekly':
+      return isoWeek(t);
+    case 'monthly':
+      return iso.slice(0, 7);
+    case 'yearly':
+      return iso.slice(0, 4);
   }
 }
 
@@ -295,7 +319,7 @@ export function planRetention(input: RetentionInput): RetentionPlan {
   for (const [id] of [...reasons].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const e = byId.get(id)!;
     const seen = new Set<string>([id]);
-    for (let parentId = e.chain?.parent ?? null; parentId; ) {
+    for (let parentId = e.chain?.parent ?? null; parentId;) {
       const p = byId.get(parentId);
       if (!p || seen.has(parentId)) break; // cannot happen for a usable backup: brokenOf ruled it out
       seen.add(parentId);
@@ -328,13 +352,20 @@ export function planRetention(input: RetentionInput): RetentionPlan {
     const broken = brokenOf(e);
     if (broken) {
       const why = `broken, not a restore point: ${broken}; left for you to inspect (zkvault verify ${e.b.id})`;
-      warnings.push(`backup ${e.b.id} cannot be restored: ${broken}; prune leaves it alone (zkvault verify ${e.b.id} --deep shows what is wrong)`);
+      warnings.push(
+        `backup ${e.b.id} cannot be restored: ${broken}; prune leaves it alone (zkvault verify ${e.b.id} --deep shows what is wrong)`,
+      );
       keep.push({ ...base, keep: true, reasons: [why, ...(reasons.get(e.b.id) ?? [])] });
       continue;
     }
     const r = reasons.get(e.b.id);
     if (r) keep.push({ ...base, keep: true, reasons: r });
-    else remove.push({ ...base, keep: false, reasons: [e.b.partial ? `partial, not a restore point, and no rule (${rules}) needs it` : `no rule (${rules}) keeps it`] });
+    else
+      remove.push({
+        ...base,
+        keep: false,
+        reasons: [e.b.partial ? `partial, not a restore point, and no rule (${rules}) needs it` : `no rule (${rules}) keeps it`],
+      });
   }
   return { keep, remove, warnings };
 }

@@ -46,7 +46,6 @@ export function parseZxid(text: string, what = 'zxid'): bigint {
   return toSigned64(value);
 }
 
-
 /**
  * Whether txns are missing between `prev` and the next txn a history holds, `next`. Within one epoch
  * zxids are consecutive; a new epoch's first txn has counter 1, so a later epoch that starts past 1

@@ -30,7 +30,13 @@ export function decompress(buf: Buffer, mode: Compression, file: string): Buffer
       return gunzipSync(buf);
     } catch (err) {
       const truncated = (err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR';
-      throw new IntegrityError(truncated ? 'truncated' : 'malformed', file, undefined, `gzip stream is damaged: ${(err as Error).message}`, { cause: err });
+      throw new IntegrityError(
+        truncated ? 'truncated' : 'malformed',
+        file,
+        undefined,
+        `gzip stream is damaged: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
   return snappyUnframe(buf, file);

@@ -73,7 +73,14 @@ export function listDataDir(dataDir: string, logDir?: string): DataDirListing {
       let m: RegExpExecArray | null;
       if ((m = SNAP_RE.exec(name))) {
         if (d !== snapDir) continue;
-        snapshots.push({ kind: 'snapshot', name, path, zxid: hexZxid(m[1]!), compression: compressionOfName(name), size: statSync(path).size });
+        snapshots.push({
+          kind: 'snapshot',
+          name,
+          path,
+          zxid: hexZxid(m[1]!),
+          compression: compressionOfName(name),
+          size: statSync(path).size,
+        });
       } else if ((m = LOG_RE.exec(name))) {
         if (d !== lDir) continue;
         logs.push({ kind: 'log', name, path, zxid: hexZxid(m[1]!), size: statSync(path).size });

@@ -105,7 +105,12 @@ export function parseSnapshot(buf: Buffer, file: string, onNode: (node: Snapshot
   if (buf.length < 4) throw new IntegrityError('truncated', file, 0, `truncated: ${buf.length} bytes is too short for a snapshot`);
   const magic = r.int('magic');
   if (magic !== SNAPSHOT_MAGIC) {
-    throw new IntegrityError('malformed', file, 0, `not a ZooKeeper snapshot: magic 0x${(magic >>> 0).toString(16)}, expected 0x5a4b534e ("ZKSN")`);
+    throw new IntegrityError(
+      'malformed',
+      file,
+      0,
+      `not a ZooKeeper snapshot: magic 0x${(magic >>> 0).toString(16)}, expected 0x5a4b534e ("ZKSN")`,
+    );
   }
   const version = r.int('version');
   const dbid = r.long('dbid');
@@ -144,7 +149,8 @@ export function parseSnapshot(buf: Buffer, file: string, onNode: (node: Snapshot
     const dataAt = r.offset;
     r.need(4, 'node data length');
     const dataLen = buf.readInt32BE(r.pos);
-    if (dataLen < -1 || dataLen > r.maxLength) throw new IntegrityError('malformed', file, dataAt, `malformed: node data length ${dataLen}`);
+    if (dataLen < -1 || dataLen > r.maxLength)
+      throw new IntegrityError('malformed', file, dataAt, `malformed: node data length ${dataLen}`);
     const dataOff = r.pos + 4;
     r.pos = dataOff;
     if (dataLen > 0) {
@@ -293,16 +299,17 @@ export class SnapshotWriter {
     this.w.buffer(data).long(BigInt(aclIndex));
     if (stat instanceof StatView) {
       this.w.raw(stat.bytes());
-    } else this.w
-      .long(stat.czxid)
-      .long(stat.mzxid)
-      .long(stat.ctime)
-      .long(stat.mtime)
-      .int(stat.version)
-      .int(stat.cversion)
-      .int(stat.aversion)
-      .long(stat.ephemeralOwner)
-      .long(stat.pzxid);
+    } else
+      this.w
+        .long(stat.czxid)
+        .long(stat.mzxid)
+        .long(stat.ctime)
+        .long(stat.mtime)
+        .int(stat.version)
+        .int(stat.cversion)
+        .int(stat.aversion)
+        .long(stat.ephemeralOwner)
+        .long(stat.pzxid);
     this.nodes++;
     if (this.w.length >= this.chunkSize) await this.flush();
   }

@@ -53,11 +53,21 @@ export interface ReadTxnLogOptions {
 
 export function readTxnLogHeader(buf: Buffer, file: string): TxnLogHeader {
   if (buf.length < LOG_HEADER_SIZE) {
-    throw new IntegrityError('truncated', file, buf.length, `truncated: a txn log header needs ${LOG_HEADER_SIZE} bytes, the file has ${buf.length}`);
+    throw new IntegrityError(
+      'truncated',
+      file,
+      buf.length,
+      `truncated: a txn log header needs ${LOG_HEADER_SIZE} bytes, the file has ${buf.length}`,
+    );
   }
   const magic = buf.readInt32BE(0);
   if (magic !== LOG_MAGIC) {
-    throw new IntegrityError('malformed', file, 0, `not a ZooKeeper txn log: magic 0x${(magic >>> 0).toString(16)}, expected 0x5a4b4c47 ("ZKLG")`);
+    throw new IntegrityError(
+      'malformed',
+      file,
+      0,
+      `not a ZooKeeper txn log: magic 0x${(magic >>> 0).toString(16)}, expected 0x5a4b4c47 ("ZKLG")`,
+    );
   }
   return { magic, version: buf.readInt32BE(4), dbid: buf.readBigInt64BE(8) };
 }
@@ -89,7 +99,11 @@ export function* iterateTxnLog(buf: Buffer, file: string, options: ReadTxnLogOpt
     }
     const eor = buf[payloadStart + len];
     if (eor !== EOR) {
-      return { kind: 'torn', offset: pos, detail: `end-of-record byte is 0x${eor!.toString(16)}, expected 0x42 (partial last transaction)` };
+      return {
+        kind: 'torn',
+        offset: pos,
+        detail: `end-of-record byte is 0x${eor!.toString(16)}, expected 0x42 (partial last transaction)`,
+      };
     }
     if (!options.skipChecksums) {
       const actual = adler32(buf, 1, payloadStart, payloadStart + len);
@@ -171,7 +185,7 @@ export function verifyTxnLogFile(
   const buf = vb ? vb.bytes : Buffer.alloc(size);
   let filled = 0;
   const fill = (upTo: number): void => {
-    for (let n; filled < upTo && (n = read(buf.subarray(filled, upTo), filled)) > 0; ) filled += n;
+    for (let n; filled < upTo && (n = read(buf.subarray(filled, upTo), filled)) > 0;) filled += n;
   };
   if (!vb) {
     fill(size);
@@ -253,7 +267,12 @@ export function txnLogHeaderBytes(dbid = 0n): Buffer {
 
 function decodeTxnHeaderOnly(payload: Buffer, file: string, baseOffset: number): Txn {
   if (payload.length < TXN_HEADER_SIZE) {
-    throw new IntegrityError('malformed', file, baseOffset, `malformed record: payload of ${payload.length} bytes has no room for a txn header`);
+    throw new IntegrityError(
+      'malformed',
+      file,
+      baseOffset,
+      `malformed record: payload of ${payload.length} bytes has no room for a txn header`,
+    );
   }
   return {
     header: {

@@ -170,7 +170,11 @@ export function renderDiff(r: DiffResult, options: RenderDiffOptions = {}): stri
   out.push('');
   const nodes = `${r.counts.a.toLocaleString('en')} node(s) in A, ${r.counts.b.toLocaleString('en')} in B`;
   if (r.changes.length === 0) {
-    out.push(r.same ? c.green(`same: no differences (${nodes})`) : c.yellow(`no differences among the nodes read, but some could not be read (${nodes})`));
+    out.push(
+      r.same
+        ? c.green(`same: no differences (${nodes})`)
+        : c.yellow(`no differences among the nodes read, but some could not be read (${nodes})`),
+    );
   } else {
     out.push(`${c.bold('different')}: ${added.length} added, ${removed.length} removed, ${modified.length} modified (${nodes})`);
   }

@@ -57,19 +57,26 @@ export function createEventLog(options: EventLogOptions): (e: ScheduleEvent) => 
 export function describeEvent(e: ScheduleEvent): string {
   switch (e.event) {
     case 'start':
-      return `schedule started: ${e.kind} backups of ${e.source} into ${e.repo}, cron "${e.cron}"${e.timezone ? ` (${e.timezone})` : ''}` +
-        `${e.fullEvery ? `, a full backup every ${e.fullEvery} runs` : ''}${e.keep ? `, then prune (${e.keep})` : ''}; next run ${e.next ?? 'never'}`;
+      return (
+        `schedule started: ${e.kind} backups of ${e.source} into ${e.repo}, cron "${e.cron}"${e.timezone ? ` (${e.timezone})` : ''}` +
+        `${e.fullEvery ? `, a full backup every ${e.fullEvery} runs` : ''}${e.keep ? `, then prune (${e.keep})` : ''}; next run ${e.next ?? 'never'}`
+      );
     case 'run':
       return `run ${e.run} started${e.mode ? ` (${e.mode})` : ''}`;
     case 'backup':
       if (e.unchanged) return `run ${e.run}: nothing new since ${e.id} (up to ${e.zxid.to}); no backup taken`;
-      return `run ${e.run}: backup ${e.id}${e.partial ? ' (PARTIAL)' : ''} done: ${e.kind}${e.chain ? (e.chain.parent ? ` incremental (depth ${e.chain.depth})` : ' full') : ''}, ` +
-        `${e.nodes} nodes, zxid ${e.zxid.from}..${e.zxid.to}, ${formatBytes(e.bytes)}, ${formatDuration(e.durationMs)}`;
+      return (
+        `run ${e.run}: backup ${e.id}${e.partial ? ' (PARTIAL)' : ''} done: ${e.kind}${e.chain ? (e.chain.parent ? ` incremental (depth ${e.chain.depth})` : ' full') : ''}, ` +
+        `${e.nodes} nodes, zxid ${e.zxid.from}..${e.zxid.to}, ${formatBytes(e.bytes)}, ${formatDuration(e.durationMs)}`
+      );
     case 'prune':
       return `run ${e.run}: prune kept ${e.kept}, removed ${e.removed} backup(s)${e.removedIds.length ? ` (${e.removedIds.join(', ')})` : ''} and ${e.orphansRemoved} leftover(s), freed ${formatBytes(e.bytesFreed)}`;
     case 'failure':
-      return `run ${e.run}: ${e.stage} failed (exit ${e.code}): ${e.message}${e.hint ? ` — hint: ${e.hint}` : ''}; ${e.consecutiveFailures} consecutive failure(s)` +
-        (e.maxFailures ? ` of ${e.maxFailures} allowed` : '') + `; next try ${e.next ?? 'never'}`;
+      return (
+        `run ${e.run}: ${e.stage} failed (exit ${e.code}): ${e.message}${e.hint ? ` — hint: ${e.hint}` : ''}; ${e.consecutiveFailures} consecutive failure(s)` +
+        (e.maxFailures ? ` of ${e.maxFailures} allowed` : '') +
+        `; next try ${e.next ?? 'never'}`
+      );
     case 'skip':
       return `tick at ${e.scheduled} skipped: run ${e.inFlightRun} is still in flight`;
     case 'warning':

@@ -7,7 +7,16 @@ export const BACKUP_ID = /^\d{8}T\d{9}Z-[0-9a-f]{4}$/;
 /** A new id for a backup created at `now`. */
 export function newBackupId(now: Date = new Date(), random: () => string = () => randomBytes(2).toString('hex')): string {
   const iso = now.toISOString(); // 2024-05-01T12:34:56.789Z
-  const stamp = iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + 'T' + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19) + iso.slice(20, 23) + 'Z';
+  const stamp =
+    iso.slice(0, 4) +
+    iso.slice(5, 7) +
+    iso.slice(8, 10) +
+    'T' +
+    iso.slice(11, 13) +
+    iso.slice(14, 16) +
+    iso.slice(17, 19) +
+    iso.slice(20, 23) +
+    'Z';
   return `${stamp}-${random()}`;
 }
 

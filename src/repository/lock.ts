@@ -64,7 +64,14 @@ function parseLockInfo(raw: Buffer): LockInfo | undefined {
   try {
     const v = JSON.parse(raw.toString('utf8')) as Partial<LockInfo>;
     if (typeof v.host === 'string' && typeof v.pid === 'number' && typeof v.id === 'string' && typeof v.startedAt === 'string') {
-      return { tool: 'zkvault', host: v.host, pid: v.pid, id: v.id, startedAt: v.startedAt, refreshedAt: typeof v.refreshedAt === 'string' ? v.refreshedAt : v.startedAt };
+      return {
+        tool: 'zkvault',
+        host: v.host,
+        pid: v.pid,
+        id: v.id,
+        startedAt: v.startedAt,
+        refreshedAt: typeof v.refreshedAt === 'string' ? v.refreshedAt : v.startedAt,
+      };
     }
   } catch {
     // an unreadable lock is judged by its age alone
@@ -99,7 +106,10 @@ function lockedError(lock: ExistingLock, key: string, env: LockEnvironment): Loc
   const where = joinLocation(env.storage.describe(), key);
   const hint = `if that run is gone, remove the lock file ${where} (locks older than ${formatAge(env.staleMs)}, or of a process gone on the same host, are broken automatically)`;
   if (!lock.info) {
-    return new LockedError(`repository ${env.location} is locked (unreadable lock, written ${formatAge(env.now().getTime() - lock.modified.getTime())} ago)`, { hint });
+    return new LockedError(
+      `repository ${env.location} is locked (unreadable lock, written ${formatAge(env.now().getTime() - lock.modified.getTime())} ago)`,
+      { hint },
+    );
   }
   const { host, pid, id, startedAt } = lock.info;
   const age = formatAge(env.now().getTime() - Date.parse(startedAt));

@@ -65,12 +65,21 @@ export function parseManifest(bytes: Buffer | string, expectedId?: string): Mani
   }
   if (!isObject(value.tool) || typeof value.tool.version !== 'string') return bad('tool is missing');
   if (!isObject(value.source)) return bad('source is missing');
-  if (!isObject(value.zxid) || typeof value.zxid.from !== 'string' || !ZXID.test(value.zxid.from) || typeof value.zxid.to !== 'string' || !ZXID.test(value.zxid.to)) {
+  if (
+    !isObject(value.zxid) ||
+    typeof value.zxid.from !== 'string' ||
+    !ZXID.test(value.zxid.from) ||
+    typeof value.zxid.to !== 'string' ||
+    !ZXID.test(value.zxid.to)
+  ) {
     return bad('zxid must be {from, to} as 0x… hex');
   }
   if (typeof value.partial !== 'boolean') return bad('partial is not a boolean');
   if (value.consistent !== undefined && typeof value.consistent !== 'boolean') return bad('consistent is not a boolean');
-  if (!Array.isArray(value.unreadable) || !value.unreadable.every((u) => isObject(u) && typeof u.path === 'string' && typeof u.reason === 'string')) {
+  if (
+    !Array.isArray(value.unreadable) ||
+    !value.unreadable.every((u) => isObject(u) && typeof u.path === 'string' && typeof u.reason === 'string')
+  ) {
     return bad('unreadable must be a list of {path, reason}');
   }
   const c = value.counts;
@@ -108,7 +117,13 @@ export function serializeManifest(manifest: BackupManifest): Buffer {
 /** JSON with object keys sorted, for comparing two manifests regardless of key order. */
 export function stableStringify(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    isObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
+    isObject(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, v[k]]),
+        )
+      : v,
   );
 }
 
@@ -135,7 +150,11 @@ export function parseMarker(bytes: Buffer): { ok: true; marker: RepositoryMarker
     return { ok: false, reason: `version ${JSON.stringify(value.version)} is not a version number`, newer: false };
   }
   if (value.version > REPOSITORY_VERSION) {
-    return { ok: false, reason: `repository format version ${value.version} is newer than this zkvault reads (${REPOSITORY_VERSION})`, newer: true };
+    return {
+      ok: false,
+      reason: `repository format version ${value.version} is newer than this zkvault reads (${REPOSITORY_VERSION})`,
+      newer: true,
+    };
   }
   return { ok: true, marker: value as unknown as RepositoryMarker };
 }

@@ -62,7 +62,10 @@ export class StorageBackupReader implements BackupReader {
       if (member.offset !== undefined) {
         // The sidecar knows where the member's bytes are: fetch only those. The hash check below is
         // what makes them trustworthy; verifyChecksums checks the tar framing around them.
-        const body = member.size === 0 ? Readable.from([]) : await storage.get(this.key, { start: member.offset, end: member.offset + member.size - 1 });
+        const body =
+          member.size === 0
+            ? Readable.from([])
+            : await storage.get(this.key, { start: member.offset, end: member.offset + member.size - 1 });
         try {
           await writeStreamToFile(body, dest, accept, signal);
         } finally {
@@ -73,7 +76,8 @@ export class StorageBackupReader implements BackupReader {
       const stream = await storage.get(this.key);
       try {
         const found = await extractArchiveMember(stream, this.archiveName, name, dest, { signal, accept });
-        if (!found) throw new IntegrityError('malformed', this.archiveName, undefined, `member ${name} of backup ${this.id} is not in the archive`);
+        if (!found)
+          throw new IntegrityError('malformed', this.archiveName, undefined, `member ${name} of backup ${this.id} is not in the archive`);
       } finally {
         stream.destroy();
       }
@@ -176,7 +180,8 @@ export class StorageBackupReader implements BackupReader {
       if (innerBytes === undefined) add(`archive ${key} has no ${MANIFEST_MEMBER}`);
       else if (last?.name !== MANIFEST_MEMBER) add(`${MANIFEST_MEMBER} is not the archive's last member`);
       if (recorded) {
-        if (result.size !== recorded.size && st.size === recorded.size) add(`archive ${key}: size expected ${recorded.size}, read ${result.size}`);
+        if (result.size !== recorded.size && st.size === recorded.size)
+          add(`archive ${key}: size expected ${recorded.size}, read ${result.size}`);
         if (result.sha256 !== recorded.sha256) add(`archive ${key}: sha256 expected ${recorded.sha256}, got ${result.sha256}`);
       }
     }
@@ -201,9 +206,19 @@ export class StorageBackupReader implements BackupReader {
 /** Throws the IntegrityError for a member whose extracted bytes are not what the manifest says. */
 function checkMember(id: string, member: ManifestMember, got: StreamDigest): void {
   if (got.size !== member.size) {
-    throw new IntegrityError(got.size < member.size ? 'truncated' : 'malformed', `backup ${id}`, undefined, `member ${member.name}: size expected ${member.size}, got ${got.size}`);
+    throw new IntegrityError(
+      got.size < member.size ? 'truncated' : 'malformed',
+      `backup ${id}`,
+      undefined,
+      `member ${member.name}: size expected ${member.size}, got ${got.size}`,
+    );
   }
   if (got.sha256 !== member.sha256) {
-    throw new IntegrityError('checksum', `backup ${id}`, undefined, `member ${member.name}: sha256 expected ${member.sha256}, got ${got.sha256}`);
+    throw new IntegrityError(
+      'checksum',
+      `backup ${id}`,
+      undefined,
+      `member ${member.name}: sha256 expected ${member.sha256}, got ${got.sha256}`,
+    );
   }
 }

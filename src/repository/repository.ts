@@ -49,7 +49,8 @@ export function parseHistoryRecord(bytes: Buffer, key: string): HistoryRecord | 
   const o = v as Partial<HistoryRecord> | null;
   if (typeof o !== 'object' || o === null || o.format !== 'zkvault-history') return 'not a zkvault history record';
   if (o.version !== 1) return `history record version ${JSON.stringify(o.version)} is not one this zkvault reads (1)`;
-  if (typeof o.recordedBy !== 'string' || !isBackupId(o.recordedBy) || key !== historyKey(o.recordedBy)) return `it names ${JSON.stringify(o.recordedBy)}, not the run its key names`;
+  if (typeof o.recordedBy !== 'string' || !isBackupId(o.recordedBy) || key !== historyKey(o.recordedBy))
+    return `it names ${JSON.stringify(o.recordedBy)}, not the run its key names`;
   if (typeof o.recordedAt !== 'string' || Number.isNaN(Date.parse(o.recordedAt))) return 'recordedAt is not a time';
   if (typeof o.source !== 'object' || o.source === null) return 'source is missing';
   if (!factsFromJson(o.facts)) return 'facts are not well formed (epoch ends and cuts as 0x… zxids)';
@@ -89,7 +90,11 @@ export async function openRepository(location: string, opts: OpenRepositoryOptio
  * Opens the repository held by `storage`. Without `create`, a storage with no repository marker is a
  * NotFoundError (exit 10) whose hint is the backup command that creates one.
  */
-export async function openRepositoryOnStorage(storage: Storage, location: string, opts: OpenRepositoryOptions = {}): Promise<StorageRepository> {
+export async function openRepositoryOnStorage(
+  storage: Storage,
+  location: string,
+  opts: OpenRepositoryOptions = {},
+): Promise<StorageRepository> {
   throwIfAborted(opts.signal);
   const marker = await readMarker(storage, location);
   if (!marker && !opts.create) {
@@ -318,7 +323,10 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
     for (const [id, r] of read) {
       if (r === null) continue; // removed while listing
       if ('manifest' in r) out.push(r.manifest);
-      else this.warn(`skipping backup ${id}: ${manifestKey(id)} ${r.newer ? 'was written by a newer zkvault' : 'is unreadable'}: ${r.problem}`);
+      else
+        this.warn(
+          `skipping backup ${id}: ${manifestKey(id)} ${r.newer ? 'was written by a newer zkvault' : 'is unreadable'}: ${r.problem}`,
+        );
     }
     return out;
   }
@@ -358,7 +366,9 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
         if (r && 'manifest' in r) return r.manifest;
         if (r) this.warn(`skipping backup ${id} for latest: ${r.problem}`);
       }
-      throw new NotFoundError(`repository ${this.location} has no backups`, { hint: `run \`zkvault backup --repo ${this.location} …\` first` });
+      throw new NotFoundError(`repository ${this.location} has no backups`, {
+        hint: `run \`zkvault backup --repo ${this.location} …\` first`,
+      });
     }
     if (!/^[0-9A-Za-z-]+$/.test(ref)) {
       throw new UsageError(`"${ref}" is not a backup id`, { hint: `give an id, a unique prefix of one, or latest; ${listHint}` });
@@ -410,7 +420,14 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
   async recordHistory(input: Omit<HistoryRecord, 'format' | 'version' | 'recordedAt'>): Promise<void> {
     if (!isBackupId(input.recordedBy)) throw new UsageError(`"${input.recordedBy}" is not a backup id`);
     await this.ensureMarker();
-    const record: HistoryRecord = { format: 'zkvault-history', version: 1, recordedBy: input.recordedBy, recordedAt: this.now().toISOString(), source: input.source, facts: input.facts };
+    const record: HistoryRecord = {
+      format: 'zkvault-history',
+      version: 1,
+      recordedBy: input.recordedBy,
+      recordedAt: this.now().toISOString(),
+      source: input.source,
+      facts: input.facts,
+    };
     await this.storage.putIfAbsent(historyKey(input.recordedBy), Buffer.from(JSON.stringify(record, null, 2) + '\n'));
   }
 

@@ -120,7 +120,9 @@ export interface BackupWriter {
    * Packs the members and manifest.json into the archive, stores it, then writes the sidecar
    * manifest last (the commit point). Returns the sidecar manifest.
    */
-  commit(manifest: Omit<BackupManifest, 'members' | 'archive' | 'id' | 'format' | 'formatVersion' | 'tool' | 'completedAt'>): Promise<BackupManifest>;
+  commit(
+    manifest: Omit<BackupManifest, 'members' | 'archive' | 'id' | 'format' | 'formatVersion' | 'tool' | 'completedAt'>,
+  ): Promise<BackupManifest>;
   /** Removes everything this run wrote. Safe to call after a failed commit; idempotent. */
   abort(): Promise<void>;
 }

@@ -88,7 +88,8 @@ export class StorageBackupWriter implements BackupWriter {
 
   async commit(input: CommitInput): Promise<BackupManifest> {
     if (this.state !== 'open') throw new InternalError(`backup ${this.id}: commit after ${this.state}`);
-    if (input.kind !== this.ctx.kind) throw new InternalError(`backup ${this.id} was begun as ${this.ctx.kind}, committed as ${input.kind}`);
+    if (input.kind !== this.ctx.kind)
+      throw new InternalError(`backup ${this.id} was begun as ${this.ctx.kind}, committed as ${input.kind}`);
     this.state = 'committing';
     const { storage, signal } = this.ctx;
     let sidecar: BackupManifest;
@@ -110,7 +111,11 @@ export class StorageBackupWriter implements BackupWriter {
           const packed = new Map(entries.map((e) => [e.name, e]));
           inner = this.buildManifest(
             input,
-            [...this.members.values()].map((m) => ({ ...m, sha256: m.sha256 || packed.get(m.name)!.sha256, offset: packed.get(m.name)?.offset })),
+            [...this.members.values()].map((m) => ({
+              ...m,
+              sha256: m.sha256 || packed.get(m.name)!.sha256,
+              offset: packed.get(m.name)?.offset,
+            })),
           );
           return serializeManifest(inner);
         },
@@ -177,7 +182,9 @@ export class StorageBackupWriter implements BackupWriter {
   }
 
   private async finish(problems: string[] = []): Promise<void> {
-    await rm(this.stagingDir, { recursive: true, force: true }).catch((err: Error) => problems.push(`could not remove ${this.stagingDir}: ${err.message}`));
+    await rm(this.stagingDir, { recursive: true, force: true }).catch((err: Error) =>
+      problems.push(`could not remove ${this.stagingDir}: ${err.message}`),
+    );
     await this.ctx.lock.release().catch((err: Error) => problems.push(`could not release the lock: ${err.message}`));
     for (const p of problems) this.ctx.warn(`backup ${this.id}: ${p}`);
   }

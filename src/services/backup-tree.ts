@@ -31,9 +31,12 @@ export async function loadBackupTree(repo: Repository, ref: string): Promise<Bac
     throw new UsageError(`backup ${manifest.id} is ${manifest.kind}; reading its tree needs the physical restore path`);
   }
   if (zxid !== undefined) {
-    throw new UsageError(`backup ${manifest.id} is a logical backup: it holds one tree (${manifest.zxid.to}), not a range to choose a zxid from`, {
-      hint: `use ${manifest.id} without @ZXID, or a physical backup for point-in-time restores`,
-    });
+    throw new UsageError(
+      `backup ${manifest.id} is a logical backup: it holds one tree (${manifest.zxid.to}), not a range to choose a zxid from`,
+      {
+        hint: `use ${manifest.id} without @ZXID, or a physical backup for point-in-time restores`,
+      },
+    );
   }
   const snap = manifest.members.find((m) => m.role === 'snapshot');
   if (!snap) throw new IntegrityError('malformed', `backup ${manifest.id}`, undefined, 'the manifest lists no snapshot member');

@@ -28,7 +28,6 @@ export interface LogicalBackupOptions {
   warn?: (message: string) => void;
 }
 
-
 /** The zxid the connected server has applied: a read's reply header carries it. */
 async function currentZxid(session: ZkSession): Promise<bigint> {
   await session.exists('/');
@@ -40,13 +39,12 @@ function hasRedactedDigest(acl: Array<{ scheme: string; id: string }>): boolean 
   return acl.some((a) => a.scheme === 'digest' && a.id.endsWith(':x'));
 }
 
-
 export async function backupLogical(options: LogicalBackupOptions): Promise<BackupResult> {
   const started = Date.now();
   const path = validateZnodePath(options.path ?? '/');
   if (isSystemPath(path)) {
     throw new UsageError(`--path ${path} is inside /zookeeper, the server's own subtree, which is never backed up`, {
-      hint: 'back up your own data (e.g. --path /app); quotas and config are the servers\' to keep',
+      hint: "back up your own data (e.g. --path /app); quotas and config are the servers' to keep",
     });
   }
   const exclude = (options.exclude ?? []).map((e) => validateZnodePath(e, '--exclude'));
@@ -94,7 +92,10 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
       spool.close();
       // An unreadable root ends the walk with "no such znode"; say what really happened.
       if (unreadable.some((u) => u.path === path)) {
-        throw new AuthError(`${path}: the credentials given cannot read the backup root`, { hint: 'pass --auth SCHEME:CREDENTIALS for a user with READ (and ADMIN, for digest ACLs)', cause: err });
+        throw new AuthError(`${path}: the credentials given cannot read the backup root`, {
+          hint: 'pass --auth SCHEME:CREDENTIALS for a user with READ (and ADMIN, for digest ACLs)',
+          cause: err,
+        });
       }
       throw err;
     }

@@ -90,10 +90,13 @@ export async function parseTreeRef(ref: string): Promise<ParsedRef> {
     const hosts = slash < 0 ? rest : rest.slice(0, slash);
     let path = slash < 0 ? '/' : rest.slice(slash);
     if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
-    if (hosts.trim() === '') throw new UsageError(`"${ref}" names no ZooKeeper server`, { hint: 'e.g. zk://127.0.0.1:2181 or zk://h1:2181,h2:2181/app' });
-    if (hosts.includes('@')) throw new UsageError(`"${ref}": credentials do not go in a zk:// source`, { hint: 'pass them with --auth SCHEME:CREDENTIALS' });
+    if (hosts.trim() === '')
+      throw new UsageError(`"${ref}" names no ZooKeeper server`, { hint: 'e.g. zk://127.0.0.1:2181 or zk://h1:2181,h2:2181/app' });
+    if (hosts.includes('@'))
+      throw new UsageError(`"${ref}": credentials do not go in a zk:// source`, { hint: 'pass them with --auth SCHEME:CREDENTIALS' });
     const problem = znodePathProblem(path);
-    if (problem) throw new UsageError(`the path in "${ref}" ${problem}`, { hint: 'zk://HOST:PORT/path walks /path; e.g. zk://127.0.0.1:2181/app' });
+    if (problem)
+      throw new UsageError(`the path in "${ref}" ${problem}`, { hint: 'zk://HOST:PORT/path walks /path; e.g. zk://127.0.0.1:2181/app' });
     const { parseConnectString } = await import('../zk/client.js');
     const parsed = parseConnectString(hosts); // validates hosts and ports (UsageError)
     return { kind: 'live', ref, connect: parsed.hosts.join(','), path };
@@ -101,7 +104,8 @@ export async function parseTreeRef(ref: string): Promise<ParsedRef> {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) {
     throw new UsageError(`"${ref}" is not a tree source`, { hint: 'give a backup id, ID@ZXID, latest, or zk://HOST:PORT[/path]' });
   }
-  if (ref.trim() === '') throw new UsageError('an empty tree source was given', { hint: 'give a backup id, ID@ZXID, latest, or zk://HOST:PORT[/path]' });
+  if (ref.trim() === '')
+    throw new UsageError('an empty tree source was given', { hint: 'give a backup id, ID@ZXID, latest, or zk://HOST:PORT[/path]' });
   return { kind: 'backup', ref };
 }
 
@@ -192,7 +196,9 @@ export function commonRoot(a: { ref: string; root: string }, b: { ref: string; r
       });
     }
     const outside = !isWithin(path!, a.root) ? a : b;
-    throw new UsageError(`--path ${path} is outside what ${outside.ref} holds (${outside.root})`, { hint: `give a --path at or under ${outside.root}` });
+    throw new UsageError(`--path ${path} is outside what ${outside.ref} holds (${outside.root})`, {
+      hint: `give a --path at or under ${outside.root}`,
+    });
   }
   return deepest;
 }
@@ -268,7 +274,10 @@ async function loadLive(r: ResolvedLive, root: string, o: DiffServiceOptions): P
       } catch (err) {
         // The walk reports an unreadable root as missing; say what really happened.
         if (unreadable.includes(root)) {
-          throw new AuthError(`${root} on ${r.connect}: the credentials given cannot read it`, { hint: 'pass --auth SCHEME:CREDENTIALS for a user with READ on it', cause: err });
+          throw new AuthError(`${root} on ${r.connect}: the credentials given cannot read it`, {
+            hint: 'pass --auth SCHEME:CREDENTIALS for a user with READ on it',
+            cause: err,
+          });
         }
         throw err;
       }
@@ -326,18 +335,26 @@ export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
   throwIfAborted(o.signal);
 
   const excluded: DiffResult['excluded'] = [];
-  for (const r of [ra, rb]) if (r.kind === 'backup') excluded.push(...r.excluded.filter((e) => isWithin(e.path, root) || isWithin(root, e.path)));
+  for (const r of [ra, rb])
+    if (r.kind === 'backup') excluded.push(...r.excluded.filter((e) => isWithin(e.path, root) || isWithin(root, e.path)));
   for (const [l, name] of [
     [la, 'A'],
     [lb, 'B'],
   ] as const) {
-    for (const p of l.unreadable) excluded.push({ path: p, reason: `${name} (${l.side.ref}): NoAuth, the credentials given cannot read it`, unread: true });
+    for (const p of l.unreadable)
+      excluded.push({ path: p, reason: `${name} (${l.side.ref}): NoAuth, the credentials given cannot read it`, unread: true });
   }
   const unreadable = la.unreadable.length + lb.unreadable.length;
-  if (unreadable > 0) o.warn?.(`${unreadable} subtree(s) could not be read and were left out of the comparison on both sides; pass --auth SCHEME:CREDENTIALS to read them`);
+  if (unreadable > 0)
+    o.warn?.(
+      `${unreadable} subtree(s) could not be read and were left out of the comparison on both sides; pass --auth SCHEME:CREDENTIALS to read them`,
+    );
 
   const clientView = la.side.clientView !== lb.side.clientView;
-  const { changes, counts } = diffTrees(without(la.records, excluded), without(lb.records, excluded), { stat: Boolean(o.stat), clientView });
+  const { changes, counts } = diffTrees(without(la.records, excluded), without(lb.records, excluded), {
+    stat: Boolean(o.stat),
+    clientView,
+  });
   la.side.nodes = counts.a;
   lb.side.nodes = counts.b;
   if (counts.a === 0 && counts.b === 0) {
@@ -360,7 +377,9 @@ export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
   }
   const hidden = la.hiddenAcls + lb.hiddenAcls;
   if (hidden > 0) {
-    notes.push(`${hidden} node(s) read live have digest ACLs whose hashes the server hid (reading them needs ADMIN): their ACLs may show as changed; --auth with ADMIN rights shows them in full`);
+    notes.push(
+      `${hidden} node(s) read live have digest ACLs whose hashes the server hid (reading them needs ADMIN): their ACLs may show as changed; --auth with ADMIN rights shows them in full`,
+    );
   }
   for (const e of excluded) notes.push(`left out: ${e.path} and below (${e.reason})`);
   return {

@@ -55,7 +55,9 @@ export function exportDataDir(options: ExportDataDirOptions): ExportResult {
   });
   throwIfAborted(options.signal);
   if (!result.tree.nodes.has(treeKey(path))) {
-    throw new UserError(`${path} does not exist in the tree at this zxid`, { hint: 'check --path, or export without it to see every node' });
+    throw new UserError(`${path} does not exist in the tree at this zxid`, {
+      hint: 'check --path, or export without it to see every node',
+    });
   }
   return {
     records: result.tree.records(path),

@@ -35,7 +35,9 @@ export async function inspectBackup(options: InspectOptions): Promise<InspectRes
     restorable: {
       from: formatZxid(r.from),
       to: formatZxid(r.to),
-      beyondCut: b ? { from: formatZxid(b.from), to: formatZxid(b.to), dropped: b.boundary.exact, why: describeBoundary(b.boundary) } : null,
+      beyondCut: b
+        ? { from: formatZxid(b.from), to: formatZxid(b.to), dropped: b.boundary.exact, why: describeBoundary(b.boundary) }
+        : null,
     },
   };
 }

@@ -62,7 +62,9 @@ export function toListedBackup(m: BackupManifest, view?: Pick<CommitView, 'bound
     nodes: m.counts.nodes,
     bytes: m.archive?.size ?? 0,
     zxid: r ? { from: formatZxid(r.from), to: r.empty ? formatZxid(r.from) : formatZxid(r.to) } : { from: m.zxid.from, to: m.zxid.to },
-    beyondCut: beyond ? { from: formatZxid(beyond.from), to: formatZxid(beyond.to), dropped: beyond.boundary.exact, why: describeBoundary(beyond.boundary) } : null,
+    beyondCut: beyond
+      ? { from: formatZxid(beyond.from), to: formatZxid(beyond.to), dropped: beyond.boundary.exact, why: describeBoundary(beyond.boundary) }
+      : null,
     partial: m.partial,
     consistent: m.consistent ?? null,
     counts: m.counts,

@@ -21,7 +21,18 @@ import { listDataDir, type DataDirListing } from '../formats/data-dir.js';
 import { parseSnapshot } from '../formats/snapshot.js';
 import { txnLogHeaderBytes, type LogRecord, type LogTail } from '../formats/txn-log.js';
 import { formatZxid, isZxidGap, missingRange, parseZxid, zxidEpoch, zxidToFileSuffix } from '../core/zxid.js';
-import { addsToKnown, commitBoundaries, describeBoundary, factsToJson, HistoryObserver, isReplayable, lastReplayable, observeHistory, type HistoryEvent, type HistoryFacts } from '../core/committed.js';
+import {
+  addsToKnown,
+  commitBoundaries,
+  describeBoundary,
+  factsToJson,
+  HistoryObserver,
+  isReplayable,
+  lastReplayable,
+  observeHistory,
+  type HistoryEvent,
+  type HistoryFacts,
+} from '../core/committed.js';
 import { nodeTypeOf } from '../core/node-record.js';
 import { logHistoryEvents, scanLogFile, type ScannedLog } from '../datadir/history.js';
 import { openRepository } from '../repository/repository.js';
@@ -47,7 +58,11 @@ function sha256(b: Uint8Array): string {
 }
 
 /** scanLogFile with a warning for a torn tail. */
-function scanLog(ref: ScannedLog['ref'], warn: (m: string) => void, onRecords?: (bytes: Buffer, records: Iterable<LogRecord>) => void): ScannedLog {
+function scanLog(
+  ref: ScannedLog['ref'],
+  warn: (m: string) => void,
+  onRecords?: (bytes: Buffer, records: Iterable<LogRecord>) => void,
+): ScannedLog {
   const l = scanLogFile(ref, onRecords);
   warnTorn(ref.name, l.tail, warn);
   return l;
@@ -66,8 +81,20 @@ async function nextTurn(signal: AbortSignal | undefined): Promise<void> {
   throwIfAborted(signal);
 }
 
-function logMeta(name: string, first: { zxid: bigint; time: bigint }, last: { zxid: bigint; time: bigint }, txns: number): PhysicalExtra['logs'][number] {
-  return { name, firstZxid: formatZxid(first.zxid), lastZxid: formatZxid(last.zxid), firstTime: Number(first.time), lastTime: Number(last.time), txns };
+function logMeta(
+  name: string,
+  first: { zxid: bigint; time: bigint },
+  last: { zxid: bigint; time: bigint },
+  txns: number,
+): PhysicalExtra['logs'][number] {
+  return {
+    name,
+    firstZxid: formatZxid(first.zxid),
+    lastZxid: formatZxid(last.zxid),
+    firstTime: Number(first.time),
+    lastTime: Number(last.time),
+    txns,
+  };
 }
 
 const ZERO_COUNTS: NodeCounts = { nodes: 0, persistent: 0, ephemeral: 0, container: 0, ttl: 0, dataBytes: 0 };
@@ -94,7 +121,9 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ph
   const warn = options.warn ?? (() => {});
   const listing = listDataDir(options.dataDir, options.logDir);
   if (listing.snapshots.length === 0) {
-    throw new UserError(`${listing.snapDir} holds no snapshot`, { hint: 'a physical backup starts from a snapshot; a running server writes one at startup' });
+    throw new UserError(`${listing.snapDir} holds no snapshot`, {
+      hint: 'a physical backup starts from a snapshot; a running server writes one at startup',
+    });
   }
   const repo = await openRepository(options.repo, { create: true, signal: options.signal, warn: options.warn });
   const view = await loadCommitView(repo);
@@ -136,11 +165,17 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ph
     const boundaries = commitBoundaries([...view.facts, staged.facts], view.evidence);
     const to = lastReplayable(staged.to, boundaries);
     if (to < staged.from) {
-      throw new UserError(`${listing.logDir}: every txn this backup could restore is past a cut: ${describeBoundary(boundaries.get(zxidEpoch(staged.to))!)}`, {
-        hint: 'back up again once the server has taken a snapshot in its new epoch',
-      });
+      throw new UserError(
+        `${listing.logDir}: every txn this backup could restore is past a cut: ${describeBoundary(boundaries.get(zxidEpoch(staged.to))!)}`,
+        {
+          hint: 'back up again once the server has taken a snapshot in its new epoch',
+        },
+      );
     }
-    if (to !== staged.to) warn(`txns ${formatZxid(to + 1n)}..${formatZxid(staged.to)} are kept but never restored: ${describeBoundary(boundaries.get(zxidEpoch(staged.to))!)}`);
+    if (to !== staged.to)
+      warn(
+        `txns ${formatZxid(to + 1n)}..${formatZxid(staged.to)} are kept but never restored: ${describeBoundary(boundaries.get(zxidEpoch(staged.to))!)}`,
+      );
     const manifest = await writer.commit({
       kind: 'physical',
       createdAt: new Date(started).toISOString(),
@@ -159,7 +194,13 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ph
 }
 
 /** Stores what the files showed of the ensemble's history, unless the repository knows it already. */
-async function recordFacts(repo: Repository, id: string, source: { dataDir?: string; logDir?: string; host?: string }, facts: HistoryFacts, view: CommitView): Promise<void> {
+async function recordFacts(
+  repo: Repository,
+  id: string,
+  source: { dataDir?: string; logDir?: string; host?: string },
+  facts: HistoryFacts,
+  view: CommitView,
+): Promise<void> {
   if (facts.ends.length === 0 && facts.cuts.length === 0) return;
   if (!addsToKnown(facts, view.facts)) return;
   await repo.recordHistory({ recordedBy: id, source, facts: factsToJson(facts) });
@@ -169,7 +210,12 @@ async function recordFacts(repo: Repository, id: string, source: { dataDir?: str
  * The newest backup whose last txn these logs still hold, byte for byte, with no hole after it, that is
  * restorable itself (its chain whole, its last txn not past a known boundary). Or why there is none.
  */
-async function chooseParent(repo: Repository, listing: DataDirListing, view: CommitView, signal: AbortSignal | undefined): Promise<{ parent: Parent | null; gap?: string }> {
+async function chooseParent(
+  repo: Repository,
+  listing: DataDirListing,
+  view: CommitView,
+  signal: AbortSignal | undefined,
+): Promise<{ parent: Parent | null; gap?: string }> {
   const physical = (await repo.list()).filter((m) => m.kind === 'physical' && extraOf(m).lastTxn).reverse();
   const wantedZxids = new Set(physical.map((m) => parseZxid(extraOf(m).lastTxn!.zxid)));
   const found = new Map<string, { sha: string; next: bigint | null; logIndex: number }>();
@@ -220,12 +266,21 @@ async function chooseParent(repo: Repository, listing: DataDirListing, view: Com
   const last = extraOf(newest).lastTxn!;
   const other = found.get(last.zxid);
   if (other && other.sha !== last.sha256) {
-    return { parent: null, gap: `these logs hold a different txn ${last.zxid} than ${newest.id} does: another history (an ensemble restored or rebuilt since), not a continuation` };
+    return {
+      parent: null,
+      gap: `these logs hold a different txn ${last.zxid} than ${newest.id} does: another history (an ensemble restored or rebuilt since), not a continuation`,
+    };
   }
   if (other && other.next !== null) {
     const z = parseZxid(last.zxid);
-    const why = zxidEpoch(other.next) > zxidEpoch(z) ? 'as when the server rejoined its ensemble from a leader\'s snapshot' : 'a log deleted by hand, or lost';
-    return { parent: null, gap: `the logs continue ${last.zxid} (the end of ${newest.id}) only at ${formatZxid(other.next)}: txns ${missingRange(z, other.next)} are missing (${why})` };
+    const why =
+      zxidEpoch(other.next) > zxidEpoch(z)
+        ? "as when the server rejoined its ensemble from a leader's snapshot"
+        : 'a log deleted by hand, or lost';
+    return {
+      parent: null,
+      gap: `the logs continue ${last.zxid} (the end of ${newest.id}) only at ${formatZxid(other.next)}: txns ${missingRange(z, other.next)} are missing (${why})`,
+    };
   }
   // The log that would hold it is there but does not: the server truncated it (a TRUNC on rejoin).
   const z = parseZxid(last.zxid);
@@ -245,7 +300,13 @@ type IncrementalOutcome = { kind: 'staged'; staged: Staged } | { kind: 'unchange
  * them. A history cut after the parent (a rejoin from a leader's snapshot) is not crossed: the caller
  * takes a full backup instead.
  */
-async function stageIncremental(writer: BackupWriter, listing: DataDirListing, parent: Parent, signal: AbortSignal | undefined, warn: (m: string) => void): Promise<IncrementalOutcome> {
+async function stageIncremental(
+  writer: BackupWriter,
+  listing: DataDirListing,
+  parent: Parent,
+  signal: AbortSignal | undefined,
+  warn: (m: string) => void,
+): Promise<IncrementalOutcome> {
   const pExtra = extraOf(parent.manifest);
   const after = parseZxid(pExtra.lastTxn!.zxid);
   // The history from the parent's log on, snapshots in their places: where it ends or is cut.
@@ -345,9 +406,15 @@ async function stageIncremental(writer: BackupWriter, listing: DataDirListing, p
 }
 
 /** The newest valid snapshot, the log that holds its zxid and every later log, up to any hole. */
-async function stageFull(writer: BackupWriter, listing: DataDirListing, signal: AbortSignal | undefined, warn: (m: string) => void): Promise<Staged> {
+async function stageFull(
+  writer: BackupWriter,
+  listing: DataDirListing,
+  signal: AbortSignal | undefined,
+  warn: (m: string) => void,
+): Promise<Staged> {
   // The newest snapshot whose seals check out; its stats say which txns of older epochs were committed.
-  let chosen: { ref: (typeof listing.snapshots)[number]; digestZxid: bigint | null; size: number; statMax: Map<bigint, bigint> } | null = null;
+  let chosen: { ref: (typeof listing.snapshots)[number]; digestZxid: bigint | null; size: number; statMax: Map<bigint, bigint> } | null =
+    null;
   let counts: NodeCounts = ZERO_COUNTS;
   for (const snap of listing.snapshots) {
     try {
@@ -375,15 +442,23 @@ async function stageFull(writer: BackupWriter, listing: DataDirListing, signal: 
       warn(`${snap.name} is not usable (${(err as Error).message}); trying an older snapshot`);
     }
   }
-  if (!chosen) throw new UserError(`no valid snapshot in ${listing.snapDir}`, { hint: 'zkvault export --data-dir shows what is wrong with each' });
+  if (!chosen)
+    throw new UserError(`no valid snapshot in ${listing.snapDir}`, { hint: 'zkvault export --data-dir shows what is wrong with each' });
   const s = chosen.ref.zxid;
   const events: HistoryEvent[] = listing.snapshots.map((x) =>
-    x === chosen!.ref ? { kind: 'snapshot', zxid: x.zxid, evidence: { digestZxid: chosen!.digestZxid, statMax: chosen!.statMax } } : { kind: 'snapshot', zxid: x.zxid },
+    x === chosen!.ref
+      ? { kind: 'snapshot', zxid: x.zxid, evidence: { digestZxid: chosen!.digestZxid, statMax: chosen!.statMax } }
+      : { kind: 'snapshot', zxid: x.zxid },
   );
-  writer.addMemberFrom(chosen.ref.name, 'snapshot', { path: chosen.ref.path, length: chosen.size }, {
-    zxid: formatZxid(s),
-    meta: { digestZxid: chosen.digestZxid === null ? null : formatZxid(chosen.digestZxid) },
-  });
+  writer.addMemberFrom(
+    chosen.ref.name,
+    'snapshot',
+    { path: chosen.ref.path, length: chosen.size },
+    {
+      zxid: formatZxid(s),
+      meta: { digestZxid: chosen.digestZxid === null ? null : formatZxid(chosen.digestZxid) },
+    },
+  );
   // The newest log starting at or before S (the one that holds txn S), and every later one, one file
   // in memory at a time.
   let firstIdx = 0;
@@ -417,9 +492,12 @@ async function stageFull(writer: BackupWriter, listing: DataDirListing, signal: 
       break;
     }
     if (prevZxid === null && firstZxid > s + 1n && isZxidGap(s, firstZxid)) {
-      throw new UserError(`the txns right after ${chosen.ref.name} are missing (the logs continue at ${formatZxid(firstZxid)}): no restorable state can be copied`, {
-        hint: 'the server writes a new snapshot as it runs; back up again after its next snapshot, or restore the missing log files',
-      });
+      throw new UserError(
+        `the txns right after ${chosen.ref.name} are missing (the logs continue at ${formatZxid(firstZxid)}): no restorable state can be copied`,
+        {
+          hint: 'the server writes a new snapshot as it runs; back up again after its next snapshot, or restore the missing log files',
+        },
+      );
     }
     const meta = logMeta(ref.name, l.first!.txn.header, l.last!.txn.header, l.txns);
     writer.addMemberFrom(ref.name, 'log', { path: ref.path, length: l.end }, { zxid: formatZxid(ref.zxid), meta });
@@ -437,7 +515,11 @@ async function stageFull(writer: BackupWriter, listing: DataDirListing, signal: 
   if (from > s && (lastZxid === null || lastZxid < from)) {
     throw new UserError(
       `${chosen.ref.name} holds txns up to ${formatZxid(from)} (its digest's zxid), but ${noLogs ? `${listing.logDir} holds no transaction logs` : `the logs end at ${formatZxid(lastZxid ?? s)}`}: no restorable state can be copied`,
-      { hint: noLogs ? "give the server's dataLogDir as --log-dir" : 'back up again once the server has logged more txns, or give the right --log-dir' },
+      {
+        hint: noLogs
+          ? "give the server's dataLogDir as --log-dir"
+          : 'back up again once the server has logged more txns, or give the right --log-dir',
+      },
     );
   }
   const to = lastZxid !== null && lastZxid > from ? lastZxid : from;

@@ -2,7 +2,15 @@
 // the last txn, what its files showed of the ensemble's history), read through one validating reader;
 // the chain walk; and the repository's knowledge of which txns were committed (its history records
 // and every physical manifest), which every reader of physical backups applies.
-import { commitBoundaries, factsFromJson, lastReplayable, type CommitBoundaries, type CommitBoundary, type HistoryFacts, type HistoryFactsJson } from '../core/committed.js';
+import {
+  commitBoundaries,
+  factsFromJson,
+  lastReplayable,
+  type CommitBoundaries,
+  type CommitBoundary,
+  type HistoryFacts,
+  type HistoryFactsJson,
+} from '../core/committed.js';
 import { parseZxid, zxidEpoch } from '../core/zxid.js';
 import { IntegrityError, NotFoundError } from '../errors.js';
 import type { BackupManifest, Repository } from '../repository/types.js';
@@ -32,7 +40,12 @@ export interface PhysicalExtra {
 export function physicalExtra(m: BackupManifest): PhysicalExtra {
   const extra = m.extra as unknown as PhysicalExtra | undefined;
   if (!extra || typeof extra.chain !== 'object' || extra.chain === null || !Array.isArray(extra.logs)) {
-    throw new IntegrityError('malformed', `backup ${m.id}`, undefined, `the manifest of physical backup ${m.id} lacks its chain and log ranges (extra.chain, extra.logs)`);
+    throw new IntegrityError(
+      'malformed',
+      `backup ${m.id}`,
+      undefined,
+      `the manifest of physical backup ${m.id} lacks its chain and log ranges (extra.chain, extra.logs)`,
+    );
   }
   return extra;
 }
@@ -40,7 +53,7 @@ export function physicalExtra(m: BackupManifest): PhysicalExtra {
 /** The backups a physical backup needs, base (full) first. */
 export async function chainOf(repo: Repository, m: BackupManifest): Promise<BackupManifest[]> {
   const chain = [m];
-  for (let cur = m; physicalExtra(cur).chain.parent; ) {
+  for (let cur = m; physicalExtra(cur).chain.parent;) {
     const parentId = physicalExtra(cur).chain.parent!;
     let parent: BackupManifest;
     try {
@@ -98,9 +111,15 @@ export async function loadCommitView(repo: Repository, manifests?: BackupManifes
   const { records, unreadable } = await repo.historyRecords();
   if (unreadable.length > 0) {
     const u = unreadable[0]!;
-    throw new IntegrityError('malformed', u.key, undefined, `${u.problem}; it may mark txns the ensemble dropped, so no physical backup is read without it`, {
-      hint: 'zkvault verify --all names every unreadable record; restore it from a copy of the repository, or remove it if it is not a zkvault file',
-    });
+    throw new IntegrityError(
+      'malformed',
+      u.key,
+      undefined,
+      `${u.problem}; it may mark txns the ensemble dropped, so no physical backup is read without it`,
+      {
+        hint: 'zkvault verify --all names every unreadable record; restore it from a copy of the repository, or remove it if it is not a zkvault file',
+      },
+    );
   }
   const facts: HistoryFacts[] = records.map((r) => factsFromJson(r.facts)!);
   const evidence: bigint[] = [];

@@ -8,7 +8,14 @@ import { replayToZxid, type LogSource, type SnapshotSource } from '../core/repla
 import type { DataTree } from '../core/tree.js';
 import { formatZxid, parseZxid } from '../core/zxid.js';
 import type { BackupManifest, BackupReader, Repository } from '../repository/types.js';
-import { chainOf, effectiveRange, loadCommitView, physicalExtra as extraOf, type CommitView, type EffectiveRange } from './physical-manifest.js';
+import {
+  chainOf,
+  effectiveRange,
+  loadCommitView,
+  physicalExtra as extraOf,
+  type CommitView,
+  type EffectiveRange,
+} from './physical-manifest.js';
 
 export interface PointInTime {
   zxid?: bigint;
@@ -30,7 +37,8 @@ function refusePastBoundary(zxid: bigint, view: Pick<CommitView, 'boundaries'>):
 export async function chooseBackup(repo: Repository, point: PointInTime, view?: CommitView): Promise<BackupManifest> {
   const all = await repo.list();
   const physical = all.filter((m) => m.kind === 'physical');
-  if (physical.length === 0) throw new NotFoundError('the repository has no physical backups', { hint: 'zkvault backup --data-dir … takes one' });
+  if (physical.length === 0)
+    throw new NotFoundError('the repository has no physical backups', { hint: 'zkvault backup --data-dir … takes one' });
   const v = view ?? (await loadCommitView(repo, all));
   if (point.zxid !== undefined) refusePastBoundary(point.zxid, v);
   const byId = new Map(physical.map((m) => [m.id, m]));
@@ -56,7 +64,9 @@ export async function chooseBackup(repo: Repository, point: PointInTime, view?: 
     const what = point.zxid !== undefined ? `zxid ${formatZxid(point.zxid)}` : `time ${new Date(point.time!).toISOString()}`;
     const listed =
       point.zxid !== undefined
-        ? physical.map((m) => `${m.id}: ${ranges.get(m.id)!.empty ? 'nothing (every txn it holds is past a cut)' : hex(ranges.get(m.id)!)}`).join('; ')
+        ? physical
+            .map((m) => `${m.id}: ${ranges.get(m.id)!.empty ? 'nothing (every txn it holds is past a cut)' : hex(ranges.get(m.id)!)}`)
+            .join('; ')
         : physical
             .map((m) => {
               const r = timeRange(m);
@@ -103,9 +113,12 @@ export async function physicalTree(
   const from = range.from;
   if (point.zxid !== undefined) refusePastBoundary(point.zxid, view);
   if (range.empty) {
-    throw new UsageError(`backup ${m.id} restores nothing: ${describeBoundary(range.beyond!.boundary)}, and its range starts at ${m.zxid.from}`, {
-      hint: 'restore --to-zxid or --to-time picks a backup that covers the point',
-    });
+    throw new UsageError(
+      `backup ${m.id} restores nothing: ${describeBoundary(range.beyond!.boundary)}, and its range starts at ${m.zxid.from}`,
+      {
+        hint: 'restore --to-zxid or --to-time picks a backup that covers the point',
+      },
+    );
   }
   if (point.zxid !== undefined && (point.zxid < from || point.zxid > range.to)) {
     throw new UsageError(`backup ${m.id} can restore ${hex(range)}, not ${formatZxid(point.zxid)}`, {
@@ -132,9 +145,13 @@ export async function physicalTree(
           // Backups that record fromTime start their range where a snapshot without a digest is known
           // closed (the last txn they copied); for older ones replay serves only what it can prove.
           const closedBy = extraOf(b).fromTime !== undefined ? parseZxid(b.zxid.from) : undefined;
-          snapshots.push({ name: label, zxid, read: () => decompress(readFileSync(path), compressionOfName(member.name), label), ...(closedBy !== undefined ? { closedBy } : {}) });
-        }
-        else if (member.role === 'log') logs.push({ name: label, zxid, read: () => readFileSync(path) });
+          snapshots.push({
+            name: label,
+            zxid,
+            read: () => decompress(readFileSync(path), compressionOfName(member.name), label),
+            ...(closedBy !== undefined ? { closedBy } : {}),
+          });
+        } else if (member.role === 'log') logs.push({ name: label, zxid, read: () => readFileSync(path) });
       }
     }
     const r = replayToZxid(snapshots, logs, {
@@ -147,9 +164,12 @@ export async function physicalTree(
     });
     if (r.zxid < from) {
       const when = point.time !== undefined ? `time ${new Date(point.time).toISOString()}` : `zxid ${formatZxid(point.zxid!)}`;
-      throw new UsageError(`${when} is before the earliest point backup ${m.id} can restore exactly (${m.zxid.from}); it covers ${hex(range)}`, {
-        hint: 'an older backup may cover it: zkvault list shows every range',
-      });
+      throw new UsageError(
+        `${when} is before the earliest point backup ${m.id} can restore exactly (${m.zxid.from}); it covers ${hex(range)}`,
+        {
+          hint: 'an older backup may cover it: zkvault list shows every range',
+        },
+      );
     }
     return { tree: r.tree, zxid: r.zxid, chain, lastTxnTime: r.lastTxnTime, digestsChecked: r.digestsChecked, cutShort };
   } finally {
@@ -166,7 +186,9 @@ function refusal(zxid: bigint, point: PointInTime, view: CommitView): string {
 /** Parses `--to-time`: ISO 8601 with a zone (Z or ±hh:mm). */
 export function parseTime(text: string): number {
   if (!/(Z|[+-]\d\d:?\d\d)$/i.test(text.trim())) {
-    throw new UsageError(`--to-time "${text}" has no time zone`, { hint: 'give ISO 8601 with a zone, e.g. 2026-11-24T10:02:00Z or 2026-11-24T11:02:00+01:00' });
+    throw new UsageError(`--to-time "${text}" has no time zone`, {
+      hint: 'give ISO 8601 with a zone, e.g. 2026-11-24T10:02:00Z or 2026-11-24T11:02:00+01:00',
+    });
   }
   const t = Date.parse(text);
   if (Number.isNaN(t)) throw new UsageError(`--to-time "${text}" is not an ISO 8601 time`, { hint: 'e.g. 2026-11-24T10:02:00Z' });

@@ -55,7 +55,16 @@ export interface PruneResult {
 }
 
 function entry(d: ReturnType<typeof planRetention>['keep'][number]): PruneEntry {
-  return { id: d.id, kind: d.kind, createdAt: d.createdAt, series: d.series, partial: d.partial, chain: d.chain, bytes: d.bytes, reasons: d.reasons };
+  return {
+    id: d.id,
+    kind: d.kind,
+    createdAt: d.createdAt,
+    series: d.series,
+    partial: d.partial,
+    chain: d.chain,
+    bytes: d.bytes,
+    reasons: d.reasons,
+  };
 }
 
 export function policyForOutput(policy: RetentionPolicy): PruneResult['policy'] {
@@ -92,7 +101,8 @@ export async function pruneOpenRepository(repo: StorageRepository, options: Omit
     const warnings = [...plan.warnings];
     for (const key of inv.unknown) warnings.push(`${key} is not named like anything zkvault writes; prune leaves it alone`);
     const unreadable = [...inv.sidecarIds].filter((id) => !backups.some((b) => b.id === id));
-    for (const id of unreadable) warnings.push(`manifests/${id}.json cannot be read (see the warnings above); prune leaves backup ${id} and its archive alone`);
+    for (const id of unreadable)
+      warnings.push(`manifests/${id}.json cannot be read (see the warnings above); prune leaves backup ${id} and its archive alone`);
 
     const result: PruneResult = {
       location: repo.location,

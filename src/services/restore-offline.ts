@@ -58,12 +58,14 @@ export async function resolveSource(
   o: { ref?: string; toZxid?: bigint; toTime?: number },
 ): Promise<{ manifest: BackupManifest; point: PointInTime; latest?: boolean }> {
   if (o.ref) {
-    if (o.toZxid !== undefined || o.toTime !== undefined) throw new UsageError('give ID@ZXID, or --to-zxid/--to-time without an id, not both');
+    if (o.toZxid !== undefined || o.toTime !== undefined)
+      throw new UsageError('give ID@ZXID, or --to-zxid/--to-time without an id, not both');
     const { id, zxid } = parseBackupRef(o.ref);
     return { manifest: await repo.resolve(id), point: { zxid }, ...(id === 'latest' ? { latest: true } : {}) };
   }
   if (o.toZxid !== undefined && o.toTime !== undefined) throw new UsageError('give --to-zxid or --to-time, not both');
-  if (o.toZxid === undefined && o.toTime === undefined) throw new UsageError('restore needs a backup id, --to-zxid or --to-time', { hint: 'zkvault list shows the ids' });
+  if (o.toZxid === undefined && o.toTime === undefined)
+    throw new UsageError('restore needs a backup id, --to-zxid or --to-time', { hint: 'zkvault list shows the ids' });
   const point: PointInTime = { zxid: o.toZxid, time: o.toTime };
   return { manifest: await chooseBackup(repo, point), point };
 }
@@ -81,7 +83,9 @@ export async function treeAtPoint(
 ): Promise<{ tree: DataTree; zxid: bigint; chain: string[]; notice: string | null }> {
   if (manifest.kind === 'logical') {
     if (point.zxid !== undefined || point.time !== undefined) {
-      throw new UsageError(`backup ${manifest.id} is logical: it holds one tree (${manifest.zxid.to}), not a range`, { hint: 'point-in-time restores need physical backups' });
+      throw new UsageError(`backup ${manifest.id} is logical: it holds one tree (${manifest.zxid.to}), not a range`, {
+        hint: 'point-in-time restores need physical backups',
+      });
     }
     const bt = await loadBackupTree(repo, manifest.id);
     return { tree: bt.tree, zxid: bt.zxid, chain: [manifest.id], notice: null };
@@ -114,7 +118,9 @@ export async function restoreOffline(o: OfflineRestoreOptions): Promise<OfflineR
       if (e > maxEpoch) maxEpoch = e;
     }
     fileZxid = makeZxid(maxEpoch + 1n, 0n);
-    o.warn?.(`the snapshot is named ${formatZxid(fileZxid)} (epoch ${maxEpoch + 1n}) so clients that saw zxids up to epoch ${maxEpoch} are accepted`);
+    o.warn?.(
+      `the snapshot is named ${formatZxid(fileZxid)} (epoch ${maxEpoch + 1n}) so clients that saw zxids up to epoch ${maxEpoch} are accepted`,
+    );
   }
   const written = await writeDataDir(tree, o.dataDir, { zxid: fileZxid, myid: o.myid, epochFiles: true });
   const nodes = tree.records('/').length;

@@ -96,7 +96,7 @@ function depth(path: string): number {
 
 async function readTarget(session: ZkSession, root: string, signal?: AbortSignal): Promise<Map<string, TargetNode>> {
   const target = new Map<string, TargetNode>();
-  for (let p = root; ; ) {
+  for (let p = root; ;) {
     const stat = await session.exists(p);
     if (stat && p !== root) {
       const { dataLength: _d, numChildren, ...s } = stat;
@@ -219,7 +219,9 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
   const sourceRoot = source.root;
   const targetRoot = validateZnodePath(options.into ?? sourceRoot, '--into');
   if (isSystemPath(targetRoot)) {
-    throw new UsageError(`${targetRoot} is inside /zookeeper, the server's own subtree, which a restore never writes`, { hint: 'restore under your own path, e.g. --into /restored' });
+    throw new UsageError(`${targetRoot} is inside /zookeeper, the server's own subtree, which a restore never writes`, {
+      hint: 'restore under your own path, e.g. --into /restored',
+    });
   }
   const maxBytes = (options.maxRequestBytes ?? 0xfffff) - 1024;
 
@@ -262,7 +264,9 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
       const shown = plan.conflicts.slice(0, 10).join(', ');
       throw new UserError(
         `restore in create mode changed nothing: ${plan.conflicts.length} target node(s) already exist (${shown}${plan.conflicts.length > 10 ? ', …' : ''})`,
-        { hint: '--mode overwrite updates them, --mode mirror also deletes what the backup lacks, --into /elsewhere restores beside them; --dry-run shows the plan' },
+        {
+          hint: '--mode overwrite updates them, --mode mirror also deletes what the backup lacks, --into /elsewhere restores beside them; --dry-run shows the plan',
+        },
       );
     }
     if (options.dryRun) {
@@ -299,12 +303,21 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
     try {
       // 1. Mirror deletes, deepest first; a level at a time so children go before their parents.
       for (const level of groupByDepth(plan.deletes, true)) {
-        deleted += await applyBatched(session, level.map((path) => ({ type: 'delete', path })), maxBytes, fail, options.signal);
+        deleted += await applyBatched(
+          session,
+          level.map((path) => ({ type: 'delete', path })),
+          maxBytes,
+          fail,
+          options.signal,
+        );
       }
       // 2. Creates, parents first, each level in parallel multis (see createAcl).
       //    Containers and TTL nodes are created one by one, as they were (a multi cannot create them).
       const byPath = new Map(plan.creates.map((c) => [c.path, c]));
-      for (const level of groupByDepth(plan.creates.map((c) => c.path), false)) {
+      for (const level of groupByDepth(
+        plan.creates.map((c) => c.path),
+        false,
+      )) {
         const ops: ZkOp[] = [];
         const typed: PlannedCreate[] = [];
         for (const path of level) {
@@ -324,7 +337,9 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
         }
       }
       // 3. Data updates.
-      const dataOps: ZkOp[] = plan.updates.filter((u) => u.fields.includes('data')).map((u) => ({ type: 'setData', path: u.path, data: u.data ?? null }));
+      const dataOps: ZkOp[] = plan.updates
+        .filter((u) => u.fields.includes('data'))
+        .map((u) => ({ type: 'setData', path: u.path, data: u.data ?? null }));
       await applyBatched(session, dataOps, maxBytes, fail, options.signal);
       // 4. Sequential counters: create/delete churn until each parent's stored cversion is the backup's.
       for (const c of plan.cversions) {
@@ -336,7 +351,8 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
         if (need <= 0) continue;
         const fill = c.path === '/' ? `/${FILL_NAME}` : `${c.path}/${FILL_NAME}`;
         const ops: ZkOp[] = [];
-        for (let i = 0; i < need; i++) ops.push({ type: 'create', path: fill, data: null, acl: OPEN_ACL, mode: 'persistent' }, { type: 'delete', path: fill });
+        for (let i = 0; i < need; i++)
+          ops.push({ type: 'create', path: fill, data: null, acl: OPEN_ACL, mode: 'persistent' }, { type: 'delete', path: fill });
         const before = failed.length;
         await applyBatched(session, ops, maxBytes, fail, options.signal);
         if (failed.length === before) raised++;
@@ -365,10 +381,13 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
     };
     await Promise.all(Array.from({ length: MULTI_CONCURRENCY }, aclWorker));
     if (interrupted && isSessionGone(interrupted) && !(interrupted instanceof ConnectionError)) {
-      throw new ConnectionError(`the connection to ZooKeeper was lost during the restore (${(interrupted as Error).message}); changes up to then were applied`, {
-        hint: `run it again with --mode ${mode === 'create' ? 'overwrite' : mode} once the ensemble is reachable`,
-        cause: interrupted,
-      });
+      throw new ConnectionError(
+        `the connection to ZooKeeper was lost during the restore (${(interrupted as Error).message}); changes up to then were applied`,
+        {
+          hint: `run it again with --mode ${mode === 'create' ? 'overwrite' : mode} once the ensemble is reachable`,
+          cause: interrupted,
+        },
+      );
     }
     if (interrupted) throw interrupted;
     const updatedPaths = new Set(plan.updates.map((u) => u.path));
@@ -388,15 +407,24 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
       verify,
     };
     if (failed.length > 0) {
-      throw Object.assign(new PartialError(`restore finished, but ${failed.length} change(s) failed (first: ${failed[0]!.path}: ${failed[0]!.error})`, {
-        hint: `the result lists every failure; fix the cause (often --auth) and run again with --mode ${mode === 'create' ? 'overwrite' : mode}`,
-      }), { result });
+      throw Object.assign(
+        new PartialError(`restore finished, but ${failed.length} change(s) failed (first: ${failed[0]!.path}: ${failed[0]!.error})`, {
+          hint: `the result lists every failure; fix the cause (often --auth) and run again with --mode ${mode === 'create' ? 'overwrite' : mode}`,
+        }),
+        { result },
+      );
     }
     if (plan.aclsNotRestored.length > 0) {
       const first = plan.aclsNotRestored[0]!;
-      throw Object.assign(new PartialError(`restore finished, but ${plan.aclsNotRestored.length} node(s) could not get their ACL as the backup has it (first: ${first.path}: ${first.reason})`, {
-        hint: 'the backup was taken without ADMIN permission on them, so the server hid their digest hashes; --auth with each named user restores them exactly',
-      }), { result });
+      throw Object.assign(
+        new PartialError(
+          `restore finished, but ${plan.aclsNotRestored.length} node(s) could not get their ACL as the backup has it (first: ${first.path}: ${first.reason})`,
+          {
+            hint: 'the backup was taken without ADMIN permission on them, so the server hid their digest hashes; --auth with each named user restores them exactly',
+          },
+        ),
+        { result },
+      );
     }
     return result;
   } finally {
@@ -417,17 +445,29 @@ async function createTyped(
 ): Promise<boolean> {
   const plain: ZkOp = { type: 'create', path: c.path, data: c.data, acl, mode: 'persistent' };
   try {
-    await session.create(c.path, c.data, acl, c.sourceType === 'ttl' ? 'ttl' : 'container', c.sourceType === 'ttl' ? { ttlMs: c.ttlMs! } : {});
+    await session.create(
+      c.path,
+      c.data,
+      acl,
+      c.sourceType === 'ttl' ? 'ttl' : 'container',
+      c.sourceType === 'ttl' ? { ttlMs: c.ttlMs! } : {},
+    );
     return true;
   } catch (err) {
-    if (!(err instanceof ZkOpError) || c.sourceType !== 'ttl' || (err.code !== ZK_ERROR.Unimplemented && err.code !== ZK_ERROR.BadArguments)) {
+    if (
+      !(err instanceof ZkOpError) ||
+      c.sourceType !== 'ttl' ||
+      (err.code !== ZK_ERROR.Unimplemented && err.code !== ZK_ERROR.BadArguments)
+    ) {
       fail(plain, err);
       return false;
     }
   }
   try {
     await single(session, plain);
-    notAsItWas(`created as a persistent node, not a TTL node: the server refused TTL nodes (start every server with zookeeper.extendedTypesEnabled=true)`);
+    notAsItWas(
+      `created as a persistent node, not a TTL node: the server refused TTL nodes (start every server with zookeeper.extendedTypesEnabled=true)`,
+    );
     return true;
   } catch (err) {
     fail(plain, err);
@@ -487,7 +527,8 @@ async function verifyRestored(
     await walkLiveTree(session, plan.targetRoot, { signal, onUnreadable: (p) => void unreadable.push(p) }, (got) => {
       const node = expected.get(got.path);
       if (!node) {
-        if (plan.mode === 'mirror' && !skipped.has(got.path) && got.path !== plan.targetRoot) mismatches.push({ path: got.path, fields: ['extra'] });
+        if (plan.mode === 'mirror' && !skipped.has(got.path) && got.path !== plan.targetRoot)
+          mismatches.push({ path: got.path, fields: ['extra'] });
         return;
       }
       seen.add(got.path);

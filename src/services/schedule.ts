@@ -93,7 +93,10 @@ export type ScheduleEvent =
   | { event: 'warning'; run?: number; message: string }
   | { event: 'stopping'; reason: StopReason; inFlightRun?: number; graceMs: number }
   | { event: 'interrupted'; run: number; stage: RunStage; graceMs: number }
-  | ({ event: 'stop'; exitCode: number } & Pick<ScheduleSummary, 'reason' | 'runs' | 'succeeded' | 'failed' | 'skipped' | 'consecutiveFailures'>);
+  | ({ event: 'stop'; exitCode: number } & Pick<
+      ScheduleSummary,
+      'reason' | 'runs' | 'succeeded' | 'failed' | 'skipped' | 'consecutiveFailures'
+    >);
 
 export interface ScheduleSummary {
   reason: StopReason;
@@ -187,11 +190,27 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleSummary> 
       const b = o.backup;
       if (b.kind === 'logical') {
         emit({ event: 'run', run, scheduled: scheduled.toISOString() });
-        result = await backupLogical({ zk: b.zk, auth: b.auth, path: b.path, exclude: b.exclude, concurrency: b.concurrency, repo: o.repo, signal, warn });
+        result = await backupLogical({
+          zk: b.zk,
+          auth: b.auth,
+          path: b.path,
+          exclude: b.exclude,
+          concurrency: b.concurrency,
+          repo: o.repo,
+          signal,
+          warn,
+        });
       } else {
         const mode = await physicalMode(o.repo, b, signal, warn);
         emit({ event: 'run', run, scheduled: scheduled.toISOString(), mode });
-        result = await backupPhysical({ dataDir: b.dataDir, logDir: b.logDir, repo: o.repo, incremental: mode === 'incremental', signal, warn });
+        result = await backupPhysical({
+          dataDir: b.dataDir,
+          logDir: b.logDir,
+          repo: o.repo,
+          incremental: mode === 'incremental',
+          signal,
+          warn,
+        });
         const repo = await openRepository(o.repo, { signal, warn });
         chain = chainLinkOf(await repo.resolve(result.id));
       }
@@ -211,9 +230,23 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleSummary> 
       if (!result.unchanged) summary.backups.push(result.id);
       if (o.retention && !result.unchanged) {
         stage = 'prune';
-        const p = await pruneRepository({ repo: o.repo, policy: o.retention.policy, orphanGraceMs: o.retention.orphanGraceMs, signal, warn });
+        const p = await pruneRepository({
+          repo: o.repo,
+          policy: o.retention.policy,
+          orphanGraceMs: o.retention.orphanGraceMs,
+          signal,
+          warn,
+        });
         for (const w of p.warnings) warn(w);
-        emit({ event: 'prune', run, kept: p.keep.length, removed: p.removed, removedIds: p.remove.map((d) => d.id), orphansRemoved: p.orphansRemoved, bytesFreed: p.bytesFreed });
+        emit({
+          event: 'prune',
+          run,
+          kept: p.keep.length,
+          removed: p.removed,
+          removedIds: p.remove.map((d) => d.id),
+          orphansRemoved: p.orphansRemoved,
+          bytesFreed: p.bytesFreed,
+        });
       }
       summary.succeeded++;
       summary.consecutiveFailures = 0;

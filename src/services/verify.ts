@@ -40,7 +40,11 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyResul
     }
     for (const key of inv.orphanArchives) {
       const id = key.replace(/^archives\//, '').replace(/\.tar$/, '');
-      backups.push({ id, ok: false, problems: [`${key} has no manifest (manifests/${id}.json is missing): the backup cannot be listed or restored`] });
+      backups.push({
+        id,
+        ok: false,
+        problems: [`${key} has no manifest (manifests/${id}.json is missing): the backup cannot be listed or restored`],
+      });
     }
   } else {
     manifests = [];
@@ -64,7 +68,10 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyResul
     const warnings: string[] = [];
     const problems = await verifyOne(repo, m, Boolean(options.deep), view);
     const beyond = m.kind === 'physical' && view ? effectiveRange(m, view).beyond : null;
-    if (beyond) warnings.push(`holds txns ${formatZxid(beyond.from)}..${formatZxid(beyond.to)}, never restored: ${describeBoundary(beyond.boundary)}`);
+    if (beyond)
+      warnings.push(
+        `holds txns ${formatZxid(beyond.from)}..${formatZxid(beyond.to)}, never restored: ${describeBoundary(beyond.boundary)}`,
+      );
     backups.push({ id: m.id, ok: problems.length === 0, problems, ...(warnings.length ? { warnings } : {}) });
   }
   backups.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -107,7 +114,9 @@ export async function verifyOne(repo: Repository, m: BackupManifest, deep: boole
         const records = tree.records(m.source.path ?? '/');
         for (const r of records) counts[nodeTypeOf(r.stat.ephemeralOwner)]++;
         if (records.length !== m.counts.nodes) {
-          problems.push(`member ${member.name}: holds ${records.length} nodes under ${m.source.path ?? '/'}, the manifest says ${m.counts.nodes}`);
+          problems.push(
+            `member ${member.name}: holds ${records.length} nodes under ${m.source.path ?? '/'}, the manifest says ${m.counts.nodes}`,
+          );
         }
         for (const t of ['persistent', 'ephemeral', 'container', 'ttl'] as const) {
           if (counts[t] !== m.counts[t]) problems.push(`member ${member.name}: ${counts[t]} ${t} nodes, the manifest says ${m.counts[t]}`);

@@ -61,17 +61,23 @@ export function checkS3Settings(given: S3SettingsInput): S3Settings {
     try {
       url = new URL(raw);
     } catch (err) {
-      throw new UsageError(`S3 endpoint "${redactLocation(raw)}" is not a URL`, { hint: 'give --s3-endpoint as http(s)://host[:port], e.g. http://127.0.0.1:9000', cause: err });
+      throw new UsageError(`S3 endpoint "${redactLocation(raw)}" is not a URL`, {
+        hint: 'give --s3-endpoint as http(s)://host[:port], e.g. http://127.0.0.1:9000',
+        cause: err,
+      });
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new UsageError(`S3 endpoint "${redactLocation(raw)}" must be an http:// or https:// URL`, { hint: 'give --s3-endpoint as http(s)://host[:port], e.g. http://127.0.0.1:9000' });
+      throw new UsageError(`S3 endpoint "${redactLocation(raw)}" must be an http:// or https:// URL`, {
+        hint: 'give --s3-endpoint as http(s)://host[:port], e.g. http://127.0.0.1:9000',
+      });
     }
     if (url.username !== '' || url.password !== '') {
       throw new UsageError(`S3 endpoint "${redactLocation(raw)}" carries credentials`, {
         hint: 'S3 credentials come only from the standard AWS chain (environment, profile, instance role)',
       });
     }
-    if (url.search !== '' || url.hash !== '') throw new UsageError(`S3 endpoint "${redactLocation(raw)}" has a query or fragment; give only scheme, host, port and path`);
+    if (url.search !== '' || url.hash !== '')
+      throw new UsageError(`S3 endpoint "${redactLocation(raw)}" has a query or fragment; give only scheme, host, port and path`);
     out.endpoint = raw.replace(/\/+$/, '');
   }
   if (given.forcePathStyle !== undefined) out.forcePathStyle = given.forcePathStyle;
@@ -82,7 +88,10 @@ export function checkS3Settings(given: S3SettingsInput): S3Settings {
   }
   if (given.sse !== undefined && given.sse.trim() !== '') {
     const sse = SSE_VALUES[given.sse.trim().toLowerCase()];
-    if (!sse) throw new UsageError(`unknown S3 server-side encryption "${given.sse}"`, { hint: 'use --s3-sse AES256 or --s3-sse aws:kms (with --s3-sse-kms-key-id for your own key)' });
+    if (!sse)
+      throw new UsageError(`unknown S3 server-side encryption "${given.sse}"`, {
+        hint: 'use --s3-sse AES256 or --s3-sse aws:kms (with --s3-sse-kms-key-id for your own key)',
+      });
     out.sse = sse;
   }
   if (given.sseKmsKeyId !== undefined && given.sseKmsKeyId.trim() !== '') {
@@ -93,7 +102,10 @@ export function checkS3Settings(given: S3SettingsInput): S3Settings {
   }
   if (given.storageClass !== undefined && given.storageClass.trim() !== '') {
     const cls = given.storageClass.trim().toUpperCase();
-    if (!/^[A-Z][A-Z0-9_]*$/.test(cls)) throw new UsageError(`"${given.storageClass}" is not an S3 storage class`, { hint: 'e.g. STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR' });
+    if (!/^[A-Z][A-Z0-9_]*$/.test(cls))
+      throw new UsageError(`"${given.storageClass}" is not an S3 storage class`, {
+        hint: 'e.g. STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR',
+      });
     out.storageClass = cls;
   }
   return out;
@@ -184,12 +196,21 @@ const BACKENDS: Record<string, Backend> = {
       // Loaded on demand: the AWS SDK costs a local repository nothing.
       const [{ S3Storage }, { withRetry, DEFAULT_RETRY_POLICY }] = await Promise.all([import('./s3.js'), import('./retry.js')]);
       const policy = { ...DEFAULT_RETRY_POLICY, ...definedOnly(opts.retry) };
-      const storage = new S3Storage({ bucket: location.bucket, prefix: location.prefix, ...settings, requestRetry: policy, warn: opts.warn });
+      const storage = new S3Storage({
+        bucket: location.bucket,
+        prefix: location.prefix,
+        ...settings,
+        requestRetry: policy,
+        warn: opts.warn,
+      });
       return withRetry(storage, {
         ...policy,
         signal: opts.signal,
         onRetry: opts.warn
-          ? (e) => opts.warn!(`retrying ${e.what} in ${(e.delayMs / 1000).toFixed(1)}s (attempt ${e.attempt + 1} of ${e.attempts}): ${e.error.message}`)
+          ? (e) =>
+              opts.warn!(
+                `retrying ${e.what} in ${(e.delayMs / 1000).toFixed(1)}s (attempt ${e.attempt + 1} of ${e.attempts}): ${e.error.message}`,
+              )
           : undefined,
       });
     },

@@ -142,7 +142,9 @@ class RetryingStorage implements Storage {
     const quiet = (s: Readable) => s.on('error', () => {});
     const first = quiet(await this.run(`read ${key}`, () => this.inner.get(key, opts)));
     const open = async (from: number) =>
-      quiet(await this.run(`read ${key}`, () => this.inner.get(key, end === Number.POSITIVE_INFINITY ? { start: from } : { start: from, end })));
+      quiet(
+        await this.run(`read ${key}`, () => this.inner.get(key, end === Number.POSITIVE_INFINITY ? { start: from } : { start: from, end })),
+      );
     const { attempts } = this.opts;
     const policy = this.opts;
     const signal = this.opts.signal;
@@ -203,7 +205,13 @@ class RetryingStorage implements Storage {
         failures++;
         if (!isTransient(err) || failures >= this.opts.attempts || this.opts.signal?.aborted) throw err;
         const delayMs = backoffMs(failures, this.opts, this.opts.random);
-        this.opts.onRetry?.({ what: `list ${prefix || '(all)'} on ${this.inner.describe()}`, attempt: failures, attempts: this.opts.attempts, delayMs, error: err });
+        this.opts.onRetry?.({
+          what: `list ${prefix || '(all)'} on ${this.inner.describe()}`,
+          attempt: failures,
+          attempts: this.opts.attempts,
+          delayMs,
+          error: err,
+        });
         await sleep(delayMs, this.opts.signal);
       }
     }

@@ -114,7 +114,18 @@ const TRANSIENT_CODES = new Set([
   'OperationAborted',
 ]);
 /** Network failures worth another attempt. ENOTFOUND (no such host) is not one of them. */
-const TRANSIENT_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE']);
+const TRANSIENT_NET = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 const NET_WORDS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset',
@@ -256,7 +267,9 @@ export class S3Storage implements Storage {
 
   /** The endpoint requests go to, for messages. */
   private endpointName(): string {
-    return this.opts.endpoint !== undefined ? redactLocation(this.opts.endpoint).replace(/\/+$/, '') : `AWS S3${this.opts.region ? ` (${this.opts.region})` : ''}`;
+    return this.opts.endpoint !== undefined
+      ? redactLocation(this.opts.endpoint).replace(/\/+$/, '')
+      : `AWS S3${this.opts.region ? ` (${this.opts.region})` : ''}`;
   }
 
   private objectKey(key: string): string {
@@ -294,7 +307,7 @@ export class S3Storage implements Storage {
     }
     if (name === 'RequestTimeTooSkewed') {
       return new AuthError(`${where}: ${endpoint} refused to ${action}: this host's clock is too far from the store's`, {
-        hint: 'signed requests are valid for 15 minutes around the store\'s time: fix this host\'s clock (NTP)',
+        hint: "signed requests are valid for 15 minutes around the store's time: fix this host's clock (NTP)",
         cause,
       });
     }
@@ -306,11 +319,14 @@ export class S3Storage implements Storage {
     }
     if (status === 401 || status === 403 || AUTH_CODES.has(name)) {
       const code = name && name !== 'Unknown' && name !== 'Error' ? ` ${name}` : '';
-      return new AuthError(`${where}: ${endpoint} refused to ${action}: ${status ?? ''}${code}`.replace(/: $/, ''), { hint: AUTH_HINT, cause });
+      return new AuthError(`${where}: ${endpoint} refused to ${action}: ${status ?? ''}${code}`.replace(/: $/, ''), {
+        hint: AUTH_HINT,
+        cause,
+      });
     }
     if (status === 301 || name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed') {
       return new UserError(`${where}: cannot ${action}: ${endpoint} says the bucket ${this.bucket} is in another region`, {
-        hint: 'give the bucket\'s region with --s3-region (ZKVAULT_S3_REGION) or AWS_REGION',
+        hint: "give the bucket's region with --s3-region (ZKVAULT_S3_REGION) or AWS_REGION",
         cause,
       });
     }
@@ -338,7 +354,10 @@ export class S3Storage implements Storage {
     if (name === 'AbortError') return new CancelledError(undefined, { cause });
     if (status !== undefined) {
       const code = name && name !== 'Unknown' && name !== 'Error' ? ` ${name}` : '';
-      return new UserError(`${where}: cannot ${action}: ${endpoint} answered ${status}${code}${message && message !== name ? `: ${message}` : ''}`, { cause });
+      return new UserError(
+        `${where}: cannot ${action}: ${endpoint} answered ${status}${code}${message && message !== name ? `: ${message}` : ''}`,
+        { cause },
+      );
     }
     return err instanceof Error ? err : new Error(String(err));
   }
@@ -359,7 +378,14 @@ export class S3Storage implements Storage {
     // A single PutObject is the commit itself: an abort is honoured until it is sent, not during it
     // (an abort in flight could not tell whether the server committed).
     if (signal?.aborted) throw new CancelledError();
-    await this.call(() => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ContentLength: body.length, ...this.writeParams(false) })), 'write', key);
+    await this.call(
+      () =>
+        this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ContentLength: body.length, ...this.writeParams(false) }),
+        ),
+      'write',
+      key,
+    );
     return { size: body.length };
   }
 
@@ -438,7 +464,10 @@ export class S3Storage implements Storage {
           {
             ...policy,
             signal: cleanup || commit ? undefined : signal,
-            onRetry: (e) => this.opts.warn?.(`retrying ${e.what} in ${(e.delayMs / 1000).toFixed(1)}s (attempt ${e.attempt + 1} of ${e.attempts}): ${e.error.message}`),
+            onRetry: (e) =>
+              this.opts.warn?.(
+                `retrying ${e.what} in ${(e.delayMs / 1000).toFixed(1)}s (attempt ${e.attempt + 1} of ${e.attempts}): ${e.error.message}`,
+              ),
           },
         );
       } catch (err) {
@@ -499,10 +528,16 @@ export class S3Storage implements Storage {
     const total = served && served[3] !== '*' ? Number(served[3]) : res.$metadata.httpStatusCode === 200 ? res.ContentLength : undefined;
     if ((total !== undefined && start >= total) || servedFrom > start) {
       body.destroy();
-      if (servedFrom > start) throw new UserError(`${joinLocation(this.describe(), key)}: asked for bytes from ${start}, ${this.endpointName()} served from ${servedFrom}`);
+      if (servedFrom > start)
+        throw new UserError(
+          `${joinLocation(this.describe(), key)}: asked for bytes from ${start}, ${this.endpointName()} served from ${servedFrom}`,
+        );
       return Readable.from([]);
     }
-    return this.mappedStream(body, key, { skip: start - servedFrom, limit: end === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : end - start + 1 });
+    return this.mappedStream(body, key, {
+      skip: start - servedFrom,
+      limit: end === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : end - start + 1,
+    });
   }
 
   /**
@@ -577,7 +612,15 @@ export class S3Storage implements Storage {
     let token: string | undefined;
     do {
       const page = await this.call(
-        () => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token, MaxKeys: this.opts.listPageSize })),
+        () =>
+          this.client.send(
+            new ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: base + prefix,
+              ContinuationToken: token,
+              MaxKeys: this.opts.listPageSize,
+            }),
+          ),
         'list',
         prefix,
       );
@@ -622,7 +665,9 @@ export class S3Storage implements Storage {
     return this.keyQueue.run(key, async () => {
       if (await this.conditionalWrites()) {
         try {
-          await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, IfNoneMatch: '*', ...this.writeParams(false) }));
+          await this.client.send(
+            new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, IfNoneMatch: '*', ...this.writeParams(false) }),
+          );
           return true;
         } catch (err) {
           if (sdkStatus(err) === 412 || sdkName(err) === 'PreconditionFailed') return false;
@@ -632,7 +677,16 @@ export class S3Storage implements Storage {
       if (await this.stat(key)) return false;
       const tag = randomBytes(12).toString('hex');
       await this.call(
-        () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, Metadata: { [WRITER_METADATA]: tag }, ...this.writeParams(false) })),
+        () =>
+          this.client.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key: objectKey,
+              Body: body,
+              Metadata: { [WRITER_METADATA]: tag },
+              ...this.writeParams(false),
+            }),
+          ),
         'create',
         key,
       );
@@ -663,9 +717,15 @@ export class S3Storage implements Storage {
   private async probeConditionalWrites(): Promise<boolean> {
     const probe = `${this.base}.zkvault-probe-${randomBytes(8).toString('hex')}`;
     const action = 'write (probing for conditional writes)';
-    await this.call(() => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: probe, Body: Buffer.from('probe'), ...this.writeParams(false) })), action);
+    await this.call(
+      () =>
+        this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: probe, Body: Buffer.from('probe'), ...this.writeParams(false) })),
+      action,
+    );
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: probe, Body: Buffer.from('probe'), IfNoneMatch: '*', ...this.writeParams(false) }));
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: probe, Body: Buffer.from('probe'), IfNoneMatch: '*', ...this.writeParams(false) }),
+      );
       this.opts.warn?.(
         `${this.describe()}: the store ignores conditional writes (If-None-Match); the repository lock is taken by write-then-check, which two runs starting within the same second may both pass`,
       );

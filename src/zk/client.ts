@@ -35,15 +35,7 @@ import net from 'node:net';
 import zookeeper from 'node-zookeeper-client';
 
 import type { AclEntry, NodeStat } from '../core/node-record.js';
-import {
-  AuthError,
-  CancelledError,
-  ConnectionError,
-  InternalError,
-  UsageError,
-  UserError,
-  ZkvaultError,
-} from '../errors.js';
+import { AuthError, CancelledError, ConnectionError, InternalError, UsageError, UserError, ZkvaultError } from '../errors.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Public types
@@ -119,13 +111,7 @@ export interface ZkSession {
   getAcl(path: string): Promise<{ acl: AclEntry[]; stat: ZkStat } | null>;
   exists(path: string): Promise<ZkStat | null>;
   /** Resolves to the created path (with the sequence suffix for sequential modes). */
-  create(
-    path: string,
-    data: Uint8Array | null,
-    acl: readonly AclEntry[],
-    mode?: ZkCreateMode,
-    options?: ZkCreateOptions,
-  ): Promise<string>;
+  create(path: string, data: Uint8Array | null, acl: readonly AclEntry[], mode?: ZkCreateMode, options?: ZkCreateOptions): Promise<string>;
   setData(path: string, data: Uint8Array | null, version?: number): Promise<ZkStat>;
   setAcl(path: string, acl: AclEntry[], version?: number): Promise<ZkStat>;
   delete(path: string, version?: number): Promise<void>;
@@ -236,15 +222,9 @@ export class RequestTooLargeError extends ZkvaultError {
   readonly limit: number;
 
   constructor(op: string, path: string, bytes: number, limit: number) {
-    super(
-      'user',
-      `${path}: ${op} request is ${bytes} bytes, over the server's jute.maxbuffer of ${limit} bytes`,
-      {
-        hint:
-          'ZooKeeper refuses packets over jute.maxbuffer; split the multi, or raise jute.maxbuffer on ' +
-          'every server and client alike',
-      },
-    );
+    super('user', `${path}: ${op} request is ${bytes} bytes, over the server's jute.maxbuffer of ${limit} bytes`, {
+      hint: 'ZooKeeper refuses packets over jute.maxbuffer; split the multi, or raise jute.maxbuffer on ' + 'every server and client alike',
+    });
     this.name = 'RequestTooLargeError';
     this.path = path;
     this.bytes = bytes;
@@ -284,8 +264,7 @@ export function parseConnectString(s: string): { hosts: string[]; chroot: string
           hint: 'the ZooKeeper client zkvault uses cannot connect to IPv6 literals; use a host name',
         });
       const [host, port] = h.split(':');
-      if (port !== undefined && !/^[0-9]{1,5}$/.test(port))
-        throw new UsageError(`connect string "${s}": "${h}" has no valid port`);
+      if (port !== undefined && !/^[0-9]{1,5}$/.test(port)) throw new UsageError(`connect string "${s}": "${h}" has no valid port`);
       return `${host}:${port ?? '2181'}`;
     });
   if (hosts.length === 0) throw new UsageError(`connect string "${s}" names no server`, { hint: 'e.g. --zk 127.0.0.1:2181' });
@@ -840,8 +819,7 @@ class ClientSession implements ZkSession {
     let hdr: JuteHeader;
     let payload: JuteRecord;
     if (mode === 'ttl' || mode === 'ttl_sequential') {
-      if (options.ttlMs === undefined || BigInt(options.ttlMs) <= 0n)
-        throw new UsageError(`${path}: a TTL node needs a positive ttlMs`);
+      if (options.ttlMs === undefined || BigInt(options.ttlMs) <= 0n) throw new UsageError(`${path}: a TTL node needs a positive ttlMs`);
       payload = withTtl(record('protocol', 'CreateRequest', fields), BigInt(options.ttlMs));
       hdr = header(OP.CREATE!, OPCODE_CREATE_TTL);
     } else {
@@ -865,7 +843,12 @@ class ClientSession implements ZkSession {
 
   async setAcl(path: string, acl: AclEntry[], version = -1): Promise<ZkStat> {
     checkPath(path);
-    const r = await this.send('setAcl', path, header(OP.SET_ACL!), record('protocol', 'SetACLRequest', { path, acl: aclRecords(acl), version }));
+    const r = await this.send(
+      'setAcl',
+      path,
+      header(OP.SET_ACL!),
+      record('protocol', 'SetACLRequest', { path, acl: aclRecords(acl), version }),
+    );
     return toStat(r.payload.stat);
   }
 
@@ -981,7 +964,10 @@ export function fourLetterWord(
     const onAbort = () => finish(new CancelledError());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(
-      () => finish(new ConnectionError(`ZooKeeper at ${hostText} did not answer "${word}" within ${timeoutMs} ms`, { hint: connectHint(hostText) })),
+      () =>
+        finish(
+          new ConnectionError(`ZooKeeper at ${hostText} did not answer "${word}" within ${timeoutMs} ms`, { hint: connectHint(hostText) }),
+        ),
       timeoutMs,
     );
     socket.on('connect', () => socket.write(word));

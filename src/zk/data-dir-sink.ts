@@ -39,7 +39,9 @@ function writeFileDurably(path: string, content: string | Buffer): void {
 /** Refuses anything but a missing or empty directory: a restore never mixes with existing files. */
 export function requireEmptyDir(dir: string, flag = '--data-dir'): void {
   if (existsSync(dir) && readdirSync(dir).length > 0) {
-    throw new UsageError(`${flag} ${dir} is not empty`, { hint: 'give a new or empty directory; zkvault never writes over existing server files' });
+    throw new UsageError(`${flag} ${dir} is not empty`, {
+      hint: 'give a new or empty directory; zkvault never writes over existing server files',
+    });
   }
 }
 

@@ -23,8 +23,13 @@ export function dataDirSources(dataDir: string, logDir?: string): DataDirSources
   };
 }
 
-export function replayDataDir(dataDir: string, logDir: string | undefined, options: ReplayOptions): ReplayResult & { listing: DataDirListing } {
+export function replayDataDir(
+  dataDir: string,
+  logDir: string | undefined,
+  options: ReplayOptions,
+): ReplayResult & { listing: DataDirListing } {
   const src = dataDirSources(dataDir, logDir);
-  for (const f of src.listing.ignored) options.warn?.(`${f} is not read (ZooKeeper 3.6+ would parse it as a snapshot or log; remove it from the data dir)`);
+  for (const f of src.listing.ignored)
+    options.warn?.(`${f} is not read (ZooKeeper 3.6+ would parse it as a snapshot or log; remove it from the data dir)`);
   return { ...replayToZxid(src.snapshots, src.logs, { passOverTruncatedSnapshots: true, ...options }), listing: src.listing };
 }

@@ -51,7 +51,10 @@ export class SnapshotSpool {
     if (idx === undefined) {
       idx = this.aclIndex.size + 1;
       this.aclIndex.set(key, idx);
-      this.acls.set(idx, acl.map((a) => ({ ...a })));
+      this.acls.set(
+        idx,
+        acl.map((a) => ({ ...a })),
+      );
     }
     return idx;
   }
@@ -92,7 +95,17 @@ export class SnapshotSpool {
       const writer = new SnapshotWriter((chunk) => void writeSync(out, chunk));
       // Synthetic nodes are encoded into a side writer so they sit before the spooled records.
       const head = new JuteWriter(4096);
-      const zero: NodeStat = { czxid: 0n, mzxid: 0n, pzxid: 0n, ctime: 0n, mtime: 0n, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n };
+      const zero: NodeStat = {
+        czxid: 0n,
+        mzxid: 0n,
+        pzxid: 0n,
+        ctime: 0n,
+        mtime: 0n,
+        version: 0,
+        cversion: 0,
+        aversion: 0,
+        ephemeralOwner: 0n,
+      };
       const headNodes: string[] = [];
       if (!this.sawRoot) {
         headNodes.push('');

@@ -121,7 +121,10 @@ test('human output: grouped, a text diff for text data, size and hash for binary
   assert.ok(out.indexOf('removed: only in A (1)') < out.indexOf('modified (4)'));
   assert.match(out, /\+ \/app\/new {2}persistent, 5 B/);
   assert.match(out, /- \/app\/gone {2}persistent, 13 B/);
-  assert.match(out, /~ \/app\/data {2}\[data\]\n {6}data \(text\):\n {6}--- A\n {6}\+\+\+ B\n {6}@@ -1,3 \+1,3 @@\n {6}-port=2181\n {6}\+port=2182\n {6} host=a\n {6} mode=x/);
+  assert.match(
+    out,
+    /~ \/app\/data {2}\[data\]\n {6}data \(text\):\n {6}--- A\n {6}\+\+\+ B\n {6}@@ -1,3 \+1,3 @@\n {6}-port=2181\n {6}\+port=2182\n {6} host=a\n {6} mode=x/,
+  );
   assert.match(out, /~ \/app\/bin {2}\[data\]\n {6}data: 4 B sha256:[0-9a-f]{12} → 5 B sha256:[0-9a-f]{12}/);
   assert.match(out, /~ \/app\/acl {2}\[acl\]\n {6}acl: world:anyone=cdrwa → world:anyone=r/);
   assert.match(out, /~ \/app\/conv {2}\[type\]\n {6}type: persistent → ephemeral/);
@@ -166,7 +169,11 @@ test('--path and zk://HOST:PORT/path limit both sides to a subtree', () => {
 });
 
 test('a backup compared with itself is the same (exit 0), also with --stat and via latest', () => {
-  for (const args of [[idA, idA], [idB, idB, '--stat'], ['latest', idB]]) {
+  for (const args of [
+    [idA, idA],
+    [idB, idB, '--stat'],
+    ['latest', idB],
+  ]) {
     const r = diffJson(args, 0);
     assert.deepEqual({ same: r.same, changes: r.changes }, { same: true, changes: [] }, args.join(' '));
   }
@@ -247,10 +254,16 @@ test('live nodes the session cannot read are left out on both sides: exit 3 when
   const [pid, fid] = [JSON.parse(partial.stdout).id, JSON.parse(full.stdout).id];
   const both = diffJson([pid, fid], 3);
   assert.deepEqual({ same: both.same, changes: both.changes }, { same: false, changes: [] });
-  assert.match((both.notes as string[]).join('\n'), new RegExp(`left out: /locked and below \\(unreadable when backup ${pid} was taken\\)`));
+  assert.match(
+    (both.notes as string[]).join('\n'),
+    new RegExp(`left out: /locked and below \\(unreadable when backup ${pid} was taken\\)`),
+  );
   const inside = runCli(['diff', pid, fid, '--path', '/locked/child', '--repo', repo]);
   assert.equal(inside.code, 1, inside.stderr);
-  assert.match(inside.stderr, new RegExp(`/locked/child cannot be compared: /locked and below were left out \\(unreadable when backup ${pid} was taken\\)`));
+  assert.match(
+    inside.stderr,
+    new RegExp(`/locked/child cannot be compared: /locked and below were left out \\(unreadable when backup ${pid} was taken\\)`),
+  );
 });
 
 test('bad refs and arguments: exit 2 for what cannot be a source, 10 for what is not there, 13 unreachable', () => {
@@ -275,7 +288,14 @@ test('bad refs and arguments: exit 2 for what cannot be a source, 10 for what is
   assert.equal(noRepo.code, 10, noRepo.stderr);
   assert.match(noRepo.stderr, /no zkvault repository at/);
   // A live-only diff needs no repository at all.
-  const liveOnly = runCli(['diff', `zk://${server.connectString}/app`, `zk://${server.connectString}/app`, '--repo', join(repo, 'missing'), '--json']);
+  const liveOnly = runCli([
+    'diff',
+    `zk://${server.connectString}/app`,
+    `zk://${server.connectString}/app`,
+    '--repo',
+    join(repo, 'missing'),
+    '--json',
+  ]);
   assert.equal(liveOnly.code, 0, liveOnly.stderr);
   const unreachable = runCli(['diff', idA, 'zk://127.0.0.1:1', '--repo', repo]);
   assert.equal(unreachable.code, 13, unreachable.stderr);

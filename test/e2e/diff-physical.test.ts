@@ -92,9 +92,13 @@ test('ID@Z1 ID@Z2 lists exactly the changes made between the two zxids', () => {
   assert.deepEqual(diffJson([at('removed'), at('acl')], 5).changes, [{ path: '/p/acl', change: 'modified', fields: ['acl'] }]);
   assert.deepEqual(diffJson([at('acl'), at('container')], 5).changes, [{ path: '/p/conv', change: 'modified', fields: ['type'] }]);
   // Between the delete and the re-create of /p/conv it does not exist at all.
-  assert.deepEqual(diffJson([at('acl'), `${id}@${formatZxid(z.container! - 1n)}`], 5).changes, [{ path: '/p/conv', change: 'removed', fields: [] }]);
+  assert.deepEqual(diffJson([at('acl'), `${id}@${formatZxid(z.container! - 1n)}`], 5).changes, [
+    { path: '/p/conv', change: 'removed', fields: [] },
+  ]);
   // --stat on one setData names exactly what a setData moves.
-  assert.deepEqual(diffJson([at('added'), at('data'), '--stat'], 5).changes, [{ path: '/p/data', change: 'modified', fields: ['data', 'mzxid', 'mtime', 'version'] }]);
+  assert.deepEqual(diffJson([at('added'), at('data'), '--stat'], 5).changes, [
+    { path: '/p/data', change: 'modified', fields: ['data', 'mzxid', 'mtime', 'version'] },
+  ]);
   // A zxid compared with itself, and the end of the backup with the backup itself.
   assert.deepEqual(diffJson([at('data'), at('data'), '--stat'], 0).changes, []);
   assert.deepEqual(diffJson([`${id}@${range.to}`, id, '--stat'], 0).changes, []);
@@ -116,7 +120,12 @@ test('against the live tree, types compare in client view (a container reads as 
     const r = diffJson([id, live, ...stat], 0);
     assert.deepEqual(r.changes, [], `physical vs live ${stat.join(' ')}`);
     assert.equal(r.clientView, true);
-    assert.match((r.notes as string[]).join('\n'), new RegExp(`${live.replace(/\./g, '\\.')} is a live tree, where container and TTL nodes show as persistent.*1 container/TTL node\\(s\\) of ${id} count as persistent`));
+    assert.match(
+      (r.notes as string[]).join('\n'),
+      new RegExp(
+        `${live.replace(/\./g, '\\.')} is a live tree, where container and TTL nodes show as persistent.*1 container/TTL node\\(s\\) of ${id} count as persistent`,
+      ),
+    );
   }
   // Without that mapping the container would differ: the same backup one step earlier still has it persistent.
   const h = runCli(['diff', at('acl'), live, '--repo', repo]);

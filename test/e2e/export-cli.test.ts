@@ -38,13 +38,21 @@ function copy(name: string): { dir: string; v2: string; snaps: string[]; logs: s
   const names = readdirSync(v2);
   const hex = (n: string) => BigInt('0x' + n.split('.')[1]);
   const byZxid = (a: string, b: string) => (hex(a) < hex(b) ? -1 : 1);
-  return { dir, v2, snaps: names.filter((n) => n.startsWith('snapshot.')).sort(byZxid), logs: names.filter((n) => n.startsWith('log.')).sort(byZxid) };
+  return {
+    dir,
+    v2,
+    snaps: names.filter((n) => n.startsWith('snapshot.')).sort(byZxid),
+    logs: names.filter((n) => n.startsWith('log.')).sort(byZxid),
+  };
 }
 
 test('export prints the tree as sorted NDJSON with every contract field', () => {
   const r = runCli(['export', '--data-dir', pristine]);
   assert.equal(r.code, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const paths = lines.map((l) => l.path);
   assert.deepEqual(paths, [...paths].sort());
   assert.equal(paths[0], '/');
@@ -52,7 +60,17 @@ test('export prints the tree as sorted NDJSON with every contract field', () => 
   assert.equal(lines.length, 1 + 1 + 60 + 1);
   const n00 = lines.find((l) => l.path === '/app/n00');
   assert.deepEqual(Object.keys(n00).sort(), ['acl', 'data', 'path', 'stat', 'type']);
-  assert.deepEqual(Object.keys(n00.stat).sort(), ['aversion', 'ctime', 'cversion', 'czxid', 'ephemeralOwner', 'mtime', 'mzxid', 'pzxid', 'version']);
+  assert.deepEqual(Object.keys(n00.stat).sort(), [
+    'aversion',
+    'ctime',
+    'cversion',
+    'czxid',
+    'ephemeralOwner',
+    'mtime',
+    'mzxid',
+    'pzxid',
+    'version',
+  ]);
   assert.equal(Buffer.from(n00.data, 'base64').toString(), 'v19');
   assert.equal(n00.stat.version, 20);
   assert.match(n00.stat.czxid, /^0x[0-9a-f]+$/);
@@ -69,9 +87,15 @@ test('--path limits the export to a subtree; --to-zxid goes back in time', () =>
   assert.equal(sub.stdout.trim().split('\n').length, 61);
   const early = runCli(['export', '--data-dir', pristine, '--to-zxid', '0x5']);
   assert.equal(early.code, 0, early.stderr);
-  const lines = early.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = early.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   // zxid 1 created the session, 2 created /app, 3..5 its first three children.
-  assert.deepEqual(lines.map((l) => l.path), ['/', '/app', '/app/n00', '/app/n01', '/app/n02']);
+  assert.deepEqual(
+    lines.map((l) => l.path),
+    ['/', '/app', '/app/n00', '/app/n01', '/app/n02'],
+  );
   const env = runCli(['export', '--path', '/other'], { env: { ZKVAULT_DATA_DIR: pristine } });
   assert.equal(env.code, 0, env.stderr);
   assert.equal(env.stdout.trim().split('\n').length, 1);

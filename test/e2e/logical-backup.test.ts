@@ -102,7 +102,11 @@ test('backup --json reports the contract fields and a consistent zxid window', (
 function normal(recs: NodeRecord[], drop: (r: NodeRecord) => boolean = () => false) {
   return recs
     .filter((r) => !drop(r))
-    .map((r) => ({ path: r.path, data: r.data === null ? null : Buffer.from(r.data).toString('base64'), acl: r.acl.map((a) => `${a.perms}:${a.scheme}:${a.id}`).join(',') }));
+    .map((r) => ({
+      path: r.path,
+      data: r.data === null ? null : Buffer.from(r.data).toString('base64'),
+      acl: r.acl.map((a) => `${a.perms}:${a.scheme}:${a.id}`).join(','),
+    }));
 }
 
 test('restore into a fresh server gives back every node: bytes, ACLs, persistence; new sequential names come after restored ones', async () => {
@@ -118,23 +122,54 @@ test('restore into a fresh server gives back every node: bytes, ACLs, persistenc
   const isEph = (rec: NodeRecord) => rec.stat.ephemeralOwner !== 0n;
   assert.deepEqual(normal(dst), normal(src, isEph), 'same nodes, data and ACLs; the ephemeral is skipped');
   assert.ok(res.skippedNodes.some((s: { path: string }) => s.path === '/live/eph'));
-  assert.ok(dst.every((rec) => rec.stat.ephemeralOwner === 0n), 'nothing comes back ephemeral');
+  assert.ok(
+    dst.every((rec) => rec.stat.ephemeralOwner === 0n),
+    'nothing comes back ephemeral',
+  );
   // Container and TTL nodes look persistent to clients, so a logical backup restores them as such.
   assert.ok(dst.some((rec) => rec.path === '/queue/item') && dst.some((rec) => rec.path === '/cache'));
   const next = await withSession(target.connectString, (s) => s.create('/seq/job-', null, OPEN, 'persistent_sequential'));
-  assert.equal(next, '/seq/job-0000000005', 'the counter continues after the backup\'s last sequential child');
+  assert.equal(next, '/seq/job-0000000005', "the counter continues after the backup's last sequential child");
   await target.destroy();
 });
 
 test('restore --path/--into puts a subtree elsewhere; --dry-run changes nothing; create refuses a non-empty target', async () => {
   const target = await startStandalone();
-  const dry = runCli(['restore', backupId, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--path', '/app', '--into', '/copy/app', '--dry-run']);
+  const dry = runCli([
+    'restore',
+    backupId,
+    '--zk',
+    target.connectString,
+    '--auth',
+    AUTH,
+    '--repo',
+    repo,
+    '--path',
+    '/app',
+    '--into',
+    '/copy/app',
+    '--dry-run',
+  ]);
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, /would create 7,/, '/app and its 5 children, plus the missing ancestor /copy');
   assert.match(dry.stdout, /\+ \/copy\n/);
   assert.match(dry.stdout, /\+ \/copy\/app\/big/);
   assert.equal(await withSession(target.connectString, (s) => s.exists('/copy')), null, 'dry run changed nothing');
-  const r = runCli(['restore', backupId, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--path', '/app', '--into', '/copy/app', '--json']);
+  const r = runCli([
+    'restore',
+    backupId,
+    '--zk',
+    target.connectString,
+    '--auth',
+    AUTH,
+    '--repo',
+    repo,
+    '--path',
+    '/app',
+    '--into',
+    '/copy/app',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const copy = await withSession(target.connectString, (s) => readLiveTree(s, '/copy/app'));
   const orig = await withSession(source.connectString, (s) => readLiveTree(s, '/app'));
@@ -142,7 +177,20 @@ test('restore --path/--into puts a subtree elsewhere; --dry-run changes nothing;
     normal(copy).map((n) => ({ ...n, path: n.path.replace('/copy', '') })),
     normal(orig),
   );
-  const again = runCli(['restore', backupId, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--path', '/app', '--into', '/copy/app']);
+  const again = runCli([
+    'restore',
+    backupId,
+    '--zk',
+    target.connectString,
+    '--auth',
+    AUTH,
+    '--repo',
+    repo,
+    '--path',
+    '/app',
+    '--into',
+    '/copy/app',
+  ]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /create mode changed nothing: 6 target node\(s\) already exist/);
   await target.destroy();
@@ -155,13 +203,44 @@ test('overwrite and mirror leave exactly the backed-up tree', async () => {
     await s.create('/app/extra', Buffer.from('not in the backup'), OPEN);
     await s.create('/stray', null, OPEN);
   });
-  const over = runCli(['restore', backupId, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--path', '/app', '--mode', 'overwrite', '--json']);
+  const over = runCli([
+    'restore',
+    backupId,
+    '--zk',
+    target.connectString,
+    '--auth',
+    AUTH,
+    '--repo',
+    repo,
+    '--path',
+    '/app',
+    '--mode',
+    'overwrite',
+    '--json',
+  ]);
   assert.equal(over.code, 0, over.stderr);
   assert.equal(JSON.parse(over.stdout).updated, 1);
   let app = await withSession(target.connectString, (s) => readLiveTree(s, '/app'));
-  assert.ok(app.some((n) => n.path === '/app/extra'), 'overwrite keeps extras');
+  assert.ok(
+    app.some((n) => n.path === '/app/extra'),
+    'overwrite keeps extras',
+  );
   assert.equal(Buffer.from(app[0]!.data!).toString(), 'app');
-  const mirror = runCli(['restore', backupId, '--zk', target.connectString, '--auth', AUTH, '--repo', repo, '--path', '/app', '--mode', 'mirror', '--json']);
+  const mirror = runCli([
+    'restore',
+    backupId,
+    '--zk',
+    target.connectString,
+    '--auth',
+    AUTH,
+    '--repo',
+    repo,
+    '--path',
+    '/app',
+    '--mode',
+    'mirror',
+    '--json',
+  ]);
   assert.equal(mirror.code, 0, mirror.stderr);
   assert.equal(JSON.parse(mirror.stdout).deleted, 1);
   app = await withSession(target.connectString, (s) => readLiveTree(s, '/app'));
@@ -187,7 +266,9 @@ test('a backup taken without ADMIN never restores an ACL more open, and mirror k
   assert.equal(partial.code, 3, partial.stderr);
   const id = JSON.parse(partial.stdout).id;
   // Every way of reading it back says what it lacks.
-  const lacks = new RegExp(`backup ${id} is partial: 2 node\\(s\\) could not be read when it was taken \\(first: /acl/digest: NoAuth.*what it restores lacks them`);
+  const lacks = new RegExp(
+    `backup ${id} is partial: 2 node\\(s\\) could not be read when it was taken \\(first: /acl/digest: NoAuth.*what it restores lacks them`,
+  );
   const ex = runCli(['export', id, '--repo', repo]);
   assert.equal(ex.code, 0, ex.stderr);
   assert.match(ex.stderr, lacks);
@@ -205,10 +286,17 @@ test('a backup taken without ADMIN never restores an ACL more open, and mirror k
   assert.equal(blind.code, 3, blind.stderr);
   assert.match(blind.stderr, lacks);
   const res = JSON.parse(blind.stdout);
-  assert.deepEqual(res.aclsNotRestored.map((a: { path: string }) => a.path), ['/acl/locked']);
+  assert.deepEqual(
+    res.aclsNotRestored.map((a: { path: string }) => a.path),
+    ['/acl/locked'],
+  );
   assert.match(blind.stderr, /1 node\(s\) could not get their ACL as the backup has it .*give --auth digest:admin:PASSWORD/);
   assert.deepEqual(res.deleted, 1, 'only the stray node');
-  assert.ok(res.skippedNodes.some((n: { path: string; reason: string }) => n.path === '/acl/digest' && /not deleted: the backup does not know/.test(n.reason)));
+  assert.ok(
+    res.skippedNodes.some(
+      (n: { path: string; reason: string }) => n.path === '/acl/digest' && /not deleted: the backup does not know/.test(n.reason),
+    ),
+  );
   const locked = await withSession(target.connectString, (s) => s.getAcl('/acl/locked'), []);
   assert.deepEqual(locked!.acl, [{ perms: 1, scheme: 'world', id: 'anyone' }], 'never more open than the backup');
   assert.equal(await withSession(target.connectString, (s) => s.exists('/acl/stray'), []), null);
@@ -227,7 +315,14 @@ test('while a restore runs, and after it is interrupted, no node it created is m
   await withSession(source.connectString, async (s) => {
     await s.create('/private', Buffer.from('p'), [ADMIN]);
     for (let i = 0; i < 4000; i += 500) {
-      await s.multi(Array.from({ length: 500 }, (_, j) => ({ type: 'create' as const, path: `/private/n${i + j}`, data: Buffer.alloc(200, 1), acl: [ADMIN] })));
+      await s.multi(
+        Array.from({ length: 500 }, (_, j) => ({
+          type: 'create' as const,
+          path: `/private/n${i + j}`,
+          data: Buffer.alloc(200, 1),
+          acl: [ADMIN],
+        })),
+      );
     }
   });
   const b = runCli(['backup', '--zk', source.connectString, '--auth', AUTH, '--repo', repo, '--path', '/private', '--json']);
@@ -242,7 +337,13 @@ test('while a restore runs, and after it is interrupted, no node it created is m
     for (let i = 0; i < 2000 && child.exitCode === null; i++) {
       const kids = await stranger.getChildren('/private').catch(() => null);
       if (kids) readByStranger++;
-      if (await stranger.getData('/private/n0').then((d) => d !== null, () => false)) readByStranger++;
+      if (
+        await stranger.getData('/private/n0').then(
+          (d) => d !== null,
+          () => false,
+        )
+      )
+        readByStranger++;
       if (await stranger.exists('/private')) child.kill('SIGINT');
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -265,9 +366,33 @@ test('a physical backup restored into a live ensemble brings back container and 
   const b = runCli(['backup', '--data-dir', source.dataDir, '--repo', physRepo, '--json']);
   assert.equal(b.code, 0, b.stderr);
   const target = await startStandalone();
-  const r = runCli(['restore', JSON.parse(b.stdout).id, '--zk', target.connectString, '--auth', AUTH, '--repo', physRepo, '--path', '/queue', '--json']);
+  const r = runCli([
+    'restore',
+    JSON.parse(b.stdout).id,
+    '--zk',
+    target.connectString,
+    '--auth',
+    AUTH,
+    '--repo',
+    physRepo,
+    '--path',
+    '/queue',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  const t = runCli(['restore', JSON.parse(b.stdout).id, '--zk', target.connectString, '--auth', AUTH, '--repo', physRepo, '--path', '/cache', '--json']);
+  const t = runCli([
+    'restore',
+    JSON.parse(b.stdout).id,
+    '--zk',
+    target.connectString,
+    '--auth',
+    AUTH,
+    '--repo',
+    physRepo,
+    '--path',
+    '/cache',
+    '--json',
+  ]);
   assert.equal(t.code, 0, t.stderr);
   assert.doesNotMatch(r.stderr + t.stderr, /restored as persistent/);
   // The types are in the target server's own files (clients see both as persistent).
@@ -279,18 +404,33 @@ test('a physical backup restored into a live ensemble brings back container and 
       .filter((n) => n.path === '/queue' || n.path === '/queue/item' || n.path === '/cache')
       .map((n) => [n.path, n.type, n.type === 'persistent' ? null : n.stat.ephemeralOwner]);
   assert.deepEqual(types(target.dataDir), types(source.dataDir));
-  assert.deepEqual(types(target.dataDir).map((x) => x[1]), ['ttl', 'container', 'persistent']);
+  assert.deepEqual(
+    types(target.dataDir).map((x) => x[1]),
+    ['ttl', 'container', 'persistent'],
+  );
   await target.destroy();
   // A server that refuses TTL nodes gets a persistent one, and the restore says it is not as it was.
   const plain = await startStandalone({ extendedTypes: false });
-  const p = runCli(['restore', JSON.parse(b.stdout).id, '--zk', plain.connectString, '--auth', AUTH, '--repo', physRepo, '--path', '/cache', '--json']);
+  const p = runCli([
+    'restore',
+    JSON.parse(b.stdout).id,
+    '--zk',
+    plain.connectString,
+    '--auth',
+    AUTH,
+    '--repo',
+    physRepo,
+    '--path',
+    '/cache',
+    '--json',
+  ]);
   assert.equal(p.code, 3, p.stderr);
   assert.match(JSON.parse(p.stdout).failed[0].error, /created as a persistent node, not a TTL node: the server refused TTL nodes/);
   assert.ok(await withSession(plain.connectString, (s) => s.exists('/cache')));
   await plain.destroy();
 });
 
-test("/zookeeper is never backed up or written, and under a chroot a child named zookeeper is reported, not lost quietly", async () => {
+test('/zookeeper is never backed up or written, and under a chroot a child named zookeeper is reported, not lost quietly', async () => {
   const sys = runCli(['backup', '--zk', source.connectString, '--repo', join(work, 'never'), '--path', '/zookeeper/config']);
   assert.equal(sys.code, 2, sys.stderr);
   assert.match(sys.stderr, /--path \/zookeeper\/config is inside \/zookeeper, the server's own subtree, which is never backed up/);
@@ -308,8 +448,14 @@ test("/zookeeper is never backed up or written, and under a chroot a child named
   const r = runCli(['backup', '--zk', `${source.connectString}/chrooted`, '--repo', join(work, 'chrooted'), '--json']);
   assert.equal(r.code, 3, r.stderr);
   const out = JSON.parse(r.stdout);
-  assert.deepEqual(out.unreadable.map((u: { path: string }) => u.path), ['/zookeeper']);
-  assert.match(out.unreadable[0].reason, /not restorable: under the chroot \/chrooted, \/chrooted\/zookeeper and its subtree read as the server's own \/zookeeper; back up without the chroot, with --path \/chrooted/);
+  assert.deepEqual(
+    out.unreadable.map((u: { path: string }) => u.path),
+    ['/zookeeper'],
+  );
+  assert.match(
+    out.unreadable[0].reason,
+    /not restorable: under the chroot \/chrooted, \/chrooted\/zookeeper and its subtree read as the server's own \/zookeeper; back up without the chroot, with --path \/chrooted/,
+  );
 });
 
 test('a backup root the credentials cannot read is an auth failure (exit 12), nothing stored', () => {

@@ -72,7 +72,17 @@ test('local repository: refusals, a dry run, then prune with leftovers, and what
   // which changes nothing, still plans.
   const lock = join(repo, 'locks', 'backup.json');
   const now = new Date().toISOString();
-  writeFileSync(lock, JSON.stringify({ tool: 'zkvault', host: hostname(), pid: process.pid, id: '20990101T000000000Z-beef', startedAt: now, refreshedAt: now }));
+  writeFileSync(
+    lock,
+    JSON.stringify({
+      tool: 'zkvault',
+      host: hostname(),
+      pid: process.pid,
+      id: '20990101T000000000Z-beef',
+      startedAt: now,
+      refreshedAt: now,
+    }),
+  );
   const locked = runCli(['prune', '--repo', repo, '--keep-last', '1']);
   assert.equal(locked.code, 11, locked.stderr);
   assert.match(locked.stderr, /is locked by backup 20990101T000000000Z-beef/);
@@ -96,19 +106,39 @@ test('local repository: refusals, a dry run, then prune with leftovers, and what
   const r = runCli(['prune', '--repo', repo, '--keep-last', '2', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(out).sort(), ['bytesFreed', 'dryRun', 'keep', 'location', 'orphans', 'orphansRemoved', 'policy', 'remove', 'removed', 'warnings']);
-  assert.deepEqual(out.policy, { last: 2, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0, within: null, groupBy: 'series' });
-  assert.deepEqual(out.keep.map((k: { id: string; reasons: string[] }) => [k.id, k.reasons]), [
-    [ids[2], ['last 2 of 2']],
-    [ids[3], ['last 1 of 2']],
+  assert.deepEqual(Object.keys(out).sort(), [
+    'bytesFreed',
+    'dryRun',
+    'keep',
+    'location',
+    'orphans',
+    'orphansRemoved',
+    'policy',
+    'remove',
+    'removed',
+    'warnings',
   ]);
-  assert.deepEqual(out.remove.map((k: { id: string }) => k.id), [ids[0], ids[1]]);
+  assert.deepEqual(out.policy, { last: 2, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0, within: null, groupBy: 'series' });
+  assert.deepEqual(
+    out.keep.map((k: { id: string; reasons: string[] }) => [k.id, k.reasons]),
+    [
+      [ids[2], ['last 2 of 2']],
+      [ids[3], ['last 1 of 2']],
+    ],
+  );
+  assert.deepEqual(
+    out.remove.map((k: { id: string }) => k.id),
+    [ids[0], ids[1]],
+  );
   assert.deepEqual(Object.keys(out.keep[0]).sort(), ['bytes', 'chain', 'createdAt', 'id', 'kind', 'partial', 'reasons', 'series']);
   assert.equal(out.keep[0].series, `logical ${server.connectString} /`);
-  assert.deepEqual(out.orphans.map((o: { key: string; kind: string; remove: boolean }) => [o.key, o.kind, o.remove]), [
-    ['archives/.20200101T000000001Z-0bad.tar.0123456789ab.tmp', 'temporary', true],
-    [`archives/${orphanId}.tar`, 'archive', true],
-  ]);
+  assert.deepEqual(
+    out.orphans.map((o: { key: string; kind: string; remove: boolean }) => [o.key, o.kind, o.remove]),
+    [
+      ['archives/.20200101T000000001Z-0bad.tar.0123456789ab.tmp', 'temporary', true],
+      [`archives/${orphanId}.tar`, 'archive', true],
+    ],
+  );
   assert.deepEqual([out.dryRun, out.removed, out.orphansRemoved], [false, 2, 2]);
   assert.ok(out.bytesFreed > 0);
   assert.deepEqual(listIds(repo), [ids[2], ids[3]]);
@@ -160,16 +190,29 @@ test('S3 repository: prune keeps the policy and removes an archive left without 
   const dry = await run(['prune', '--repo', repo, '--keep-last', '1', '--orphan-grace', '0s', '--dry-run', '--json']);
   assert.equal(dry.code, 0, dry.stderr);
   const plan = JSON.parse(dry.stdout);
-  assert.deepEqual(plan.remove.map((d: { id: string }) => d.id), [ids[0], ids[1]]);
-  assert.deepEqual(plan.orphans.map((o: { key: string; remove: boolean }) => [o.key, o.remove]), [['archives/20200101T000000000Z-0bad.tar', true]]);
+  assert.deepEqual(
+    plan.remove.map((d: { id: string }) => d.id),
+    [ids[0], ids[1]],
+  );
+  assert.deepEqual(
+    plan.orphans.map((o: { key: string; remove: boolean }) => [o.key, o.remove]),
+    [['archives/20200101T000000000Z-0bad.tar', true]],
+  );
 
   const r = await run(['prune', '--repo', repo, '--keep-last', '1', '--orphan-grace', '0s', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.deepEqual([out.removed, out.orphansRemoved], [2, 1]);
   const list = await run(['list', '--repo', repo, '--json']);
-  assert.deepEqual(JSON.parse(list.stdout).map((b: { id: string }) => b.id), [ids[2]]);
+  assert.deepEqual(
+    JSON.parse(list.stdout).map((b: { id: string }) => b.id),
+    [ids[2]],
+  );
   const v = await run(['verify', '--all', '--deep', '--repo', repo, '--json']);
   assert.equal(v.code, 0, v.stdout + v.stderr);
-  assert.deepEqual(JSON.parse(v.stdout).backups.map((b: { id: string }) => b.id), [ids[2]], 'no orphan left for verify to report');
+  assert.deepEqual(
+    JSON.parse(v.stdout).backups.map((b: { id: string }) => b.id),
+    [ids[2]],
+    'no orphan left for verify to report',
+  );
 });

@@ -15,7 +15,11 @@ let repoDir = '';
 let logical: BackupManifest;
 let physical: BackupManifest;
 
-async function commit(writer: BackupWriter, members: Record<string, Buffer>, input: Parameters<BackupWriter['commit']>[0]): Promise<BackupManifest> {
+async function commit(
+  writer: BackupWriter,
+  members: Record<string, Buffer>,
+  input: Parameters<BackupWriter['commit']>[0],
+): Promise<BackupManifest> {
   for (const [name, data] of Object.entries(members)) {
     await writeFile(path.join(writer.stagingDir, name), data);
     await writer.addMember(name, name.startsWith('log.') ? 'log' : 'snapshot', { zxid: '0x' + name.split('.')[1] });
@@ -27,27 +31,35 @@ before(async () => {
   work = await makeTempDir('zkvault-e2e-repo-');
   repoDir = path.join(work, 'repo');
   const repo = await openRepository(repoDir, { create: true });
-  logical = await commit(await repo.beginBackup('logical'), { 'snapshot.100000007': randomBytes(40_000) }, {
-    kind: 'logical',
-    createdAt: new Date(Date.now() - 5000).toISOString(),
-    source: { zk: '127.0.0.1:2181', path: '/app', host: 'e2e' },
-    zxid: { from: '0x100000005', to: '0x100000007' },
-    consistent: false,
-    changedDuringWalk: 2,
-    partial: true,
-    unreadable: [{ path: '/app/secret', reason: 'NoAuth: the credentials given cannot read it (nor its subtree)' }],
-    counts: { nodes: 42, persistent: 39, ephemeral: 1, container: 1, ttl: 1, dataBytes: 1234 },
-  });
-  physical = await commit(await repo.beginBackup('physical'), { 'snapshot.200000000': randomBytes(10_000), 'log.200000001': randomBytes(3000) }, {
-    kind: 'physical',
-    createdAt: new Date().toISOString(),
-    source: { dataDir: '/var/lib/zookeeper', host: 'e2e' },
-    zxid: { from: '0x200000000', to: '0x20000001f' },
-    partial: false,
-    unreadable: [],
-    counts: { nodes: 7, persistent: 7, ephemeral: 0, container: 0, ttl: 0, dataBytes: 10 },
-    extra: { ensemble: 'e2e' },
-  });
+  logical = await commit(
+    await repo.beginBackup('logical'),
+    { 'snapshot.100000007': randomBytes(40_000) },
+    {
+      kind: 'logical',
+      createdAt: new Date(Date.now() - 5000).toISOString(),
+      source: { zk: '127.0.0.1:2181', path: '/app', host: 'e2e' },
+      zxid: { from: '0x100000005', to: '0x100000007' },
+      consistent: false,
+      changedDuringWalk: 2,
+      partial: true,
+      unreadable: [{ path: '/app/secret', reason: 'NoAuth: the credentials given cannot read it (nor its subtree)' }],
+      counts: { nodes: 42, persistent: 39, ephemeral: 1, container: 1, ttl: 1, dataBytes: 1234 },
+    },
+  );
+  physical = await commit(
+    await repo.beginBackup('physical'),
+    { 'snapshot.200000000': randomBytes(10_000), 'log.200000001': randomBytes(3000) },
+    {
+      kind: 'physical',
+      createdAt: new Date().toISOString(),
+      source: { dataDir: '/var/lib/zookeeper', host: 'e2e' },
+      zxid: { from: '0x200000000', to: '0x20000001f' },
+      partial: false,
+      unreadable: [],
+      counts: { nodes: 7, persistent: 7, ephemeral: 0, container: 0, ttl: 0, dataBytes: 10 },
+      extra: { ensemble: 'e2e' },
+    },
+  );
 });
 
 test('list --json: every backup, oldest first, with the contract fields', async () => {
@@ -55,7 +67,10 @@ test('list --json: every backup, oldest first, with the contract fields', async 
   assert.equal(r.code, 0, r.stderr);
   const list = JSON.parse(r.stdout);
   assert.ok(Array.isArray(list));
-  assert.deepEqual(list.map((b: { id: string }) => b.id), [logical.id, physical.id]);
+  assert.deepEqual(
+    list.map((b: { id: string }) => b.id),
+    [logical.id, physical.id],
+  );
   const [l, p] = list;
   assert.equal(l.kind, 'logical');
   assert.equal(l.nodes, 42);
@@ -77,7 +92,12 @@ test('list (ZKVAULT_REPO): a table with a PARTIAL marker', () => {
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
   assert.match(lines[0]!, /^ID\s+KIND\s+CREATED \(UTC\)\s+ZXID\s+NODES\s+SIZE$/);
-  assert.match(lines[1]!, new RegExp(`^${logical.id}\\s+logical\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ\\s+0x100000005\\.\\.0x100000007\\s+42\\s+\\S+ KiB\\s+PARTIAL$`));
+  assert.match(
+    lines[1]!,
+    new RegExp(
+      `^${logical.id}\\s+logical\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ\\s+0x100000005\\.\\.0x100000007\\s+42\\s+\\S+ KiB\\s+PARTIAL$`,
+    ),
+  );
   assert.match(lines[2]!, new RegExp(`^${physical.id}\\s+physical\\s+.*0x200000000\\.\\.0x20000001f\\s+7\\s+`));
   assert.doesNotMatch(lines[2]!, /PARTIAL/);
   assert.match(lines[3]!, /^2 backups, /);
@@ -115,7 +135,13 @@ test('inspect by unique prefix: human sections', () => {
   assert.equal(r.code, 0, r.stderr);
   const out = r.stdout;
   assert.match(out, new RegExp(`^backup ${logical.id}\n`));
-  for (const section of ['source', 'restores to', 'nodes (read through the client API, where container and TTL nodes show as persistent)', 'members (1)', 'unreadable paths (1)']) {
+  for (const section of [
+    'source',
+    'restores to',
+    'nodes (read through the client API, where container and TTL nodes show as persistent)',
+    'members (1)',
+    'unreadable paths (1)',
+  ]) {
     assert.match(out, new RegExp(`^${section.replace(/[()]/g, '\\$&')}$`, 'm'), section);
   }
   assert.match(out, /status\s+PARTIAL: 1 path could not be read/);
@@ -140,7 +166,11 @@ test('inspect: an ambiguous prefix is exit 2, an unknown id exit 10', () => {
 
 test('a missing repository is exit 10 with a hint; bad locations are exit 2', async () => {
   const missing = path.join(work, 'nowhere');
-  for (const args of [['list', '--repo', missing], ['inspect', 'latest', '--repo', missing], ['list', '--repo', missing, '--json']]) {
+  for (const args of [
+    ['list', '--repo', missing],
+    ['inspect', 'latest', '--repo', missing],
+    ['list', '--repo', missing, '--json'],
+  ]) {
     const r = runCli(args);
     assert.equal(r.code, 10, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`no zkvault repository at ${missing}`));
@@ -154,7 +184,14 @@ test('a missing repository is exit 10 with a hint; bad locations are exit 2', as
   assert.match(http.stderr, /s3:\/\/bucket\/prefix/);
   // An S3 location with no credentials anywhere in the AWS chain: an auth failure, said plainly.
   const s3 = runCli(['list', '--repo', 's3://some-bucket/zk'], {
-    env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'none'), AWS_CONFIG_FILE: path.join(work, 'none'), AWS_EC2_METADATA_DISABLED: 'true' },
+    env: {
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_PROFILE: '',
+      AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'none'),
+      AWS_CONFIG_FILE: path.join(work, 'none'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
   });
   assert.equal(s3.code, 12, s3.stderr);
   assert.match(s3.stderr, /no usable AWS credentials/);
@@ -179,20 +216,27 @@ test('an unreadable manifest is skipped with a warning; the rest still lists', a
   const repo = await openRepository(dir, { create: true });
   const w = await repo.beginBackup('logical');
   await mkdir(w.stagingDir, { recursive: true });
-  const good = await commit(w, { 'snapshot.1': Buffer.from('x') }, {
-    kind: 'logical',
-    createdAt: new Date().toISOString(),
-    source: { zk: 'h:1', path: '/' },
-    zxid: { from: '0x1', to: '0x1' },
-    consistent: true,
-    partial: false,
-    unreadable: [],
-    counts: { nodes: 1, persistent: 1, ephemeral: 0, container: 0, ttl: 0, dataBytes: 1 },
-  });
+  const good = await commit(
+    w,
+    { 'snapshot.1': Buffer.from('x') },
+    {
+      kind: 'logical',
+      createdAt: new Date().toISOString(),
+      source: { zk: 'h:1', path: '/' },
+      zxid: { from: '0x1', to: '0x1' },
+      consistent: true,
+      partial: false,
+      unreadable: [],
+      counts: { nodes: 1, persistent: 1, ephemeral: 0, container: 0, ttl: 0, dataBytes: 1 },
+    },
+  );
   await writeFile(path.join(dir, 'manifests', '20990101T000000000Z-beef.json'), '{"format": "zkvault-backup", trunc');
   const r = runCli(['list', '--repo', dir, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout).map((b: { id: string }) => b.id), [good.id]);
+  assert.deepEqual(
+    JSON.parse(r.stdout).map((b: { id: string }) => b.id),
+    [good.id],
+  );
   assert.match(r.stderr, /warning: skipping backup 20990101T000000000Z-beef: manifests\/20990101T000000000Z-beef\.json is unreadable/);
   const latest = runCli(['inspect', 'latest', '--repo', dir, '--json']);
   assert.equal(latest.code, 0, latest.stderr);
@@ -202,7 +246,10 @@ test('an unreadable manifest is skipped with a warning; the rest still lists', a
 test('an empty repository lists nothing: [] with --json, a note on stderr without', async () => {
   const dir = path.join(work, 'empty');
   await mkdir(dir);
-  await writeFile(path.join(dir, 'zkvault-repository.json'), JSON.stringify({ format: 'zkvault-repository', version: 1, createdAt: new Date().toISOString() }));
+  await writeFile(
+    path.join(dir, 'zkvault-repository.json'),
+    JSON.stringify({ format: 'zkvault-repository', version: 1, createdAt: new Date().toISOString() }),
+  );
   const json = runCli(['list', '--repo', dir, '--json']);
   assert.equal(json.code, 0, json.stderr);
   assert.deepEqual(JSON.parse(json.stdout), []);

@@ -94,7 +94,10 @@ test('a logical backup into s3://bucket/prefix (flags), then list, inspect and v
   const list = await zkvault(['list', '--json'], env);
   assert.equal(list.code, 0, list.stderr);
   const listed = JSON.parse(list.stdout);
-  assert.deepEqual(listed.map((x: { id: string }) => x.id), [logicalId]);
+  assert.deepEqual(
+    listed.map((x: { id: string }) => x.id),
+    [logicalId],
+  );
   assert.equal(listed[0].bytes, out.bytes);
 
   const inspect = await zkvault(['inspect', 'latest', '--json'], env);
@@ -107,7 +110,11 @@ test('a logical backup into s3://bucket/prefix (flags), then list, inspect and v
 
   // What S3 holds: the marker, one archive, one manifest; no lock, nothing outside the prefix.
   const objects = await s3Keys('');
-  assert.deepEqual(objects, [`clusters/main/archives/${logicalId}.tar`, `clusters/main/manifests/${logicalId}.json`, 'clusters/main/zkvault-repository.json']);
+  assert.deepEqual(objects, [
+    `clusters/main/archives/${logicalId}.tar`,
+    `clusters/main/manifests/${logicalId}.json`,
+    'clusters/main/zkvault-repository.json',
+  ]);
 });
 
 async function s3Keys(prefix: string): Promise<string[]> {
@@ -132,13 +139,17 @@ test('restore from S3 into a fresh server gives back every node; export from S3 
   assert.ok(res.created >= BIG_NODES + 53, r.stdout);
   const src = await withSession(source.connectString, (s) => readLiveTree(s, '/'));
   const dst = await withSession(target.connectString, (s) => readLiveTree(s, '/'));
-  const view = (recs: NodeRecord[]) => recs.map((x) => ({ path: x.path, data: x.data === null ? null : Buffer.from(x.data).toString('base64') }));
+  const view = (recs: NodeRecord[]) =>
+    recs.map((x) => ({ path: x.path, data: x.data === null ? null : Buffer.from(x.data).toString('base64') }));
   assert.deepEqual(view(dst), view(src));
   await target.destroy();
 
   const ex = await zkvault(['export', logicalId, '--repo', repo, ...s3Flags(), '--path', '/app']);
   assert.equal(ex.code, 0, ex.stderr);
-  const lines = ex.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = ex.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.deepEqual(
     lines.map((l) => [l.path, l.data]),
     view(src)
@@ -167,7 +178,17 @@ test('a physical backup into S3, then restore --to-zxid from S3 into a dataDir t
   assert.ok(BigInt(out.zxid.to) > checkpoint.zxid);
 
   const dataDir = join(work, 'restored');
-  const r = await zkvault(['restore', '--to-zxid', formatZxid(checkpoint.zxid), '--data-dir', dataDir, '--repo', repo, ...s3Flags(), '--json']);
+  const r = await zkvault([
+    'restore',
+    '--to-zxid',
+    formatZxid(checkpoint.zxid),
+    '--data-dir',
+    dataDir,
+    '--repo',
+    repo,
+    ...s3Flags(),
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).zxid, formatZxid(checkpoint.zxid));
   const server = await startStandalone({ dataDir });
@@ -176,7 +197,10 @@ test('a physical backup into S3, then restore --to-zxid from S3 into a dataDir t
   await server.destroy();
 
   const list = JSON.parse((await zkvault(['list', '--repo', repo, ...s3Flags(), '--json'])).stdout);
-  assert.deepEqual(list.map((x: { kind: string }) => x.kind), ['logical', 'physical']);
+  assert.deepEqual(
+    list.map((x: { kind: string }) => x.kind),
+    ['logical', 'physical'],
+  );
 });
 
 test('wrong credentials: exit 12, the AWS chain as hint, and neither key nor secret printed', async () => {
@@ -224,7 +248,10 @@ test('a lock held by a run on another host: exit 11 naming it; once it is gone, 
   const st = new S3Storage({ bucket: s3.bucket, prefix: 'clusters/main', endpoint: s3.endpoint, forcePathStyle: true });
   try {
     const now = new Date().toISOString();
-    await st.put('locks/backup.json', Buffer.from(JSON.stringify({ tool: 'zkvault', host: 'other-host', pid: 77, id: 'x', startedAt: now, refreshedAt: now })));
+    await st.put(
+      'locks/backup.json',
+      Buffer.from(JSON.stringify({ tool: 'zkvault', host: 'other-host', pid: 77, id: 'x', startedAt: now, refreshedAt: now })),
+    );
     const r = await zkvault(['backup', '--zk', source.connectString, '--repo', repo, ...s3Flags()]);
     assert.equal(r.code, 11, r.stderr);
     assert.match(r.stderr, /is locked by backup x on other-host \(pid 77\)/);
@@ -250,7 +277,7 @@ test('the store fails every part of the archive: exit 13, nothing new listed; on
     proxy.reset();
     const afterFailure = JSON.parse((await zkvault(['list', ...viaProxy, '--json'])).stdout).map((x: { id: string }) => x.id);
     assert.deepEqual(afterFailure, before);
-    assert.deepEqual((await s3Keys('clusters/main/locks/')), []);
+    assert.deepEqual(await s3Keys('clusters/main/locks/'), []);
 
     proxy.inject({ match: S3_REQUESTS.uploadPart, action: { kind: 'drop-mid-body', afterBytes: 2 * 1024 * 1024 } });
     const ok = await zkvault(['backup', '--data-dir', source.dataDir, ...viaProxy, '--json']);

@@ -38,7 +38,12 @@ function filesUnder(dir: string, ext: RegExp): string[] {
 
 function parseYaml(file: string): any[] {
   const docs = parseAllDocuments(readFileSync(file, 'utf8'));
-  for (const d of docs) assert.deepEqual(d.errors.map((e) => e.message), [], `${relative(REPO_ROOT, file)} parses`);
+  for (const d of docs)
+    assert.deepEqual(
+      d.errors.map((e) => e.message),
+      [],
+      `${relative(REPO_ROOT, file)} parses`,
+    );
   return docs.map((d) => d.toJS());
 }
 
@@ -82,8 +87,14 @@ test('Kubernetes CronJob: one run at a time; its backup and prune containers run
   assert.equal(backup.args[0], 'backup');
   assert.equal(prune.args[0], 'prune');
   for (const c of [backup, prune]) {
-    assert.deepEqual(c.envFrom.map((e: any) => e.configMapRef?.name ?? e.secretRef?.name), [config.metadata.name, secret.metadata.name]);
-    assert.ok(c.volumeMounts.some((m: any) => m.mountPath === '/tmp'), 'a writable /tmp for staging under a read-only root');
+    assert.deepEqual(
+      c.envFrom.map((e: any) => e.configMapRef?.name ?? e.secretRef?.name),
+      [config.metadata.name, secret.metadata.name],
+    );
+    assert.ok(
+      c.volumeMounts.some((m: any) => m.mountPath === '/tmp'),
+      'a writable /tmp for staging under a read-only root',
+    );
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
   }
   const repo = join(await makeTempDir('zkvault-deploy-k8s-'), 'repo');
@@ -112,12 +123,20 @@ test('docker-compose: `docker-compose config` accepts it; the schedule services 
   const work = await makeTempDir('zkvault-deploy-compose-');
   // One run each, now: a tick every second instead of the example's, then --max-runs 1.
   const once = ['--cron', '* * * * * *', '--max-runs', '1'];
-  runExample('compose service zkvault', [...logical.command, ...once], { ...logical.environment, ZKVAULT_ZK: server.connectString, ZKVAULT_REPO: join(work, 'logical') });
-  assert.deepEqual(listKinds(join(work, 'logical')), ['logical']);
-  runExample('compose service zkvault-physical', [...physical.command, ...once, '--data-dir', server.dataDir, '--log-dir', server.dataLogDir], {
-    ...physical.environment,
-    ZKVAULT_REPO: join(work, 'physical'),
+  runExample('compose service zkvault', [...logical.command, ...once], {
+    ...logical.environment,
+    ZKVAULT_ZK: server.connectString,
+    ZKVAULT_REPO: join(work, 'logical'),
   });
+  assert.deepEqual(listKinds(join(work, 'logical')), ['logical']);
+  runExample(
+    'compose service zkvault-physical',
+    [...physical.command, ...once, '--data-dir', server.dataDir, '--log-dir', server.dataLogDir],
+    {
+      ...physical.environment,
+      ZKVAULT_REPO: join(work, 'physical'),
+    },
+  );
   assert.deepEqual(listKinds(join(work, 'physical')), ['physical']);
 });
 
@@ -153,7 +172,9 @@ test('systemd: the units pass systemd-analyze verify; their ExecStart lines run 
     const tmp = await makeTempDir('zkvault-deploy-systemd-');
     copyFileSync(join(dir, 'zkvault.env'), join(tmp, 'zkvault.env'));
     for (const u of units) {
-      const text = readFileSync(join(dir, u), 'utf8').replaceAll('/usr/local/bin/zkvault', BIN).replaceAll('/etc/zkvault/zkvault.env', join(tmp, 'zkvault.env'));
+      const text = readFileSync(join(dir, u), 'utf8')
+        .replaceAll('/usr/local/bin/zkvault', BIN)
+        .replaceAll('/etc/zkvault/zkvault.env', join(tmp, 'zkvault.env'));
       writeFileSync(join(tmp, u), text);
     }
     const r = spawnSync('systemd-analyze', ['verify', ...units], { cwd: tmp, encoding: 'utf8' });
@@ -164,14 +185,24 @@ test('systemd: the units pass systemd-analyze verify; their ExecStart lines run 
   const env = { ...envFile, ZKVAULT_ZK: server.connectString, ZKVAULT_REPO: join(work, 'repo') };
   const backupUnit = readFileSync(join(dir, 'zkvault-backup.service'), 'utf8');
   const execs = unitValues(backupUnit, 'ExecStart').map(splitExec);
-  assert.deepEqual(execs.map((w) => [w[0], w[1]]), [['/usr/local/bin/zkvault', 'backup'], ['/usr/local/bin/zkvault', 'prune']]);
+  assert.deepEqual(
+    execs.map((w) => [w[0], w[1]]),
+    [
+      ['/usr/local/bin/zkvault', 'backup'],
+      ['/usr/local/bin/zkvault', 'prune'],
+    ],
+  );
   for (const words of execs) runExample('zkvault-backup.service', words.slice(1), env);
   assert.deepEqual(listKinds(join(work, 'repo')), ['logical']);
   const [schedule] = unitValues(readFileSync(join(dir, 'zkvault-schedule.service'), 'utf8'), 'ExecStart').map(splitExec);
   assert.equal(schedule![1], 'schedule');
-  runExample('zkvault-schedule.service', [...schedule!.slice(1), '--cron', '* * * * * *', '--max-runs', '1', '--data-dir', server.dataDir], {
-    ...env,
-    ZKVAULT_REPO: join(work, 'physical'),
-  });
+  runExample(
+    'zkvault-schedule.service',
+    [...schedule!.slice(1), '--cron', '* * * * * *', '--max-runs', '1', '--data-dir', server.dataDir],
+    {
+      ...env,
+      ZKVAULT_REPO: join(work, 'physical'),
+    },
+  );
   assert.deepEqual(listKinds(join(work, 'physical')), ['physical']);
 });

@@ -71,7 +71,9 @@ function startSchedule(args: string[], onEvent: (e: Event) => void = () => {}): 
       const seen = events.find(pred);
       if (seen) return resolve(seen);
       waiters.push({ pred, resolve });
-      void exited.then(() => reject(new Error(`schedule exited before the awaited event; events: ${JSON.stringify(events.map((x) => x.event))}`)));
+      void exited.then(() =>
+        reject(new Error(`schedule exited before the awaited event; events: ${JSON.stringify(events.map((x) => x.event))}`)),
+      );
     });
   return { child, events, waitFor, exited };
 }
@@ -87,7 +89,11 @@ function verifyDeep(repo: string): void {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const v = JSON.parse(r.stdout);
   assert.equal(v.ok, true);
-  assert.deepEqual(v.backups.map((b: { id: string }) => b.id), listIds(repo), 'verify saw exactly the listed backups, nothing unlisted');
+  assert.deepEqual(
+    v.backups.map((b: { id: string }) => b.id),
+    listIds(repo),
+    'verify saw exactly the listed backups, nothing unlisted',
+  );
 }
 
 /** Restores a backup into a fresh server; returns what `read` reads there. */
@@ -114,7 +120,11 @@ function manifestOf(repo: string, id: string): any {
 /** Only the repository's own files: every archive has its sidecar, and no lock is left behind. */
 function assertNoLeftovers(repo: string): void {
   const ids = listIds(repo);
-  assert.deepEqual(readdirSync(join(repo, 'archives')).sort(), ids.map((id) => `${id}.tar`).sort(), 'no archive without its manifest, no temp file');
+  assert.deepEqual(
+    readdirSync(join(repo, 'archives')).sort(),
+    ids.map((id) => `${id}.tar`).sort(),
+    'no archive without its manifest, no temp file',
+  );
   assert.deepEqual(readdirSync(join(repo, 'manifests')).sort(), ids.map((id) => `${id}.json`).sort());
   assert.deepEqual(readdirSync(join(repo, 'locks')), [], 'the lock is released');
 }
@@ -128,9 +138,12 @@ test('a schedule every 2 s: backups appear, prune keeps the last 2, and every ke
   // After each backup the test moves the counter on, so each backup holds a different tree:
   // the backup of run k holds counter k-1.
   const writes: Array<Promise<unknown>> = [];
-  const d = startSchedule(['--cron', EVERY_2S, '--zk', server.connectString, '--repo', repo, '--keep-last', '2', '--orphan-grace', '0s', '--max-runs', '4'], (e) => {
-    if (e.event === 'backup') writes.push(writer.setData('/app/counter', Buffer.from(String(e.run))));
-  });
+  const d = startSchedule(
+    ['--cron', EVERY_2S, '--zk', server.connectString, '--repo', repo, '--keep-last', '2', '--orphan-grace', '0s', '--max-runs', '4'],
+    (e) => {
+      if (e.event === 'backup') writes.push(writer.setData('/app/counter', Buffer.from(String(e.run))));
+    },
+  );
   const { code, stdout, nonJson } = await d.exited;
   await Promise.all(writes);
   await writer.close();
@@ -144,7 +157,10 @@ test('a schedule every 2 s: backups appear, prune keeps the last 2, and every ke
 
   const kinds = d.events.map((e) => e.event);
   assert.equal(kinds[0], 'start');
-  assert.deepEqual(kinds.filter((k) => k === 'run' || k === 'backup' || k === 'prune'), ['run', 'backup', 'prune', 'run', 'backup', 'prune', 'run', 'backup', 'prune', 'run', 'backup', 'prune']);
+  assert.deepEqual(
+    kinds.filter((k) => k === 'run' || k === 'backup' || k === 'prune'),
+    ['run', 'backup', 'prune', 'run', 'backup', 'prune', 'run', 'backup', 'prune', 'run', 'backup', 'prune'],
+  );
   assert.deepEqual(kinds.slice(-2), ['stopping', 'stop']);
   for (const e of d.events) {
     assert.match(e.time, /^\d{4}-\d\d-\d\dT/);
@@ -158,15 +174,37 @@ test('a schedule every 2 s: backups appear, prune keeps the last 2, and every ke
     assert.match(b.id, /^\d{8}T\d{9}Z-[0-9a-f]{4}$/);
   }
   const prunes = d.events.filter((e) => e.event === 'prune');
-  assert.deepEqual(prunes.map((p) => [p.kept, p.removed]), [[1, 0], [2, 0], [2, 1], [2, 1]]);
-  assert.deepEqual(prunes.flatMap((p) => p.removedIds), [backups[0]!.id, backups[1]!.id]);
-  assert.deepEqual(d.events.at(-1), { ...d.events.at(-1), event: 'stop', reason: 'max-runs', runs: 4, succeeded: 4, failed: 0, exitCode: 0 });
+  assert.deepEqual(
+    prunes.map((p) => [p.kept, p.removed]),
+    [
+      [1, 0],
+      [2, 0],
+      [2, 1],
+      [2, 1],
+    ],
+  );
+  assert.deepEqual(
+    prunes.flatMap((p) => p.removedIds),
+    [backups[0]!.id, backups[1]!.id],
+  );
+  assert.deepEqual(d.events.at(-1), {
+    ...d.events.at(-1),
+    event: 'stop',
+    reason: 'max-runs',
+    runs: 4,
+    succeeded: 4,
+    failed: 0,
+    exitCode: 0,
+  });
 
   // The policy held: the last 2 backups, and nothing else in the repository.
   assert.deepEqual(listIds(repo), [backups[2]!.id, backups[3]!.id]);
   assertNoLeftovers(repo);
   verifyDeep(repo);
-  for (const [i, b] of [[2, backups[2]!], [3, backups[3]!]] as const) {
+  for (const [i, b] of [
+    [2, backups[2]!],
+    [3, backups[3]!],
+  ] as const) {
     const counter = await restoreIntoFresh(repo, b.id, async (s) => (await s.getData('/app/counter'))!.data);
     assert.equal(Buffer.from(counter!).toString(), String(i), `backup of run ${i + 1} restores counter ${i}`);
   }
@@ -179,7 +217,9 @@ test('SIGTERM: idle → exit 0; mid-run within the grace → the run finishes, e
   // A tree big enough that a backup of it is still in flight when the signal lands.
   await s.create('/bulk', null, OPEN);
   for (let i = 0; i < 40_000; i += 1000) {
-    await s.multi(Array.from({ length: 1000 }, (_, j) => ({ type: 'create' as const, path: `/bulk/n${i + j}`, data: Buffer.alloc(200, 1), acl: OPEN })));
+    await s.multi(
+      Array.from({ length: 1000 }, (_, j) => ({ type: 'create' as const, path: `/bulk/n${i + j}`, data: Buffer.alloc(200, 1), acl: OPEN })),
+    );
   }
   await s.create('/marker', Buffer.from('m'), OPEN);
   await s.close();
@@ -192,10 +232,16 @@ test('SIGTERM: idle → exit 0; mid-run within the grace → the run finishes, e
   idle.child.kill('SIGTERM');
   const idleExit = await idle.exited;
   assert.equal(idleExit.code, 0, JSON.stringify(idle.events));
-  assert.deepEqual(idle.events.map((e) => e.event), ['start', 'stopping', 'stop']);
+  assert.deepEqual(
+    idle.events.map((e) => e.event),
+    ['start', 'stopping', 'stop'],
+  );
   assert.equal(JSON.parse(idleExit.stdout).runs, 0);
   // cli.ts announces the signal itself, as a plain line; every event is still one JSON line.
-  assert.ok(idleExit.nonJson.every((l) => /SIGTERM received/.test(l)), idleExit.nonJson.join('\n'));
+  assert.ok(
+    idleExit.nonJson.every((l) => /SIGTERM received/.test(l)),
+    idleExit.nonJson.join('\n'),
+  );
 
   // Mid-run, within the grace (a generous one, so a slow machine cannot outlast it): the backup in
   // flight completes and is listed.
@@ -206,7 +252,10 @@ test('SIGTERM: idle → exit 0; mid-run within the grace → the run finishes, e
   assert.equal(finishExit.code, 0, JSON.stringify(finish.events));
   const finished = finish.events.find((e) => e.event === 'backup');
   assert.ok(finished, 'the run in flight finished within the grace');
-  assert.deepEqual(finish.events.find((e) => e.event === 'stopping'), { ...finish.events.find((e) => e.event === 'stopping'), inFlightRun: 1, graceMs: 600_000 });
+  assert.deepEqual(
+    finish.events.find((e) => e.event === 'stopping'),
+    { ...finish.events.find((e) => e.event === 'stopping'), inFlightRun: 1, graceMs: 600_000 },
+  );
   assert.deepEqual(listIds(repo), [finished.id]);
 
   // Mid-run, no grace: the run is aborted through its AbortSignal; exit 130; nothing of it is listed.
@@ -225,22 +274,28 @@ test('SIGTERM: idle → exit 0; mid-run within the grace → the run finishes, e
   assert.deepEqual(listIds(repo), [finished.id]);
   assertNoLeftovers(repo);
   verifyDeep(repo);
-  const restored = await restoreIntoFresh(repo, finished.id, async (t) => [(await t.getChildren('/bulk'))!.children.length, Buffer.from((await t.getData('/marker'))!.data!).toString()]);
+  const restored = await restoreIntoFresh(repo, finished.id, async (t) => [
+    (await t.getChildren('/bulk'))!.children.length,
+    Buffer.from((await t.getData('/marker'))!.data!).toString(),
+  ]);
   assert.deepEqual(restored, [40_000, 'm']);
   await server.destroy();
 });
 
-test('a failing run is logged, counted and retried at the next tick; --max-failures ends the daemon with the failure\'s exit code', async () => {
+test("a failing run is logged, counted and retried at the next tick; --max-failures ends the daemon with the failure's exit code", async () => {
   const repo = join(await makeTempDir('zkvault-e2e-schedule-fail-'), 'repo');
   // Nothing listens on port 1: every run fails to connect (exit 13 as a one-shot command).
   const d = startSchedule(['--cron', '* * * * * *', '--zk', '127.0.0.1:1', '--repo', repo, '--max-failures', '2']);
   const { code, stdout } = await d.exited;
   assert.equal(code, 13, JSON.stringify(d.events));
   const failures = d.events.filter((e) => e.event === 'failure');
-  assert.deepEqual(failures.map((f) => [f.run, f.stage, f.code, f.errorKind, f.consecutiveFailures, f.maxFailures]), [
-    [1, 'backup', 13, 'connection', 1, 2],
-    [2, 'backup', 13, 'connection', 2, 2],
-  ]);
+  assert.deepEqual(
+    failures.map((f) => [f.run, f.stage, f.code, f.errorKind, f.consecutiveFailures, f.maxFailures]),
+    [
+      [1, 'backup', 13, 'connection', 1, 2],
+      [2, 'backup', 13, 'connection', 2, 2],
+    ],
+  );
   assert.match(failures[0]!.message, /cannot connect to ZooKeeper at 127\.0\.0\.1:1/);
   assert.match(failures[0]!.next, /^\d{4}-/, 'the first failure names the next try');
   assert.equal(failures[1]!.next, null, 'the last one does not: the daemon stops');
@@ -248,12 +303,19 @@ test('a failing run is logged, counted and retried at the next tick; --max-failu
   // A connect attempt outlasts the 1 s ticks: the ticks in between were skipped, each logged.
   const skips = d.events.filter((e) => e.event === 'skip');
   assert.ok(skips.length > 0 && skips.every((e) => e.level === 'warn' && (e.inFlightRun === 1 || e.inFlightRun === 2)));
-  assert.deepEqual(d.events.at(-1), { ...d.events.at(-1), event: 'stop', reason: 'max-failures', failed: 2, consecutiveFailures: 2, exitCode: 13 });
+  assert.deepEqual(d.events.at(-1), {
+    ...d.events.at(-1),
+    event: 'stop',
+    reason: 'max-failures',
+    failed: 2,
+    consecutiveFailures: 2,
+    exitCode: 13,
+  });
   const summary = JSON.parse(stdout);
   assert.deepEqual([summary.runs, summary.failed, summary.lastFailure.code], [2, 2, 13]);
 });
 
-test('a physical schedule with --full-every 2: full, incremental, full, incremental; prune keeps the kept incremental\'s base', async () => {
+test("a physical schedule with --full-every 2: full, incremental, full, incremental; prune keeps the kept incremental's base", async () => {
   const server: ZkServer = await startStandalone();
   const repo = join(await makeTempDir('zkvault-e2e-schedule-physical-'), 'repo');
   const writer = await openSession({ connectString: server.connectString });
@@ -262,7 +324,22 @@ test('a physical schedule with --full-every 2: full, incremental, full, incremen
   // New txns after every backup, so that each incremental has something to store.
   const writes: Array<Promise<unknown>> = [];
   const d = startSchedule(
-    ['--cron', EVERY_2S, '--data-dir', server.dataDir, '--full-every', '2', '--repo', repo, '--keep-last', '1', '--orphan-grace', '0s', '--max-runs', '4'],
+    [
+      '--cron',
+      EVERY_2S,
+      '--data-dir',
+      server.dataDir,
+      '--full-every',
+      '2',
+      '--repo',
+      repo,
+      '--keep-last',
+      '1',
+      '--orphan-grace',
+      '0s',
+      '--max-runs',
+      '4',
+    ],
     (e) => {
       if (e.event === 'backup') writes.push(writer.create(`/phys/after-run-${e.run}`, Buffer.from(String(e.run)), OPEN));
     },
@@ -271,22 +348,31 @@ test('a physical schedule with --full-every 2: full, incremental, full, incremen
   await Promise.all(writes);
   await writer.close();
   assert.equal(code, 0, JSON.stringify(d.events));
-  assert.deepEqual(d.events.filter((e) => e.event === 'run').map((e) => e.mode), ['full', 'incremental', 'full', 'incremental']);
+  assert.deepEqual(
+    d.events.filter((e) => e.event === 'run').map((e) => e.mode),
+    ['full', 'incremental', 'full', 'incremental'],
+  );
   const backups = d.events.filter((e) => e.event === 'backup');
-  assert.deepEqual(backups.map((b) => [b.kind, b.chain.depth, b.chain.parent]), [
-    ['physical', 0, null],
-    ['physical', 1, backups[0]!.id],
-    ['physical', 0, null],
-    ['physical', 1, backups[2]!.id],
-  ]);
+  assert.deepEqual(
+    backups.map((b) => [b.kind, b.chain.depth, b.chain.parent]),
+    [
+      ['physical', 0, null],
+      ['physical', 1, backups[0]!.id],
+      ['physical', 0, null],
+      ['physical', 1, backups[2]!.id],
+    ],
+  );
   // keep-last 1 after each run: the newest backup, and while it is an incremental, its base too.
   const prunes = d.events.filter((e) => e.event === 'prune');
-  assert.deepEqual(prunes.map((p) => [p.kept, p.removedIds]), [
-    [1, []],
-    [2, []],
-    [1, [backups[0]!.id, backups[1]!.id]],
-    [2, []],
-  ]);
+  assert.deepEqual(
+    prunes.map((p) => [p.kept, p.removedIds]),
+    [
+      [1, []],
+      [2, []],
+      [1, [backups[0]!.id, backups[1]!.id]],
+      [2, []],
+    ],
+  );
   const [full2, inc2] = [backups[2]!, backups[3]!];
   assert.deepEqual(listIds(repo), [full2.id, inc2.id]);
   assert.deepEqual(manifestOf(repo, inc2.id).extra.chain, { base: full2.id, parent: full2.id, depth: 1 });
@@ -295,10 +381,13 @@ test('a physical schedule with --full-every 2: full, incremental, full, incremen
   const plan = runCli(['prune', '--keep-last', '1', '--dry-run', '--json', '--repo', repo]);
   assert.equal(plan.code, 0, plan.stderr);
   const p = JSON.parse(plan.stdout);
-  assert.deepEqual(p.keep.map((k: { id: string; reasons: string[] }) => [k.id, k.reasons]), [
-    [full2.id, [`base of kept incremental ${inc2.id}`]],
-    [inc2.id, ['last 1 of 1']],
-  ]);
+  assert.deepEqual(
+    p.keep.map((k: { id: string; reasons: string[] }) => [k.id, k.reasons]),
+    [
+      [full2.id, [`base of kept incremental ${inc2.id}`]],
+      [inc2.id, ['last 1 of 1']],
+    ],
+  );
   assert.deepEqual(p.remove, []);
 
   assertNoLeftovers(repo);

@@ -59,7 +59,10 @@ function verify(repo: string, args: string[]) {
 }
 
 function problemsOf(res: { json: { backups: Array<{ id: string; problems: string[] }> } }, id: string): string {
-  return res.json.backups.filter((b) => b.id === id).flatMap((b) => b.problems).join('\n');
+  return res.json.backups
+    .filter((b) => b.id === id)
+    .flatMap((b) => b.problems)
+    .join('\n');
 }
 
 test('the pristine repository verifies, shallow and deep', () => {
@@ -156,7 +159,10 @@ test('--deep catches changed content whose hashes and manifests were all rewritt
   const newArchive = Buffer.concat(chunks);
   writeFileSync(join(repo, 'archives', `${id}.tar`), newArchive);
   const sum = packer.summary;
-  writeFileSync(join(repo, 'manifests', `${id}.json`), JSON.stringify({ ...inner!, archive: { key: `archives/${id}.tar`, size: sum.size, sha256: sum.sha256 } }, null, 2) + '\n');
+  writeFileSync(
+    join(repo, 'manifests', `${id}.json`),
+    JSON.stringify({ ...inner!, archive: { key: `archives/${id}.tar`, size: sum.size, sha256: sum.sha256 } }, null, 2) + '\n',
+  );
   const shallow = verify(repo, [id]);
   assert.equal(shallow.code, 0, `every hash matches now: ${JSON.stringify(shallow.json)}`);
   const deep = verify(repo, [id, '--deep']);

@@ -52,7 +52,10 @@ function loadIfComplete(member: ZkEnsemble['servers'][number], name: string) {
     const warnings: string[] = [];
     const r = exportDataDir({ dataDir: member.dataDir, warn: (m) => warnings.push(m) });
     assert.notEqual(r.snapshot, name);
-    assert.ok(warnings.some((w) => w.startsWith(`${name} is cut short`)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => w.startsWith(`${name} is cut short`)),
+      warnings.join('\n'),
+    );
     return null;
   }
 }
@@ -91,7 +94,19 @@ test('every snapshot and log of every member parses, seals and CRCs matching; ev
       assert.ok(n > 0, `${log.name} has records`);
     }
   }
-  for (const t of [OpCode.createSession, OpCode.closeSession, OpCode.create, OpCode.createContainer, OpCode.createTTL, OpCode.setData, OpCode.setACL, OpCode.delete, OpCode.multi, OpCode.error, OpCode.check]) {
+  for (const t of [
+    OpCode.createSession,
+    OpCode.closeSession,
+    OpCode.create,
+    OpCode.createContainer,
+    OpCode.createTTL,
+    OpCode.setData,
+    OpCode.setACL,
+    OpCode.delete,
+    OpCode.multi,
+    OpCode.error,
+    OpCode.check,
+  ]) {
     assert.ok(types.has(t), `txn type ${t} appears in the logs`);
   }
 });
@@ -127,10 +142,13 @@ test('the file-derived tree keeps node types the client API hides', () => {
   const r = runCli(['export', '--data-dir', leader.dataDir, '--to-zxid', formatZxid(last.zxid)]);
   assert.equal(r.code, 0, r.stderr);
   const lines = new Map<string, { type: string; stat: { ephemeralOwner: string } }>(
-    r.stdout.trim().split('\n').map((l) => {
-      const o = JSON.parse(l);
-      return [o.path, o];
-    }),
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => {
+        const o = JSON.parse(l);
+        return [o.path, o];
+      }),
   );
   assert.equal(lines.get(WORKLOAD_NODES.container)?.type, 'container');
   assert.equal(lines.get(WORKLOAD_NODES.container)?.stat.ephemeralOwner, '0x8000000000000000');

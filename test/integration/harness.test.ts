@@ -118,7 +118,13 @@ test('runJava runs SnapshotFormatter on the snapshot a fresh server wrote', asyn
 test('zkCli creates container and TTL nodes in one shell session', async () => {
   const zk = await startStandalone();
   try {
-    const out = await zkCli(zk.connectString, ['create -c /cont', 'create -t 60000 /ttl data', 'create /cont/child x', 'ls /', 'stat /ttl']);
+    const out = await zkCli(zk.connectString, [
+      'create -c /cont',
+      'create -t 60000 /ttl data',
+      'create /cont/child x',
+      'ls /',
+      'stat /ttl',
+    ]);
     assert.match(out, /^Created \/cont$/m);
     assert.match(out, /^Created \/ttl$/m);
     assert.match(out, /^\[cont, ttl, zookeeper\]$/m);
@@ -129,7 +135,10 @@ test('zkCli creates container and TTL nodes in one shell session', async () => {
     // so check the transaction log, which records the real create types.
     const logs = (await readdir(path.join(zk.dataLogDir, 'version-2'))).filter((f) => f.startsWith('log.'));
     assert.equal(logs.length, 1);
-    const dump = await runJava('org.apache.zookeeper.server.persistence.TxnLogToolkit', ['-d', path.join(zk.dataLogDir, 'version-2', logs[0]!)]);
+    const dump = await runJava('org.apache.zookeeper.server.persistence.TxnLogToolkit', [
+      '-d',
+      path.join(zk.dataLogDir, 'version-2', logs[0]!),
+    ]);
     assert.equal(dump.code, 0, dump.stderr);
     assert.match(dump.stdout, /createContainer \/cont,/);
     assert.match(dump.stdout, /createTtl \/ttl,data,.*,60000/s);

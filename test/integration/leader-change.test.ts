@@ -80,7 +80,12 @@ function backup(victim: ZkServer, repo: string, incremental: boolean): { id: str
  * others never saw is appended to its log while it is down; `order` says whether the new epoch
  * commits before the victim rejoins (SNAP) or not (TRUNC).
  */
-async function outage(opts: { victim: 'leader' | 'follower'; drop: boolean; order: 'snap' | 'trunc'; forceSnap?: boolean }): Promise<Outcome> {
+async function outage(opts: {
+  victim: 'leader' | 'follower';
+  drop: boolean;
+  order: 'snap' | 'trunc';
+  forceSnap?: boolean;
+}): Promise<Outcome> {
   const work = await makeTempDir('zkvault-leader-change-');
   const repo = join(work, 'repo');
   // forceSnap: a leader that syncs every member with a snapshot (as it does any member too far behind
@@ -118,7 +123,13 @@ async function outage(opts: { victim: 'leader' | 'follower'; drop: boolean; orde
   if (opts.order === 'snap') fresh.push(await writeAndCapture(newLeader.connectString, 'e2-a', 30));
   await victim.start();
   const joinLog = readFileSync(victim.logFile, 'utf8').slice(logBefore);
-  const rejoinedBy = /Truncating log to get in sync/.test(joinLog) ? 'TRUNC' : /Getting a snapshot from leader/.test(joinLog) ? 'SNAP' : /Getting a diff from the leader/.test(joinLog) ? 'DIFF' : 'unknown';
+  const rejoinedBy = /Truncating log to get in sync/.test(joinLog)
+    ? 'TRUNC'
+    : /Getting a snapshot from leader/.test(joinLog)
+      ? 'SNAP'
+      : /Getting a diff from the leader/.test(joinLog)
+        ? 'DIFF'
+        : 'unknown';
   if (opts.order === 'trunc') fresh.push(await writeAndCapture(newLeader.connectString, 'e2-a', 30));
   fresh.push(await writeAndCapture(newLeader.connectString, 'e2-b', 10));
   await waitForZxid(victim, fresh[fresh.length - 1]!.zxid + 1n);
@@ -148,13 +159,25 @@ async function assertNeverRestoresDropped(o: Outcome): Promise<void> {
   // No backup claims to restore the dropped zxid (a range ending in its epoch ends before it), and
   // asking for it is refused by name.
   for (const b of listed) {
-    if (zxidEpoch(BigInt(b.zxid.to)) === zxidEpoch(d.zxid)) assert.ok(BigInt(b.zxid.to) < d.zxid, `backup ${b.id} lists ${b.zxid.from}..${b.zxid.to}, which holds the dropped ${formatZxid(d.zxid)}`);
+    if (zxidEpoch(BigInt(b.zxid.to)) === zxidEpoch(d.zxid))
+      assert.ok(
+        BigInt(b.zxid.to) < d.zxid,
+        `backup ${b.id} lists ${b.zxid.from}..${b.zxid.to}, which holds the dropped ${formatZxid(d.zxid)}`,
+      );
   }
   const byZxid = runCli(['restore', '--to-zxid', formatZxid(d.zxid), '--data-dir', join(o.repo, '..', 'at-dropped'), '--repo', o.repo]);
   assert.equal(byZxid.code, 2, byZxid.stderr);
   assert.match(byZxid.stderr, new RegExp(`${formatZxid(d.zxid)}.*(dropped|unconfirmed)`, 's'));
   assert.match(byZxid.stderr, /last confirmed/);
-  const byTime = runCli(['restore', '--to-time', new Date(d.time).toISOString(), '--data-dir', join(o.repo, '..', 'at-dropped-time'), '--repo', o.repo]);
+  const byTime = runCli([
+    'restore',
+    '--to-time',
+    new Date(d.time).toISOString(),
+    '--data-dir',
+    join(o.repo, '..', 'at-dropped-time'),
+    '--repo',
+    o.repo,
+  ]);
   assert.notEqual(byTime.code, 0, 'a time inside the dropped txns is not restored');
   for (const b of listed) {
     const atId = runCli(['export', `${b.id}@${formatZxid(d.zxid)}`, '--repo', o.repo]);
@@ -183,13 +206,25 @@ async function assertNeverRestoresDropped(o: Outcome): Promise<void> {
       assert.ok(!records.some((r) => r.path === DROPPED_PATH), `export ${ref} holds the dropped node`);
     }
   }
-  for (const args of [['export', 'latest'], ['diff', 'latest', `zk://${o.ensemble.connectString}`]]) {
+  for (const args of [
+    ['export', 'latest'],
+    ['diff', 'latest', `zk://${o.ensemble.connectString}`],
+  ]) {
     const r = runCli([...args, '--repo', o.repo]);
     assert.doesNotMatch(r.stdout, /never-committed/, `${args.join(' ')}`);
   }
   // Every checkpoint of the new epoch restores exactly as the live tree was.
   for (const cp of o.fresh) {
-    const r = runCli(['restore', '--to-zxid', formatZxid(cp.zxid), '--data-dir', join(o.repo, '..', `cp-${cp.label}`), '--repo', o.repo, '--json']);
+    const r = runCli([
+      'restore',
+      '--to-zxid',
+      formatZxid(cp.zxid),
+      '--data-dir',
+      join(o.repo, '..', `cp-${cp.label}`),
+      '--repo',
+      o.repo,
+      '--json',
+    ]);
     if (r.code === 2 && /no physical backup covers/.test(r.stderr)) continue; // before the new chain's base
     assert.equal(r.code, 0, r.stderr);
     const b = JSON.parse(r.stdout) as { backup: { id: string } };
@@ -201,15 +236,21 @@ async function assertNeverRestoresDropped(o: Outcome): Promise<void> {
   assert.ok(latest.zxid >= latestCp.zxid, `latest restores ${formatZxid(latest.zxid)}`);
   // verify --deep names the dropped txn.
   const verify = runCli(['verify', '--all', '--deep', '--repo', o.repo, '--json']);
-  const report = JSON.parse(verify.stdout) as { ok: boolean; backups: Array<{ id: string; ok: boolean; problems: string[]; warnings?: string[] }> };
+  const report = JSON.parse(verify.stdout) as {
+    ok: boolean;
+    backups: Array<{ id: string; ok: boolean; problems: string[]; warnings?: string[] }>;
+  };
   const during = report.backups.find((b) => b.id === o.backups.during)!;
   assert.match([...during.problems, ...(during.warnings ?? [])].join('\n'), new RegExp(formatZxid(d.zxid)), verify.stdout);
   // The server's own files: export --data-dir at the dropped zxid is refused, and its default lacks it.
-  assert.throws(() => exportDataDir({ dataDir: o.victim.dataDir, toZxid: d.zxid }), (e: unknown) => e instanceof UsageError);
+  assert.throws(
+    () => exportDataDir({ dataDir: o.victim.dataDir, toZxid: d.zxid }),
+    (e: unknown) => e instanceof UsageError,
+  );
   assert.ok(!exportDataDir({ dataDir: o.victim.dataDir }).records.some((r) => r.path === DROPPED_PATH));
 }
 
-describe('a dropped txn in the leader\'s log, SNAP rejoin', () => {
+describe("a dropped txn in the leader's log, SNAP rejoin", () => {
   let o: Outcome;
   before(async () => {
     o = await outage({ victim: 'leader', drop: true, order: 'snap' });
@@ -219,7 +260,7 @@ describe('a dropped txn in the leader\'s log, SNAP rejoin', () => {
   test('no restore, export or diff brings the dropped txn back; the new epoch restores exactly', () => assertNeverRestoresDropped(o));
 });
 
-describe('a dropped txn in the leader\'s log, TRUNC rejoin', () => {
+describe("a dropped txn in the leader's log, TRUNC rejoin", () => {
   let o: Outcome;
   before(async () => {
     o = await outage({ victim: 'leader', drop: true, order: 'trunc' });
@@ -229,7 +270,7 @@ describe('a dropped txn in the leader\'s log, TRUNC rejoin', () => {
   test('no restore, export or diff brings the dropped txn back; the new epoch restores exactly', () => assertNeverRestoresDropped(o));
 });
 
-describe('a dropped txn in a follower\'s log, SNAP rejoin', () => {
+describe("a dropped txn in a follower's log, SNAP rejoin", () => {
   let o: Outcome;
   before(async () => {
     o = await outage({ victim: 'follower', drop: true, order: 'snap' });
@@ -239,7 +280,7 @@ describe('a dropped txn in a follower\'s log, SNAP rejoin', () => {
   test('no restore, export or diff brings the dropped txn back; the new epoch restores exactly', () => assertNeverRestoresDropped(o));
 });
 
-describe('a dropped txn in a follower\'s log, TRUNC rejoin', () => {
+describe("a dropped txn in a follower's log, TRUNC rejoin", () => {
   let o: Outcome;
   before(async () => {
     o = await outage({ victim: 'follower', drop: true, order: 'trunc' });

@@ -78,8 +78,16 @@ test('a full backup then incrementals form one chain; list shows each restorable
   assert.ok(backups.length >= 3, `${backups.length} backups`);
   const r = runCli(['list', '--repo', repo, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const list = JSON.parse(r.stdout) as Array<{ id: string; kind: string; zxid: { from: string; to: string }; chain: { base: string; parent: string | null; depth: number } }>;
-  assert.deepEqual(list.map((b) => b.id), backups.map((b) => b.id));
+  const list = JSON.parse(r.stdout) as Array<{
+    id: string;
+    kind: string;
+    zxid: { from: string; to: string };
+    chain: { base: string; parent: string | null; depth: number };
+  }>;
+  assert.deepEqual(
+    list.map((b) => b.id),
+    backups.map((b) => b.id),
+  );
   assert.ok(list.every((b) => b.kind === 'physical'));
   assert.deepEqual(list[0]!.chain, { base: list[0]!.id, parent: null, depth: 0 });
   for (let i = 1; i < list.length; i++) {
@@ -164,7 +172,9 @@ test("ZooKeeper as referee: TxnLogToolkit's chop of the original files plus a re
     } catch {
       return false; // the snapshot the member was writing when it stopped, cut short
     }
-    const logWithLater = listing.logs.some((l) => l.zxid <= c.zxid) && c.zxid < BigInt(JSON.parse(runCli(['list', '--repo', repo, '--json']).stdout).at(-1).zxid.to);
+    const logWithLater =
+      listing.logs.some((l) => l.zxid <= c.zxid) &&
+      c.zxid < BigInt(JSON.parse(runCli(['list', '--repo', repo, '--json']).stdout).at(-1).zxid.to);
     return (!info.digest || info.digest.zxid <= c.zxid) && logWithLater;
   });
   assert.ok(cp, 'a checkpoint usable by the referee');
@@ -178,7 +188,10 @@ test("ZooKeeper as referee: TxnLogToolkit's chop of the original files plus a re
     if (n === 'currentEpoch' || n === 'acceptedEpoch') rmSync(join(v2, n));
   }
   rmSync(join(refDir, 'myid'), { force: true });
-  const holding = readdirSync(v2).filter((n) => n.startsWith('log.')).sort((a, b) => (BigInt('0x' + a.slice(4)) < BigInt('0x' + b.slice(4)) ? -1 : 1)).at(-1)!;
+  const holding = readdirSync(v2)
+    .filter((n) => n.startsWith('log.'))
+    .sort((a, b) => (BigInt('0x' + a.slice(4)) < BigInt('0x' + b.slice(4)) ? -1 : 1))
+    .at(-1)!;
   const chop = await runJava('org.apache.zookeeper.server.persistence.TxnLogToolkit', ['-c', '-z', formatZxid(cp.zxid), join(v2, holding)]);
   const chopped = readdirSync(v2).find((n) => n.includes('.chopped'));
   if (chopped) {
@@ -207,9 +220,13 @@ function historyCopy(name: string, keepAllSnapshots = false): { dir: string; v2:
   cpSync(ensemble.servers[0]!.dataDir, dir, { recursive: true });
   const v2 = join(dir, 'version-2');
   const hex = (n: string) => BigInt('0x' + n.split('.')[1]);
-  const snaps = readdirSync(v2).filter((n) => n.startsWith('snapshot.')).sort((a, b) => (hex(a) < hex(b) ? -1 : 1));
+  const snaps = readdirSync(v2)
+    .filter((n) => n.startsWith('snapshot.'))
+    .sort((a, b) => (hex(a) < hex(b) ? -1 : 1));
   if (!keepAllSnapshots) for (const s of snaps.slice(1)) rmSync(join(v2, s));
-  const logs = readdirSync(v2).filter((n) => n.startsWith('log.')).sort((a, b) => (hex(a) < hex(b) ? -1 : 1));
+  const logs = readdirSync(v2)
+    .filter((n) => n.startsWith('log.'))
+    .sort((a, b) => (hex(a) < hex(b) ? -1 : 1));
   return { dir, v2, logs };
 }
 
@@ -319,8 +336,14 @@ test('export ID@ZXID of a physical backup prints the checkpoint tree; restore ID
   const cp = [...checkpoints].reverse().find((c) => c.zxid >= BigInt(last.zxid.from) && c.zxid <= BigInt(last.zxid.to))!;
   const r = runCli(['export', `${last.id}@${formatZxid(cp.zxid)}`, '--repo', repo]);
   assert.equal(r.code, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.path), cp.tree.map((n) => n.path));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.path),
+    cp.tree.map((n) => n.path),
+  );
   const byPath = new Map(cp.tree.map((n) => [n.path, n]));
   for (const l of lines) {
     const n = byPath.get(l.path)!;
@@ -329,7 +352,17 @@ test('export ID@ZXID of a physical backup prints the checkpoint tree; restore ID
     assert.equal(l.stat.mzxid, formatZxid(n.stat.mzxid));
   }
   const target = await startStandalone();
-  const restore = runCli(['restore', `${last.id}@${formatZxid(cp.zxid)}`, '--zk', target.connectString, '--auth', WORKLOAD_AUTH[0]!, '--repo', repo, '--json']);
+  const restore = runCli([
+    'restore',
+    `${last.id}@${formatZxid(cp.zxid)}`,
+    '--zk',
+    target.connectString,
+    '--auth',
+    WORKLOAD_AUTH[0]!,
+    '--repo',
+    repo,
+    '--json',
+  ]);
   assert.equal(restore.code, 0, restore.stderr);
   assert.doesNotMatch(restore.stderr, /restored as persistent/);
   // A physical source knows the types a client cannot see: the target's own files hold them as they were.

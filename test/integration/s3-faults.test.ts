@@ -136,17 +136,34 @@ test('a connection dropped in the middle of a part: the part is sent again and t
   const m: BackupManifest = await (await stagedBackup(repo)).commit(commitInput());
   assert.equal(proxy.fired.length, 1);
   assert.equal(count(S3_REQUESTS.uploadPart), 4, 'three parts, one of them twice');
-  assert.deepEqual((await repo.list()).map((b) => b.id), [m.id]);
-  assert.ok(warnings.some((w) => /^retrying upload archives\/.+\.tar .*connection/.test(w)), warnings.join('\n'));
+  assert.deepEqual(
+    (await repo.list()).map((b) => b.id),
+    [m.id],
+  );
+  assert.ok(
+    warnings.some((w) => /^retrying upload archives\/.+\.tar .*connection/.test(w)),
+    warnings.join('\n'),
+  );
 });
 
 test('503 SlowDown on parts and on the manifest: retried with backoff, completed', async () => {
   const repo = await open();
-  proxy.inject({ match: S3_REQUESTS.uploadPart, action: { kind: 'error', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' }, times: 2 });
-  proxy.inject({ match: (r) => S3_REQUESTS.putObject(r) && r.path.includes('/manifests/'), action: { kind: 'error', status: 503, code: 'SlowDown' }, times: 2 });
+  proxy.inject({
+    match: S3_REQUESTS.uploadPart,
+    action: { kind: 'error', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' },
+    times: 2,
+  });
+  proxy.inject({
+    match: (r) => S3_REQUESTS.putObject(r) && r.path.includes('/manifests/'),
+    action: { kind: 'error', status: 503, code: 'SlowDown' },
+    times: 2,
+  });
   const m = await (await stagedBackup(repo)).commit(commitInput());
   assert.equal(proxy.fired.length, 4);
-  assert.deepEqual((await repo.list()).map((b) => b.id), [m.id]);
+  assert.deepEqual(
+    (await repo.list()).map((b) => b.id),
+    [m.id],
+  );
   assert.equal(warnings.filter((w) => /503 SlowDown/.test(w)).length, 4);
 });
 
@@ -155,15 +172,24 @@ test('the answer to CompleteMultipartUpload is lost: the retry finds the upload 
   proxy.inject({ match: S3_REQUESTS.completeMultipart, action: { kind: 'drop-response' } });
   const m = await (await stagedBackup(repo)).commit(commitInput());
   assert.equal(count(S3_REQUESTS.completeMultipart), 2);
-  assert.deepEqual((await repo.list()).map((b) => b.id), [m.id]);
+  assert.deepEqual(
+    (await repo.list()).map((b) => b.id),
+    [m.id],
+  );
 });
 
-test('the answer to the lock\'s conditional create is lost: the retry recognises its own lock', async () => {
+test("the answer to the lock's conditional create is lost: the retry recognises its own lock", async () => {
   const repo = await open();
-  proxy.inject({ match: (r) => S3_REQUESTS.putObject(r) && r.path.endsWith('/locks/backup.json') && r.headers['if-none-match'] === '*', action: { kind: 'drop-response' } });
+  proxy.inject({
+    match: (r) => S3_REQUESTS.putObject(r) && r.path.endsWith('/locks/backup.json') && r.headers['if-none-match'] === '*',
+    action: { kind: 'drop-response' },
+  });
   const m = await (await stagedBackup(repo)).commit(commitInput());
   assert.equal(proxy.fired.length, 1);
-  assert.deepEqual((await repo.list()).map((b) => b.id), [m.id]);
+  assert.deepEqual(
+    (await repo.list()).map((b) => b.id),
+    [m.id],
+  );
   assert.deepEqual(await keys('locks/'), []);
 });
 
@@ -174,7 +200,10 @@ test('every part fails with 500: a clean failure, exit 13, naming the repository
   await assert.rejects(writer.commit(commitInput()), (err: unknown) => {
     assert.ok(err instanceof ConnectionError, String(err));
     assert.equal(err.exitCode, 13);
-    assert.match(err.message, new RegExp(`^${location.replace(/[/.]/g, '\\$&')}/archives/.+\\.tar: cannot upload: .* answered 500 InternalError$`));
+    assert.match(
+      err.message,
+      new RegExp(`^${location.replace(/[/.]/g, '\\$&')}/archives/.+\\.tar: cannot upload: .* answered 500 InternalError$`),
+    );
     return true;
   });
   assert.ok(count(S3_REQUESTS.abortMultipart) >= 1, 'the multipart upload was aborted');
@@ -185,7 +214,10 @@ test('the connection keeps dropping mid-part: a clean failure', async () => {
   const repo = await open();
   proxy.inject({ match: S3_REQUESTS.uploadPart, action: { kind: 'drop-mid-body', afterBytes: 1024 * 1024 }, times: Infinity });
   const writer = await stagedBackup(repo);
-  await assert.rejects(writer.commit(commitInput()), (err: unknown) => err instanceof ConnectionError && /cannot reach the S3 endpoint .*: connection/.test(err.message));
+  await assert.rejects(
+    writer.commit(commitInput()),
+    (err: unknown) => err instanceof ConnectionError && /cannot reach the S3 endpoint .*: connection/.test(err.message),
+  );
   await assertCleanFailure();
 });
 
@@ -211,5 +243,8 @@ test('a second backup while the first holds the lock is refused (exit 11); the f
     return true;
   });
   const m = await first.commit(commitInput());
-  assert.deepEqual((await repo.list()).map((b) => b.id), [m.id]);
+  assert.deepEqual(
+    (await repo.list()).map((b) => b.id),
+    [m.id],
+  );
 });

@@ -31,7 +31,12 @@ function richTree(): DataTree {
   L.create('/app/null', null);
   L.create('/app/empty', Buffer.alloc(0));
   for (let i = 0; i < 3; i++) L.create(`/app/job-${String(L.tree.get('/app')!.stat.cversion).padStart(10, '0')}`);
-  L.create('/app/secret', Buffer.from('s'), { acl: [{ perms: 1, scheme: 'world', id: 'anyone' }, { perms: 31, scheme: 'digest', id: BOB }] });
+  L.create('/app/secret', Buffer.from('s'), {
+    acl: [
+      { perms: 1, scheme: 'world', id: 'anyone' },
+      { perms: 31, scheme: 'digest', id: BOB },
+    ],
+  });
   L.create('/app/lan', Buffer.from('ip'), { acl: [{ perms: 31, scheme: 'ip', id: '127.0.0.1' }] });
   L.create('/app/eph', Buffer.from('mine'), { ephemeral: SESSION });
   L.createContainer('/queue');
@@ -41,7 +46,10 @@ function richTree(): DataTree {
   L.create('/ünïcödé');
   L.create('/ünïcödé/日本', Buffer.from('東京'));
   L.setData('/app', Buffer.from('v2'));
-  L.setAcl('/app/lan', [{ perms: 31, scheme: 'ip', id: '127.0.0.1' }, { perms: 1, scheme: 'world', id: 'anyone' }]);
+  L.setAcl('/app/lan', [
+    { perms: 31, scheme: 'ip', id: '127.0.0.1' },
+    { perms: 1, scheme: 'world', id: 'anyone' },
+  ]);
   L.delete('/app/empty');
   return L.tree;
 }
@@ -90,7 +98,8 @@ test("ZooKeeper's SnapshotFormatter reads a zkvault snapshot", async () => {
   const { snapshotPath } = await writeDataDir(tree, join(dir, 'data'), { zxid: 0x77n, lastZxidSection: true });
   const res = await runJava('org.apache.zookeeper.server.SnapshotFormatter', [snapshotPath]);
   assert.equal(res.code, 0, res.stderr);
-  for (const p of ['/app/bin', '/queue/item', '/lease/holder', '/ünïcödé/日本', '/app/eph']) assert.ok(res.stdout.includes(p), `lists ${p}`);
+  for (const p of ['/app/bin', '/queue/item', '/lease/holder', '/ünïcödé/日本', '/app/eph'])
+    assert.ok(res.stdout.includes(p), `lists ${p}`);
   assert.match(res.stdout, /Session Details \(sid, timeout, ephemeralCount\):\s*\n?\s*0x1a2b3c4d5e6f0001, 40000, 1/);
   const count = res.stdout.match(/^\s*(\/\S*)$/gm)?.length ?? 0;
   assert.ok(count >= tree.size - 1, `prints every node (${count} of ${tree.size})`);

@@ -19,7 +19,15 @@ import {
   type ZkSession,
 } from '../../src/zk/client.js';
 import { readLiveTree } from '../../src/zk/live-tree.js';
-import { BIG_NODE_BYTES, captureCheckpoint, digestId, runWorkload, WORKLOAD_AUTH, WORKLOAD_NODES, type Checkpoint } from '../support/workload.js';
+import {
+  BIG_NODE_BYTES,
+  captureCheckpoint,
+  digestId,
+  runWorkload,
+  WORKLOAD_AUTH,
+  WORKLOAD_NODES,
+  type Checkpoint,
+} from '../support/workload.js';
 import { freePorts, startStandalone, stopAll, zkCli, type ZkServer } from '../support/zk-harness.js';
 
 const OPEN: AclEntry[] = [{ perms: 31, scheme: 'world', id: 'anyone' }];
@@ -112,8 +120,14 @@ describe('ZooKeeper adapter against a standalone server', () => {
     assert.deepEqual((await s.getAcl('/acl'))!.acl, [ALICE]);
     await assert.rejects(s.setAcl('/acl', OPEN, 0), (e: unknown) => e instanceof ZkOpError && e.code === ZK_ERROR.BadVersion);
     // node-zookeeper-client's own getACL would throw inside its socket handler on perms 0.
-    await s.create('/acl/zero', null, [{ perms: 0, scheme: 'world', id: 'anyone' }, { ...ALICE, perms: 16 }]);
-    assert.deepEqual((await s.getAcl('/acl/zero'))!.acl, [{ perms: 0, scheme: 'world', id: 'anyone' }, { ...ALICE, perms: 16 }]);
+    await s.create('/acl/zero', null, [
+      { perms: 0, scheme: 'world', id: 'anyone' },
+      { ...ALICE, perms: 16 },
+    ]);
+    assert.deepEqual((await s.getAcl('/acl/zero'))!.acl, [
+      { perms: 0, scheme: 'world', id: 'anyone' },
+      { ...ALICE, perms: 16 },
+    ]);
   });
 
   test('NoAuth surfaces as ZkOpError -102 (exit 12); the walker can skip such nodes or fail', async () => {
@@ -135,11 +149,17 @@ describe('ZooKeeper adapter against a standalone server', () => {
       await assert.rejects(readLiveTree(stranger, '/private'), (e: unknown) => e instanceof ZkOpError && e.code === -102);
       const unreadable: string[] = [];
       const tree = await readLiveTree(stranger, '/private', { onUnreadable: (p) => unreadable.push(p) });
-      assert.deepEqual(tree.map((r) => r.path), ['/private']);
+      assert.deepEqual(
+        tree.map((r) => r.path),
+        ['/private'],
+      );
       assert.deepEqual(unreadable, ['/private/secret']);
       // With the credentials everything is there.
       const full = await readLiveTree(s, '/private');
-      assert.deepEqual(full.map((r) => r.path), ['/private', '/private/secret', '/private/secret/below']);
+      assert.deepEqual(
+        full.map((r) => r.path),
+        ['/private', '/private/secret', '/private/secret/below'],
+      );
     } finally {
       await stranger.close();
     }
@@ -154,7 +174,10 @@ describe('ZooKeeper adapter against a standalone server', () => {
       { type: 'setData', path: '/multi/a', data: null, version: 0 },
       { type: 'delete', path: '/multi/a', version: 1 },
     ]);
-    assert.deepEqual(results.map((r) => r.type), ['create', 'create', 'check', 'setData', 'delete']);
+    assert.deepEqual(
+      results.map((r) => r.type),
+      ['create', 'create', 'check', 'setData', 'delete'],
+    );
     assert.deepEqual(results[1], { type: 'create', path: '/multi/s-0000000001' });
     assert.equal(results[3]!.type === 'setData' && results[3]!.stat.version, 1);
 
@@ -196,14 +219,20 @@ describe('ZooKeeper adapter against a standalone server', () => {
     const open = (size: number) => ({ type: 'create' as const, path: '/max', data: new Uint8Array(size), acl: OPEN });
     const largest = DEFAULT_MAX_REQUEST_BYTES - requestBytes(open(0));
     assert.equal(requestBytes(open(largest)), DEFAULT_MAX_REQUEST_BYTES);
-    await assert.rejects(s.create('/max', new Uint8Array(largest + 1), OPEN), (e: unknown) => e instanceof RequestTooLargeError && e.bytes === DEFAULT_MAX_REQUEST_BYTES + 1);
+    await assert.rejects(
+      s.create('/max', new Uint8Array(largest + 1), OPEN),
+      (e: unknown) => e instanceof RequestTooLargeError && e.bytes === DEFAULT_MAX_REQUEST_BYTES + 1,
+    );
     assert.equal(await s.create('/max', new Uint8Array(largest).fill(0xab), OPEN), '/max');
     const got = await s.getData('/max');
     assert.equal(got!.data!.byteLength, largest);
     // header, path, data length, ACL (vector length + perms + 'world' + 'anyone'), flags
     assert.equal(largest, 1_048_575 - 8 - (4 + 4) - 4 - (4 + 4 + 9 + 10) - 4);
     await assert.rejects(
-      s.multi([{ type: 'setData', path: '/max', data: new Uint8Array(600_000) }, { type: 'setData', path: '/max', data: new Uint8Array(600_000) }]),
+      s.multi([
+        { type: 'setData', path: '/max', data: new Uint8Array(600_000) },
+        { type: 'setData', path: '/max', data: new Uint8Array(600_000) },
+      ]),
       RequestTooLargeError,
     );
     assert.notEqual(await s.exists('/'), null);
@@ -233,8 +262,14 @@ describe('ZooKeeper adapter against a standalone server', () => {
       assert.deepEqual((await inner.getChildren('/'))!.children.sort(), ['x', 'y', 'zookeeper']);
       await inner.sync('/x');
       const tree = await readLiveTree(inner);
-      assert.deepEqual(tree.map((r) => r.path), ['/', '/x', '/x/q-0000000000', '/y', '/zookeeper']);
-      await assert.rejects(inner.multi([{ type: 'create', path: '/x', data: null, acl: OPEN }]), (e: unknown) => e instanceof ZkOpError && e.path === '/x');
+      assert.deepEqual(
+        tree.map((r) => r.path),
+        ['/', '/x', '/x/q-0000000000', '/y', '/zookeeper'],
+      );
+      await assert.rejects(
+        inner.multi([{ type: 'create', path: '/x', data: null, acl: OPEN }]),
+        (e: unknown) => e instanceof ZkOpError && e.path === '/x',
+      );
     } finally {
       await inner.close();
     }
@@ -248,7 +283,11 @@ describe('ZooKeeper adapter against a standalone server', () => {
 
   test('readLiveTree returns every node with its type; the server hides container and TTL owners', async () => {
     await s.create('/types', null, OPEN);
-    await zkCli(server.connectString, ['create -c /types/cont shell-container', 'create -t 600000 /types/ttl shell-ttl', 'create /types/cont/child x']);
+    await zkCli(server.connectString, [
+      'create -c /types/cont shell-container',
+      'create -t 600000 /types/ttl shell-ttl',
+      'create /types/cont/child x',
+    ]);
     await s.create('/types/cont-by-client', null, OPEN, 'container');
     await s.create('/types/ttl-by-client', new Uint8Array([7]), OPEN, 'ttl', { ttlMs: 600_000 });
     const owner = await openSession({ connectString: server.connectString });
@@ -263,22 +302,28 @@ describe('ZooKeeper adapter against a standalone server', () => {
       const unreadable: string[] = [];
       const all = await readLiveTree(s, '/', { concurrency: 3, onUnreadable: (p) => unreadable.push(p) });
       assert.deepEqual(unreadable, ['/acl/zero']); // an ACL of perms 0 locks out even its creator
-      assert.deepEqual(all.map((r) => r.path), [...all.map((r) => r.path)].sort(comparePaths));
+      assert.deepEqual(
+        all.map((r) => r.path),
+        [...all.map((r) => r.path)].sort(comparePaths),
+      );
       assert.equal(all[0]!.path, '/');
       assert.ok(!all.some((r) => r.path === '/zookeeper' || r.path.startsWith('/zookeeper/')));
       const tree = await readLiveTree(s, '/types');
       const byPath = new Map(tree.map((r) => [r.path, r]));
-      assert.deepEqual([...byPath.keys()], [
-        '/types',
-        '/types/cont',
-        '/types/cont-by-client',
-        '/types/cont/child',
-        '/types/eph',
-        '/types/eph-seq-0000000005',
-        '/types/pseq-0000000006',
-        '/types/ttl',
-        '/types/ttl-by-client',
-      ]);
+      assert.deepEqual(
+        [...byPath.keys()],
+        [
+          '/types',
+          '/types/cont',
+          '/types/cont-by-client',
+          '/types/cont/child',
+          '/types/eph',
+          '/types/eph-seq-0000000005',
+          '/types/pseq-0000000006',
+          '/types/ttl',
+          '/types/ttl-by-client',
+        ],
+      );
       const type = (p: string) => nodeTypeOf(byPath.get(p)!.stat.ephemeralOwner);
       assert.equal(type('/types/eph'), 'ephemeral');
       assert.equal(byPath.get('/types/eph')!.stat.ephemeralOwner, ownerId);
@@ -286,12 +331,23 @@ describe('ZooKeeper adapter against a standalone server', () => {
       assert.equal(type('/types/pseq-0000000006'), 'persistent');
       // ZooKeeper 3.5+ reports ephemeralOwner 0 for containers and TTL nodes to every client
       // (DataNode.getClientEphemeralOwner): over the client protocol they read as persistent.
-      for (const p of ['/types/cont', '/types/cont-by-client', '/types/ttl', '/types/ttl-by-client']) assert.equal(type(p), 'persistent', p);
+      for (const p of ['/types/cont', '/types/cont-by-client', '/types/ttl', '/types/ttl-by-client'])
+        assert.equal(type(p), 'persistent', p);
       assert.equal(new TextDecoder().decode(byPath.get('/types/cont')!.data!), 'shell-container');
       assert.deepEqual([...byPath.get('/types/ttl-by-client')!.data!], [7]);
       assert.deepEqual(byPath.get('/types/eph')!.acl, OPEN);
       const rec: NodeRecord = byPath.get('/types/cont/child')!;
-      assert.deepEqual(Object.keys(rec.stat).sort(), ['aversion', 'ctime', 'cversion', 'czxid', 'ephemeralOwner', 'mtime', 'mzxid', 'pzxid', 'version']);
+      assert.deepEqual(Object.keys(rec.stat).sort(), [
+        'aversion',
+        'ctime',
+        'cversion',
+        'czxid',
+        'ephemeralOwner',
+        'mtime',
+        'mzxid',
+        'pzxid',
+        'version',
+      ]);
     } finally {
       await owner.close();
     }
@@ -320,7 +376,10 @@ describe('ZooKeeper adapter against a standalone server', () => {
     assert.ok(error instanceof AuthError);
     assert.equal(error.exitCode, 12);
     assert.doesNotMatch(`${error.message} ${error.hint}`, /top-secret-value/);
-    await assert.rejects(openSession({ connectString: server.connectString, auth: ['no-colon-secret'] }), (e: unknown) => e instanceof Error && !e.message.includes('no-colon-secret'));
+    await assert.rejects(
+      openSession({ connectString: server.connectString, auth: ['no-colon-secret'] }),
+      (e: unknown) => e instanceof Error && !e.message.includes('no-colon-secret'),
+    );
   });
 
   test('aborting a session rejects its requests with CancelledError', async () => {
@@ -382,14 +441,18 @@ describe('the workload, end to end on a server that rolls logs and snapshots', (
   });
 
   test('four checkpoints, in zxid and time order', () => {
-    assert.deepEqual(checkpoints.map((c) => c.label), ['base', 'churn', 'rolled', 'final']);
+    assert.deepEqual(
+      checkpoints.map((c) => c.label),
+      ['base', 'churn', 'rolled', 'final'],
+    );
     for (let i = 1; i < checkpoints.length; i++) {
       assert.ok(checkpoints[i]!.zxid > checkpoints[i - 1]!.zxid);
       assert.ok(checkpoints[i]!.time >= checkpoints[i - 1]!.time);
     }
     const txns = (checkpoints.at(-1)!.zxid & 0xffffffffn) - (checkpoints[0]!.zxid & 0xffffffffn);
     assert.ok(txns >= 400n, `only ${txns} txns between the first and last checkpoint`);
-    for (const c of checkpoints) for (const r of c.tree) assert.ok(r.stat.mzxid <= c.zxid && r.stat.pzxid <= c.zxid, `${c.label} ${r.path}`);
+    for (const c of checkpoints)
+      for (const r of c.tree) assert.ok(r.stat.mzxid <= c.zxid && r.stat.pzxid <= c.zxid, `${c.label} ${r.path}`);
   });
 
   test('the checkpoint trees hold every kind of node the workload makes', () => {
@@ -398,7 +461,19 @@ describe('the workload, end to end on a server that rolls logs and snapshots', (
     const base = at('base');
     const final = at('final');
     for (const tree of [base, final]) {
-      for (const p of [N.container, N.containerChild, N.containerByClient, N.ttl, N.ttlByClient, N.unicode, N.big, N.nullData, N.emptyData, N.binary, N.ephemeralKept])
+      for (const p of [
+        N.container,
+        N.containerChild,
+        N.containerByClient,
+        N.ttl,
+        N.ttlByClient,
+        N.unicode,
+        N.big,
+        N.nullData,
+        N.emptyData,
+        N.binary,
+        N.ephemeralKept,
+      ])
         assert.ok(tree.has(p), p);
       assert.ok(!tree.has('/zookeeper'));
       assert.equal(tree.get(N.big)!.data!.byteLength, BIG_NODE_BYTES);
@@ -413,7 +488,10 @@ describe('the workload, end to end on a server that rolls logs and snapshots', (
     assert.equal(sequential.length, 8 + 6 - 2);
     assert.ok([...final.keys()].some((p) => /^\/locks\/lock-\d{10}$/.test(p)));
     assert.ok(final.has(N.multiCreated) && !final.has(N.multiNeverCreated) && !final.has('/txn/b'));
-    assert.deepEqual(final.get(N.ipAcl)!.acl.map((a) => a.scheme), ['ip', 'digest']);
+    assert.deepEqual(
+      final.get(N.ipAcl)!.acl.map((a) => a.scheme),
+      ['ip', 'digest'],
+    );
     assert.equal(final.get(N.secure)!.stat.aversion, 2);
     assert.ok(final.get(N.config)!.stat.version >= 30);
     assert.ok(final.has(`${N.container}/job-2`));

@@ -31,12 +31,20 @@ export function appendDroppedTxn(server: { dataDir: string; dataLogDir: string }
     const v = verifyTxnLogFile((into, position) => readSync(fd, into, 0, into.length, position), fstatSync(fd).size, log.path);
     if (!v.last) throw new Error(`${log.path} holds no txn`);
     const { tree, zxid } = replayDataDir(server.dataDir, server.dataLogDir, { verifyDigests: true });
-    if (zxid !== v.last.txn.header.zxid) throw new Error(`${log.path} ends at 0x${v.last.txn.header.zxid.toString(16)}, the files replay to 0x${zxid.toString(16)}`);
+    if (zxid !== v.last.txn.header.zxid)
+      throw new Error(`${log.path} ends at 0x${v.last.txn.header.zxid.toString(16)}, the files replay to 0x${zxid.toString(16)}`);
     const parent = tree.get(path.slice(0, path.lastIndexOf('/')) || '/');
     if (!parent) throw new Error(`the parent of ${path} does not exist`);
     const txn: Txn = {
       header: { clientId: 0n, cxid: 0, zxid: zxid + 1n, time: BigInt(time), type: OpCode.create },
-      body: { kind: 'create', path, data: Buffer.from('never committed'), acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], ephemeral: false, parentCVersion: parent.stat.cversion + 1 },
+      body: {
+        kind: 'create',
+        path,
+        data: Buffer.from('never committed'),
+        acl: [{ perms: 31, scheme: 'world', id: 'anyone' }],
+        ephemeral: false,
+        parentCVersion: parent.stat.cversion + 1,
+      },
       digest: null,
     };
     applyTxn(tree, txn);

@@ -169,7 +169,12 @@ export class FaultProxy {
   }
 
   /** If-None-Match: * as S3 implements it: atomically, 412 PreconditionFailed when the key exists. */
-  private async conditionalPut(info: ProxiedRequest, req: IncomingMessage, res: ServerResponse, action: FaultAction | undefined): Promise<void> {
+  private async conditionalPut(
+    info: ProxiedRequest,
+    req: IncomingMessage,
+    res: ServerResponse,
+    action: FaultAction | undefined,
+  ): Promise<void> {
     const key = info.path;
     const prev = this.keyLocks.get(key) ?? Promise.resolve();
     let release!: () => void;
@@ -180,10 +185,13 @@ export class FaultProxy {
       await prev;
       const exists = await new Promise<boolean>((resolve, reject) => {
         // s3rver lets unsigned requests through; the proxy only asks whether the key is there.
-        const head = http.request({ host: this.upstream.host, port: this.upstream.port, method: 'HEAD', path: encodeURI(key), agent: this.agent }, (r) => {
-          r.resume();
-          resolve(r.statusCode === 200);
-        });
+        const head = http.request(
+          { host: this.upstream.host, port: this.upstream.port, method: 'HEAD', path: encodeURI(key), agent: this.agent },
+          (r) => {
+            r.resume();
+            resolve(r.statusCode === 200);
+          },
+        );
         head.on('error', reject);
         head.end();
       });

@@ -42,16 +42,36 @@ export class Leader {
   }
 
   create(path: string, data: Buffer | null = Buffer.from('d'), opts: { ephemeral?: bigint; acl?: AclEntry[] } = {}): Txn {
-    const body: TxnBody = { kind: 'create', path, data, acl: opts.acl ?? OPEN, ephemeral: opts.ephemeral !== undefined, parentCVersion: this.parentCVersion(path) };
+    const body: TxnBody = {
+      kind: 'create',
+      path,
+      data,
+      acl: opts.acl ?? OPEN,
+      ephemeral: opts.ephemeral !== undefined,
+      parentCVersion: this.parentCVersion(path),
+    };
     return this.push(OpCode.create2, body, opts.ephemeral ?? 0x1000n);
   }
 
   createContainer(path: string): Txn {
-    return this.push(OpCode.createContainer, { kind: 'createContainer', path, data: Buffer.alloc(0), acl: OPEN, parentCVersion: this.parentCVersion(path) });
+    return this.push(OpCode.createContainer, {
+      kind: 'createContainer',
+      path,
+      data: Buffer.alloc(0),
+      acl: OPEN,
+      parentCVersion: this.parentCVersion(path),
+    });
   }
 
   createTTL(path: string, ttl: bigint): Txn {
-    return this.push(OpCode.createTTL, { kind: 'createTTL', path, data: Buffer.from('t'), acl: OPEN, parentCVersion: this.parentCVersion(path), ttl });
+    return this.push(OpCode.createTTL, {
+      kind: 'createTTL',
+      path,
+      data: Buffer.from('t'),
+      acl: OPEN,
+      parentCVersion: this.parentCVersion(path),
+      ttl,
+    });
   }
 
   setData(path: string, data: Buffer): Txn {
@@ -76,7 +96,10 @@ export class Leader {
     return this.push(OpCode.multi, {
       kind: 'multi',
       txns: [
-        { type: OpCode.create, body: { kind: 'create', path, data: null, acl: OPEN, ephemeral: false, parentCVersion: this.parentCVersion(path) } },
+        {
+          type: OpCode.create,
+          body: { kind: 'create', path, data: null, acl: OPEN, ephemeral: false, parentCVersion: this.parentCVersion(path) },
+        },
         { type: OpCode.error, body: { kind: 'error', err: -110 } },
         { type: OpCode.error, body: { kind: 'error', err: -2 } },
       ],

@@ -23,7 +23,10 @@ export class MemoryStorage implements Storage {
   private readonly objects = new Map<string, { data: Buffer; modified: Date }>();
   hooks: MemoryStorageHooks;
 
-  constructor(readonly name = 'test', hooks: MemoryStorageHooks = {}) {
+  constructor(
+    readonly name = 'test',
+    hooks: MemoryStorageHooks = {},
+  ) {
     this.hooks = hooks;
   }
 

@@ -110,7 +110,8 @@ function letS3rverSealTokens(): void {
   if (desPatched) return;
   desPatched = true;
   const { createCipheriv, createDecipheriv } = crypto;
-  const widen = (key: crypto.CipherKey) => Buffer.concat([Buffer.from(key as Buffer), Buffer.from(key as Buffer), Buffer.from(key as Buffer)]);
+  const widen = (key: crypto.CipherKey) =>
+    Buffer.concat([Buffer.from(key as Buffer), Buffer.from(key as Buffer), Buffer.from(key as Buffer)]);
   const patched = crypto as unknown as Record<string, unknown>;
   patched.createCipheriv = (alg: string, key: crypto.CipherKey, iv: crypto.BinaryLike | null, opts?: unknown) =>
     alg === 'des' ? createCipheriv('des-ede3-cbc', widen(key), iv) : createCipheriv(alg, key, iv, opts as never);
@@ -177,7 +178,11 @@ export function runCliAsync(args: string[], opts: { env?: Record<string, string>
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
     });
   });
 }

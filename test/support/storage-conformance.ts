@@ -152,7 +152,11 @@ export function runStorageConformance(name: string, makeStorage: () => Promise<S
 
     withStorage('a missing key: get and getBuffer throw StorageNotFoundError (exit 10), stat is null, remove succeeds', async (s) => {
       await s.put('present', Buffer.from('x'));
-      for (const attempt of [() => s.get('absent/thing'), () => s.getBuffer('absent/thing'), () => s.get('absent/thing', { start: 1, end: 2 })]) {
+      for (const attempt of [
+        () => s.get('absent/thing'),
+        () => s.getBuffer('absent/thing'),
+        () => s.get('absent/thing', { start: 1, end: 2 }),
+      ]) {
         await assert.rejects(attempt(), (err: unknown) => {
           assert.ok(err instanceof StorageNotFoundError, String(err));
           assert.ok(err instanceof NotFoundError);
@@ -175,7 +179,10 @@ export function runStorageConformance(name: string, makeStorage: () => Promise<S
       const keys = ['b', 'a/x', 'a-b', 'a.b', 'a0', 'a/y/z', 'a/y-1', 'A', 'ab/x', 'z/z/z/z'];
       for (const [i, k] of keys.entries()) await s.put(k, Buffer.alloc(i + 1, 1));
       const all = await listAll(s, '');
-      assert.deepEqual(all.map((o) => o.key), [...keys].sort());
+      assert.deepEqual(
+        all.map((o) => o.key),
+        [...keys].sort(),
+      );
       for (const o of all) {
         assert.equal(o.size, keys.indexOf(o.key) + 1, o.key);
         assert.ok(o.modified instanceof Date);

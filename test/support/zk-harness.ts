@@ -3,7 +3,18 @@
 // Every JVM started here is killed when the test process ends, whatever way it ends.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -448,7 +459,12 @@ class LocalZkServer implements ZkServer {
     }
     await mkdir(this.dataDir, { recursive: true });
     await mkdir(this.dataLogDir, { recursive: true });
-    await writeFile(this.configFile, Object.entries(config).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+    await writeFile(
+      this.configFile,
+      Object.entries(config)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n') + '\n',
+    );
     if (this.ensembleSize > 1) await ensureMyid(this.dataDir, this.id);
   }
 
@@ -577,15 +593,25 @@ async function waitUntilServing(group: LocalZkServer[], accept: (modes: Array<Zk
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   const report = group
-    .map((s, i) => `--- server ${s.id} (port ${s.clientPort}, mode ${modes[i] ?? 'not serving'}), last lines of ${s.logFile}:\n${logTail(s.logFile, 40)}`)
+    .map(
+      (s, i) =>
+        `--- server ${s.id} (port ${s.clientPort}, mode ${modes[i] ?? 'not serving'}), last lines of ${s.logFile}:\n${logTail(s.logFile, 40)}`,
+    )
     .join('\n');
   throw new StartError(
-    `ZooKeeper did not start serving within ${startDeadlineMs() / 1000}s ` + `(raise ZKVAULT_ZK_START_TIMEOUT_MS on a slow machine)\n${report}`,
+    `ZooKeeper did not start serving within ${startDeadlineMs() / 1000}s ` +
+      `(raise ZKVAULT_ZK_START_TIMEOUT_MS on a slow machine)\n${report}`,
     false,
   );
 }
 
-async function prepareServer(id: number, ensembleSize: number, options: ZkServerOptions, dataDir?: string, dataLogDir?: string): Promise<LocalZkServer> {
+async function prepareServer(
+  id: number,
+  ensembleSize: number,
+  options: ZkServerOptions,
+  dataDir?: string,
+  dataLogDir?: string,
+): Promise<LocalZkServer> {
   const root = await makeTempDir(`zkvault-zk${id}-`);
   const ownedDirs = [root];
   const resolvedDataDir = dataDir ? path.resolve(dataDir) : path.join(root, 'data');
@@ -624,7 +650,10 @@ export async function startEnsemble(
   requireZooKeeper();
   if (!Number.isInteger(size) || size < 1) throw new Error(`ensemble size must be a positive integer, got ${size}`);
   if (opts.dataDir || opts.dataLogDir) throw new Error('startEnsemble takes dataDirs/dataLogDirs (one per member), not dataDir/dataLogDir');
-  for (const [name, dirs] of [['dataDirs', opts.dataDirs], ['dataLogDirs', opts.dataLogDirs]] as const) {
+  for (const [name, dirs] of [
+    ['dataDirs', opts.dataDirs],
+    ['dataLogDirs', opts.dataLogDirs],
+  ] as const) {
     if (dirs && dirs.length !== size) throw new Error(`${name} has ${dirs.length} entries for ${size} members`);
   }
   const members: LocalZkServer[] = [];
@@ -641,7 +670,11 @@ export async function startEnsemble(
   };
   for (let attempt = 1; ; attempt++) {
     const ports = await freePorts(3 * size);
-    const peers: Peer[] = members.map((m, i) => ({ id: m.id, quorumPort: ports[3 * i + 1] as number, electionPort: ports[3 * i + 2] as number }));
+    const peers: Peer[] = members.map((m, i) => ({
+      id: m.id,
+      quorumPort: ports[3 * i + 1] as number,
+      electionPort: ports[3 * i + 2] as number,
+    }));
     await Promise.all(members.map((m, i) => m.configure(ports[3 * i] as number, peers)));
     ensemble.connectString = members.map((m) => m.connectString).join(',');
     try {
@@ -720,7 +753,11 @@ export function runJava(
         stderr: Buffer.concat(err).toString('utf8'),
       };
       if (timedOut) {
-        reject(new Error(`${mainClass} ${args.join(' ')} ran longer than ${opts.timeoutMs}ms and was killed\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`));
+        reject(
+          new Error(
+            `${mainClass} ${args.join(' ')} ran longer than ${opts.timeoutMs}ms and was killed\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+          ),
+        );
       } else {
         resolve(result);
       }
@@ -731,7 +768,8 @@ export function runJava(
 /** JVM chatter that can appear on any java process's stderr and says nothing about the commands. */
 const JVM_NOISE = /^(OpenJDK .*warning|Picked up (JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS)|SLF4J:|log4j:)/;
 /** ZooKeeperMain's own connection chatter on stdout. */
-const SHELL_NOISE = /^(Connecting to \S+|Welcome to ZooKeeper!|JLine support is (enabled|disabled)|WATCHER::|WatchedEvent state:\w+ type:None path:null)$/;
+const SHELL_NOISE =
+  /^(Connecting to \S+|Welcome to ZooKeeper!|JLine support is (enabled|disabled)|WATCHER::|WatchedEvent state:\w+ type:None path:null)$/;
 
 /**
  * Runs ZooKeeper's shell (`org.apache.zookeeper.ZooKeeperMain`, what zkCli.sh runs) against

@@ -68,7 +68,10 @@ test('pack: members in order then manifest.json, with exact offsets, sizes and h
   assert.equal(sha256, sha(archive));
   assert.equal(archive.length % 512, 0);
   assert.deepEqual(seenEntries, Object.keys(files), 'manifest builder sees every member before it');
-  assert.deepEqual(entries.map((e) => e.name), [...Object.keys(files), 'manifest.json']);
+  assert.deepEqual(
+    entries.map((e) => e.name),
+    [...Object.keys(files), 'manifest.json'],
+  );
   for (const e of entries.slice(0, -1)) {
     const data = files[e.name]!;
     assert.equal(e.size, data.length);
@@ -135,7 +138,9 @@ test('read: an archive written by node-tar reads too', async () => {
   const dir = await makeTempDir('zkvault-archive-');
   await writeFile(path.join(dir, 'a.txt'), 'alpha');
   await writeFile(path.join(dir, 'b.bin'), randomBytes(5000));
-  const { bytes } = await collect(Readable.from(createTar({ cwd: dir, portable: true }, ['a.txt', 'b.bin']) as unknown as AsyncIterable<Buffer>));
+  const { bytes } = await collect(
+    Readable.from(createTar({ cwd: dir, portable: true }, ['a.txt', 'b.bin']) as unknown as AsyncIterable<Buffer>),
+  );
   const seen: Array<[string, string]> = [];
   await readArchive(chunked(bytes), 'node-tar.tar', async (entry, body) => {
     const parts: Buffer[] = [];
@@ -239,9 +244,20 @@ test('pack: a member that changed after it was hashed is refused; names are chec
   });
   assert.throws(() => packer.summary);
   assert.throws(() => new ArchivePacker([{ name: 'manifest.json', path: '/x' }], () => Buffer.alloc(0)), UsageError);
-  assert.throws(() => new ArchivePacker([{ name: 'a', path: '/x' }, { name: 'a', path: '/y' }], () => Buffer.alloc(0)), UsageError);
+  assert.throws(
+    () =>
+      new ArchivePacker(
+        [
+          { name: 'a', path: '/x' },
+          { name: 'a', path: '/y' },
+        ],
+        () => Buffer.alloc(0),
+      ),
+    UsageError,
+  );
   for (const bad of ['', '/abs', '../up', 'a/../b', '.hidden', 'a//b', 'sp ace', 'x'.repeat(256)]) {
     assert.ok(memberNameProblem(bad), `name ${JSON.stringify(bad)} should be refused`);
   }
-  for (const good of ['snapshot.100000040', 'log.1', 'tree/part-0001.ndjson', 'a_b=c+d@e']) assert.equal(memberNameProblem(good), undefined);
+  for (const good of ['snapshot.100000040', 'log.1', 'tree/part-0001.ndjson', 'a_b=c+d@e'])
+    assert.equal(memberNameProblem(good), undefined);
 });

@@ -37,7 +37,8 @@ test('the slicing-by-8 crc32 equals the byte-at-a-time definition at every lengt
   for (let i = 0; i < buf.length; i++) buf[i] = (i * 2654435761) >>> 24;
   for (let n = 0; n < 70; n++) {
     for (const start of [0, 1, 7]) {
-      for (const v of [0, 0x12345678, 0xffffffff]) assert.equal(crc32(buf, v, start, start + n), byByte(buf, v, start, start + n), `n=${n} start=${start}`);
+      for (const v of [0, 0x12345678, 0xffffffff])
+        assert.equal(crc32(buf, v, start, start + n), byByte(buf, v, start, start + n), `n=${n} start=${start}`);
     }
   }
   assert.equal(crc32(buf), byByte(buf, 0, 0, buf.length));

@@ -36,7 +36,13 @@ test("a leader's snapshot in a new epoch cuts the history: the old epoch's txns 
   o.snapshot(z(1, 0x40));
   o.txnRun(z(1, 0x41), z(1, 0x56));
   // Rejoined from the new leader's snapshot, whose nodes carry zxids up to 0x1_00000052 of epoch 1.
-  o.snapshot(z(2, 0x24), { digestZxid: z(2, 0x24), statMax: new Map([[1n, z(1, 0x52)], [2n, z(2, 0x20)]]) });
+  o.snapshot(z(2, 0x24), {
+    digestZxid: z(2, 0x24),
+    statMax: new Map([
+      [1n, z(1, 0x52)],
+      [2n, z(2, 0x20)],
+    ]),
+  });
   o.txnRun(z(2, 0x25), z(2, 0x44));
   const f = o.facts();
   assert.deepEqual(f.ends, []);
@@ -44,18 +50,27 @@ test("a leader's snapshot in a new epoch cuts the history: the old epoch's txns 
   const b = commitBoundaries([f]);
   assert.equal(lastReplayable(z(1, 0x56), b), z(1, 0x52));
   assert.equal(b.get(1n)!.exact, false);
-  assert.match(describeBoundary(b.get(1n)!), /^epoch 1 was cut .*txns 0x100000053\.\.0x100000056 are unconfirmed .*the last confirmed txn is 0x100000052; the ensemble went on in epoch 2 \(from 0x200000024\)$/);
+  assert.match(
+    describeBoundary(b.get(1n)!),
+    /^epoch 1 was cut .*txns 0x100000053\.\.0x100000056 are unconfirmed .*the last confirmed txn is 0x100000052; the ensemble went on in epoch 2 \(from 0x200000024\)$/,
+  );
   assert.equal(pastBoundary(z(1, 0x52), b), null);
   const p = pastBoundary(z(1, 0x53), b)!;
   assert.match(p.message, /^zxid 0x100000053 is not restorable: epoch 1 was cut/);
-  assert.match(p.hint, /choose 0x100000052 \(the last confirmed txn of epoch 1\) or earlier, or a zxid of the history that went on \(0x200000024 onwards\)/);
+  assert.match(
+    p.hint,
+    /choose 0x100000052 \(the last confirmed txn of epoch 1\) or earlier, or a zxid of the history that went on \(0x200000024 onwards\)/,
+  );
 });
 
 test('an exact end seen on any server wins over a cut: the txns between its evidence and the end are committed after all', () => {
   const cut = { ends: [], cuts: [{ epoch: 1n, lastLogged: z(1, 0x56), confirmed: z(1, 0x50), resumedAt: z(2, 0x24) }] };
   const end = { ends: [{ epoch: 1n, last: z(1, 0x55) }], cuts: [] };
   const b = commitBoundaries([cut, end]);
-  assert.deepEqual({ after: b.get(1n)!.after, exact: b.get(1n)!.exact, lastLogged: b.get(1n)!.lastLogged }, { after: z(1, 0x55), exact: true, lastLogged: z(1, 0x56) });
+  assert.deepEqual(
+    { after: b.get(1n)!.after, exact: b.get(1n)!.exact, lastLogged: b.get(1n)!.lastLogged },
+    { after: z(1, 0x55), exact: true, lastLogged: z(1, 0x56) },
+  );
   // Evidence from elsewhere (a backed-up snapshot's name) moves an unconfirmed boundary, never past what was logged.
   assert.equal(commitBoundaries([cut], [z(1, 0x54)]).get(1n)!.after, z(1, 0x54));
   assert.equal(commitBoundaries([cut], [z(1, 0x60)]).has(1n), false, 'all that was logged is confirmed: no boundary');

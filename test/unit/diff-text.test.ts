@@ -11,12 +11,14 @@ import type { DiffResult, DiffSide } from '../../src/services/diff.js';
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function lcsLength(a: string[], b: string[]): number {
   const dp = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
-  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) dp[i]![j] = a[i - 1] === b[j - 1] ? dp[i - 1]![j - 1]! + 1 : Math.max(dp[i - 1]![j]!, dp[i]![j - 1]!);
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      dp[i]![j] = a[i - 1] === b[j - 1] ? dp[i - 1]![j - 1]! + 1 : Math.max(dp[i - 1]![j]!, dp[i]![j - 1]!);
   return dp[a.length]![b.length]!;
 }
 
@@ -47,10 +49,13 @@ test('lineEdits gives up past maxEdits, but a small change in a long text stays 
   const edited = [...long];
   edited[100_000] = 'changed';
   const edits = lineEdits(long, edited, 10)!;
-  assert.deepEqual(edits.filter((e) => e.op !== ' '), [
-    { op: '-', text: 'line 100000' },
-    { op: '+', text: 'changed' },
-  ]);
+  assert.deepEqual(
+    edits.filter((e) => e.op !== ' '),
+    [
+      { op: '-', text: 'line 100000' },
+      { op: '+', text: 'changed' },
+    ],
+  );
 });
 
 test('unified hunks: numbering, context, merging of nearby changes, pure inserts', () => {
@@ -60,7 +65,10 @@ test('unified hunks: numbering, context, merging of nearby changes, pure inserts
   assert.equal(hunks.length, 2, 'l2 and l5 share a hunk; l18 has its own');
   assert.deepEqual([hunks[0]!.aStart, hunks[0]!.aLines, hunks[0]!.bStart, hunks[0]!.bLines], [1, 8, 1, 8]);
   assert.deepEqual([hunks[1]!.aStart, hunks[1]!.aLines, hunks[1]!.bStart, hunks[1]!.bLines], [15, 6, 15, 6]);
-  assert.deepEqual(hunks[1]!.lines.map((l) => l.op + l.text), [' l15', ' l16', ' l17', '-l18', '+L18', ' l19', ' l20']);
+  assert.deepEqual(
+    hunks[1]!.lines.map((l) => l.op + l.text),
+    [' l15', ' l16', ' l17', '-l18', '+L18', ' l19', ' l20'],
+  );
   const ins = textHunks('', 'x\ny')!;
   assert.deepEqual([ins[0]!.aStart, ins[0]!.aLines, ins[0]!.bStart, ins[0]!.bLines], [0, 0, 1, 2]);
   assert.deepEqual(toHunks([{ op: ' ', text: 'same' }]), []);
@@ -91,7 +99,18 @@ function side(ref: string, over: Partial<DiffSide> = {}): DiffSide {
 
 function result(a: NodeRecord[], b: NodeRecord[], stat = false): DiffResult {
   const { changes, counts } = diffTrees(a, b, { stat });
-  return { same: changes.length === 0, changes, a: side('A1'), b: side('B1'), path: '/', stat, clientView: false, counts, excluded: [], notes: ['a note'], };
+  return {
+    same: changes.length === 0,
+    changes,
+    a: side('A1'),
+    b: side('B1'),
+    path: '/',
+    stat,
+    clientView: false,
+    counts,
+    excluded: [],
+    notes: ['a note'],
+  };
 }
 
 test('renderDiff: grouped output with a text diff, a binary summary, ACL and type before → after', () => {
@@ -108,7 +127,10 @@ test('renderDiff: grouped output with a text diff, a binary summary, ACL and typ
     rec('/bin', Buffer.from([0, 1, 2, 4, 5])),
     rec('/cfg', 'port=2\nhost=a\n'),
     rec('/eph', 'e', OPEN, { ephemeralOwner: 0x42n }),
-    rec('/lock', 'l', [{ perms: 1, scheme: 'world', id: 'anyone' }, { perms: 31, scheme: 'digest', id: 'admin:h=' }]),
+    rec('/lock', 'l', [
+      { perms: 1, scheme: 'world', id: 'anyone' },
+      { perms: 31, scheme: 'digest', id: 'admin:h=' },
+    ]),
     rec('/new', 'twelve bytes'),
   ];
   const text = renderDiff(result(a, b), { chalk: new Chalk({ level: 0 }) });
@@ -120,7 +142,10 @@ test('renderDiff: grouped output with a text diff, a binary summary, ACL and typ
   assert.match(text, /note: a note/);
   assert.match(text, /\+ \/new {2}persistent, 12 B/);
   assert.match(text, /- \/gone {2}persistent, null data/);
-  assert.match(text, /~ \/cfg {2}\[data\]\n {6}data \(text\):\n {6}--- A\n {6}\+\+\+ B\n {6}@@ -1,2 \+1,2 @@\n {6}-port=1\n {6}\+port=2\n {6} host=a/);
+  assert.match(
+    text,
+    /~ \/cfg {2}\[data\]\n {6}data \(text\):\n {6}--- A\n {6}\+\+\+ B\n {6}@@ -1,2 \+1,2 @@\n {6}-port=1\n {6}\+port=2\n {6} host=a/,
+  );
   assert.match(text, /~ \/bin {2}\[data\]\n {6}data: 4 B sha256:054edec1d021 → 5 B sha256:[0-9a-f]{12}/);
   assert.match(text, /~ \/lock {2}\[acl\]\n {6}acl: world:anyone=cdrwa → world:anyone=r, digest:admin:h==cdrwa/);
   assert.match(text, /~ \/eph {2}\[type\]\n {6}type: persistent → ephemeral/);
@@ -128,7 +153,10 @@ test('renderDiff: grouped output with a text diff, a binary summary, ACL and typ
 });
 
 test('renderDiff: --stat fields show before → after; the same trees say so', () => {
-  const text = renderDiff(result([rec('/n', 'x')], [rec('/n', 'x', OPEN, { mzxid: 0x1_0000_0005n, version: 3, mtime: 1_700_000_000_000n })], true), { chalk: new Chalk({ level: 0 }) });
+  const text = renderDiff(
+    result([rec('/n', 'x')], [rec('/n', 'x', OPEN, { mzxid: 0x1_0000_0005n, version: 3, mtime: 1_700_000_000_000n })], true),
+    { chalk: new Chalk({ level: 0 }) },
+  );
   assert.match(text, /~ \/n {2}\[mzxid, mtime, version\]/);
   assert.match(text, /mzxid: 0x1 → 0x100000005/);
   assert.match(text, /mtime: 0 \(1970-01-01T00:00:00.000Z\) → 1700000000000 \(2023-11-14T22:13:20.000Z\)/);

@@ -21,7 +21,10 @@ const summary = (changes: NodeChange[]) => changes.map((c) => [c.path, c.change,
 
 test('identical trees: no changes, every node counted as unchanged', () => {
   const t = [rec('/'), rec('/a'), rec('/a/b'), rec('/c')];
-  const { changes, counts } = diffTrees(t, t.map((r) => ({ ...r, data: r.data && Buffer.from(r.data) })));
+  const { changes, counts } = diffTrees(
+    t,
+    t.map((r) => ({ ...r, data: r.data && Buffer.from(r.data) })),
+  );
   assert.deepEqual(changes, []);
   assert.deepEqual({ a: counts.a, b: counts.b, unchanged: counts.unchanged }, { a: 4, b: 4, unchanged: 4 });
 });
@@ -57,8 +60,14 @@ test('every change kind, in path order, with what differs', () => {
 
 test('one side empty: everything added or removed', () => {
   const t = [rec('/'), rec('/a')];
-  assert.deepEqual(summary(diffTrees([], t).changes), [['/', 'added', []], ['/a', 'added', []]]);
-  assert.deepEqual(summary(diffTrees(t, []).changes), [['/', 'removed', []], ['/a', 'removed', []]]);
+  assert.deepEqual(summary(diffTrees([], t).changes), [
+    ['/', 'added', []],
+    ['/a', 'added', []],
+  ]);
+  assert.deepEqual(summary(diffTrees(t, []).changes), [
+    ['/', 'removed', []],
+    ['/a', 'removed', []],
+  ]);
   assert.deepEqual(diffTrees([], []).changes, []);
 });
 
@@ -73,7 +82,13 @@ test('data: null and empty differ; equal bytes in different buffers are the same
   assert.deepEqual(compareNodes(rec('/n', 'same'), { ...rec('/n'), data: new Uint8Array(Buffer.from('same')) }), []);
   const two: AclEntry[] = [...OPEN, { perms: 1, scheme: 'ip', id: '10.0.0.1' }];
   assert.deepEqual(compareNodes(rec('/n', 'x', { acl: two }), rec('/n', 'x', { acl: [...two].reverse() })), ['acl']);
-  assert.deepEqual(compareNodes(rec('/n', 'x', { acl: [{ perms: 31, scheme: 'digest', id: 'u:h1' }] }), rec('/n', 'x', { acl: [{ perms: 31, scheme: 'digest', id: 'u:h2' }] })), ['acl']);
+  assert.deepEqual(
+    compareNodes(
+      rec('/n', 'x', { acl: [{ perms: 31, scheme: 'digest', id: 'u:h1' }] }),
+      rec('/n', 'x', { acl: [{ perms: 31, scheme: 'digest', id: 'u:h2' }] }),
+    ),
+    ['acl'],
+  );
 });
 
 test('stat fields are compared only with stat: true, each one named', () => {
@@ -94,14 +109,21 @@ test('stat fields are compared only with stat: true, each one named', () => {
     const other = rec('/n', 'x', { stat: over });
     const expectDefault = field === 'ephemeralOwner' ? ['type'] : [];
     assert.deepEqual(compareNodes(base, other), expectDefault, `${field} without stat`);
-    assert.deepEqual(compareNodes(base, other, { stat: true }), field === 'ephemeralOwner' ? ['type', 'ephemeralOwner'] : [field], `${field} with stat`);
+    assert.deepEqual(
+      compareNodes(base, other, { stat: true }),
+      field === 'ephemeralOwner' ? ['type', 'ephemeralOwner'] : [field],
+      `${field} with stat`,
+    );
   }
   // Two ephemerals of different sessions are the same type; only --stat tells them apart.
   const e1 = rec('/e', 'x', { stat: { ephemeralOwner: 0x10n } });
   const e2 = rec('/e', 'x', { stat: { ephemeralOwner: 0x20n } });
   assert.deepEqual(compareNodes(e1, e2), []);
   assert.deepEqual(compareNodes(e1, e2, { stat: true }), ['ephemeralOwner']);
-  const all = rec('/n', 'y', { acl: READ, stat: { czxid: 9n, mzxid: 9n, pzxid: 9n, ctime: 9n, mtime: 9n, version: 9, cversion: 9, aversion: 9, ephemeralOwner: 9n } });
+  const all = rec('/n', 'y', {
+    acl: READ,
+    stat: { czxid: 9n, mzxid: 9n, pzxid: 9n, ctime: 9n, mtime: 9n, version: 9, cversion: 9, aversion: 9, ephemeralOwner: 9n },
+  });
   assert.deepEqual(compareNodes(base, all, { stat: true }), ['data', 'acl', 'type', ...STAT_FIELDS]);
 });
 
@@ -151,7 +173,10 @@ test('diffRecords streams: changes come one at a time and the counts at the end'
   function* side(n: number, tweak: (i: number) => string) {
     for (let i = 0; i < n; i++) yield rec(`/n${String(i).padStart(6, '0')}`, tweak(i));
   }
-  const gen = diffRecords(side(20_000, () => 'x'), side(20_000, (i) => (i % 1000 === 0 ? 'y' : 'x')));
+  const gen = diffRecords(
+    side(20_000, () => 'x'),
+    side(20_000, (i) => (i % 1000 === 0 ? 'y' : 'x')),
+  );
   let seen = 0;
   let step = gen.next();
   while (!step.done) {
@@ -177,13 +202,28 @@ test('treeRecords: a subtree in path order, /zookeeper left out, client cversion
     t.createNode('/app-2', null, null, 0n, -1, z++, 1n);
     t.createNode('/app/x/y', null, null, CONTAINER_OWNER, -1, z++, 1n);
   });
-  assert.deepEqual([...treeRecords(t, '/')].map((r) => r.path), ['/', '/app', '/app-2', '/app/x', '/app/x/y']);
-  assert.deepEqual([...treeRecords(t, '/app')].map((r) => r.path), ['/app', '/app/x', '/app/x/y']);
+  assert.deepEqual(
+    [...treeRecords(t, '/')].map((r) => r.path),
+    ['/', '/app', '/app-2', '/app/x', '/app/x/y'],
+  );
+  assert.deepEqual(
+    [...treeRecords(t, '/app')].map((r) => r.path),
+    ['/app', '/app/x', '/app/x/y'],
+  );
   assert.deepEqual([...treeRecords(t, '/nope')], []);
   // The same records DataTree.records gives (the merge relies on that order and those stats).
-  assert.deepEqual([...treeRecords(t, '/app')].map((r) => ({ ...r, acl: [...r.acl] })), t.records('/app'));
-  assert.deepEqual([...treeRecords(t, '/app', '/chroot')].map((r) => r.path), ['/chroot/app', '/chroot/app/x', '/chroot/app/x/y']);
-  assert.deepEqual([...treeRecords(t, '/', '/c')].map((r) => r.path), ['/c', '/c/app', '/c/app-2', '/c/app/x', '/c/app/x/y']);
+  assert.deepEqual(
+    [...treeRecords(t, '/app')].map((r) => ({ ...r, acl: [...r.acl] })),
+    t.records('/app'),
+  );
+  assert.deepEqual(
+    [...treeRecords(t, '/app', '/chroot')].map((r) => r.path),
+    ['/chroot/app', '/chroot/app/x', '/chroot/app/x/y'],
+  );
+  assert.deepEqual(
+    [...treeRecords(t, '/', '/c')].map((r) => r.path),
+    ['/c', '/c/app', '/c/app-2', '/c/app/x', '/c/app/x/y'],
+  );
 });
 
 test('trees built by DataTree diff as expected through treeRecords', () => {
@@ -205,8 +245,18 @@ test('trees built by DataTree diff as expected through treeRecords', () => {
 });
 
 test('parseTreeRef: zk:// hosts and walk path; backup refs pass through; other schemes refused', async () => {
-  assert.deepEqual(await parseTreeRef('zk://127.0.0.1:2181'), { kind: 'live', ref: 'zk://127.0.0.1:2181', connect: '127.0.0.1:2181', path: '/' });
-  assert.deepEqual(await parseTreeRef('zk://h1:2181,h2/app/x/'), { kind: 'live', ref: 'zk://h1:2181,h2/app/x/', connect: 'h1:2181,h2:2181', path: '/app/x' });
+  assert.deepEqual(await parseTreeRef('zk://127.0.0.1:2181'), {
+    kind: 'live',
+    ref: 'zk://127.0.0.1:2181',
+    connect: '127.0.0.1:2181',
+    path: '/',
+  });
+  assert.deepEqual(await parseTreeRef('zk://h1:2181,h2/app/x/'), {
+    kind: 'live',
+    ref: 'zk://h1:2181,h2/app/x/',
+    connect: 'h1:2181,h2:2181',
+    path: '/app/x',
+  });
   assert.deepEqual(await parseTreeRef('zk://h:2181/'), { kind: 'live', ref: 'zk://h:2181/', connect: 'h:2181', path: '/' });
   assert.deepEqual(await parseTreeRef('latest'), { kind: 'backup', ref: 'latest' });
   assert.deepEqual(await parseTreeRef('abc@0x10'), { kind: 'backup', ref: 'abc@0x10' });
@@ -229,7 +279,10 @@ test('commonRoot: the deepest of both sides and --path, or a usage error when th
   assert.equal(commonRoot(s('A', '/app'), s('B', '/'), undefined), '/app');
   assert.equal(commonRoot(s('A', '/app'), s('B', '/'), '/'), '/app');
   assert.equal(commonRoot(s('A', '/app'), s('B', '/app/x'), '/app/x/y'), '/app/x/y');
-  assert.throws(() => commonRoot(s('A', '/app'), s('B', '/other'), undefined), /A holds \/app and B holds \/other: they have no subtree in common/);
+  assert.throws(
+    () => commonRoot(s('A', '/app'), s('B', '/other'), undefined),
+    /A holds \/app and B holds \/other: they have no subtree in common/,
+  );
   assert.throws(() => commonRoot(s('A', '/app'), s('B', '/'), '/other'), /--path \/other is outside what A holds \(\/app\)/);
   assert.throws(() => commonRoot(s('A', '/app'), s('B', '/'), '/app-2'), /outside what A holds/);
 });

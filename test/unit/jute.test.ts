@@ -6,8 +6,14 @@ import { IntegrityError } from '../../src/errors.js';
 test('jute primitives round-trip, nulls included', () => {
   const w = new JuteWriter(8);
   w.int(-5).long(-0x8000000000000000n).long(0x7fffffffffffffffn).bool(true).byte(0x42);
-  w.ustring('ünï/日本').ustring(null).buffer(Buffer.from([0, 255])).buffer(null).buffer(new Uint8Array(0));
-  w.aclList([{ perms: 31, scheme: 'digest', id: 'u:h' }]).aclList(null).stringList(['/a', '/b']);
+  w.ustring('ünï/日本')
+    .ustring(null)
+    .buffer(Buffer.from([0, 255]))
+    .buffer(null)
+    .buffer(new Uint8Array(0));
+  w.aclList([{ perms: 31, scheme: 'digest', id: 'u:h' }])
+    .aclList(null)
+    .stringList(['/a', '/b']);
   const r = new JuteReader(w.take(), 'mem');
   assert.equal(r.int(), -5);
   assert.equal(r.long(), -0x8000000000000000n);
@@ -35,5 +41,8 @@ test('reading past the end is a truncation naming file and offset', () => {
 
 test('an impossible length is malformed, not truncated', () => {
   const r = new JuteReader(Buffer.from([0xff, 0xff, 0xff, 0xf0]), 'snap');
-  assert.throws(() => r.buffer('data'), (e: unknown) => e instanceof IntegrityError && e.problem === 'malformed' && e.offset === 0);
+  assert.throws(
+    () => r.buffer('data'),
+    (e: unknown) => e instanceof IntegrityError && e.problem === 'malformed' && e.offset === 0,
+  );
 });

@@ -26,7 +26,9 @@ function writeLog(v2: string, f: { name: string; bytes: Buffer }, extra: Buffer 
 }
 
 /** A dataDir holding a fresh history's first snapshot, and where its repository goes. */
-async function dataDirWithSnapshot(populate: (L: Leader) => void = () => {}): Promise<{ work: string; v2: string; repoDir: string; L: Leader }> {
+async function dataDirWithSnapshot(
+  populate: (L: Leader) => void = () => {},
+): Promise<{ work: string; v2: string; repoDir: string; L: Leader }> {
   const work = await makeTempDir('zkvault-phys-unit-');
   const v2 = join(work, 'data', 'version-2');
   mkdirSync(v2, { recursive: true });
@@ -59,7 +61,10 @@ test('an incremental stores each new txn once, in order, framed exactly as the s
   const warnings: string[] = [];
   const inc = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true, warn: (m) => warnings.push(m) });
   assert.equal(inc.zxid.to, formatZxid(L.zxid));
-  assert.ok(warnings.some((w) => /^log\.[0-9a-f]+: .* at byte \d+; copied up to the last complete record$/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /^log\.[0-9a-f]+: .* at byte \d+; copied up to the last complete record$/.test(w)),
+    warnings.join('\n'),
+  );
 
   const repo = await openRepository(repoDir);
   const manifest = await repo.resolve(inc.id);
@@ -127,7 +132,10 @@ test('an incremental does not continue across logs that start a new epoch past i
   writeLog(v2, L.log(from, L.zxid));
   const warnings: string[] = [];
   const next = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true, warn: (m) => warnings.push(m) });
-  assert.match(next.gap ?? '', new RegExp(`the logs continue 0xb \\(the end of ${first.id}\\) only at 0x2000002c0: txns 0x200000001\\.\\.0x2000002bf are missing`));
+  assert.match(
+    next.gap ?? '',
+    new RegExp(`the logs continue 0xb \\(the end of ${first.id}\\) only at 0x2000002c0: txns 0x200000001\\.\\.0x2000002bf are missing`),
+  );
   assert.match(warnings.join('\n'), /taking a full backup, which starts a new chain/);
   const extra = (await (await openRepository(repoDir)).resolve(next.id)).extra as unknown as PhysicalExtra;
   assert.equal(extra.chain.parent, null, 'a new chain, from the new snapshot');
@@ -150,7 +158,12 @@ test('a dataDir without its logs (kept in a dataLogDir) is named; a fuzzy snapsh
   const warnings: string[] = [];
   await assert.rejects(
     backupPhysical({ dataDir: data, repo: join(work, 'repo'), warn: (m) => warnings.push(m) }),
-    (e: unknown) => e instanceof UserError && /snapshot\.9 holds txns up to 0xb \(its digest's zxid\), but .* holds no transaction logs: no restorable state can be copied/.test(e.message) && /--log-dir/.test(e.hint ?? ''),
+    (e: unknown) =>
+      e instanceof UserError &&
+      /snapshot\.9 holds txns up to 0xb \(its digest's zxid\), but .* holds no transaction logs: no restorable state can be copied/.test(
+        e.message,
+      ) &&
+      /--log-dir/.test(e.hint ?? ''),
   );
   assert.match(warnings.join('\n'), /holds no transaction logs; a server with dataLogDir set keeps them there: give it as --log-dir/);
   const ok = await backupPhysical({ dataDir: data, logDir, repo: join(work, 'repo') });
@@ -176,7 +189,11 @@ test('--to-time is served from the txn where the restorable range starts: a time
   const iso = (z: bigint) => new Date(timeOf(z)).toISOString().replace(/\./g, '\\.');
   await assert.rejects(
     chooseBackup(repo, { time: timeOf(0x5n) }),
-    (e: unknown) => e instanceof UsageError && new RegExp(`no physical backup covers time .*; the repository can restore: ${full.id}: ${iso(0x14n)}\\.\\.${iso(0x1en)}$`).test(e.message),
+    (e: unknown) =>
+      e instanceof UsageError &&
+      new RegExp(`no physical backup covers time .*; the repository can restore: ${full.id}: ${iso(0x14n)}\\.\\.${iso(0x1en)}$`).test(
+        e.message,
+      ),
   );
   // A time after it: the last txn at or before it.
   const m = await chooseBackup(repo, { time: timeOf(0x18n) + 3 });
@@ -197,7 +214,10 @@ test('a chain whose base lost its archive is reported by plain verify, and no in
   rmSync(join(repoDir, 'archives', `${full.id}.tar`));
   const v = await verifyBackups({ repo: repoDir, refs: [inc.id] });
   assert.equal(v.ok, false);
-  assert.match(v.backups[0]!.problems.join('\n'), new RegExp(`backup ${inc.id} builds on ${full.id}, and its archive archives/${full.id}\\.tar is missing: its chain is broken`));
+  assert.match(
+    v.backups[0]!.problems.join('\n'),
+    new RegExp(`backup ${inc.id} builds on ${full.id}, and its archive archives/${full.id}\\.tar is missing: its chain is broken`),
+  );
   const from2 = L.zxid + 1n;
   L.create('/c');
   writeLog(v2, L.log(from2, L.zxid));

@@ -18,7 +18,6 @@ import { policy } from '../support/retention-policy.js';
 
 const HOUR = 3_600_000;
 
-
 /** Records every remove, in order, and can fail or pause at a chosen one. */
 class RecordingStorage extends MemoryStorage {
   removed: string[] = [];
@@ -40,12 +39,20 @@ async function harness(storage: Storage, location = 'memory://test'): Promise<Ha
   const tempDir = await makeTempDir('zkvault-prune-unit-');
   const clock = { t: Date.parse('2026-11-20T00:00:00Z') };
   const warnings: string[] = [];
-  const repo = await openRepositoryOnStorage(storage, location, { create: true, tempDir, now: () => new Date(clock.t), warn: (m) => warnings.push(m) });
+  const repo = await openRepositoryOnStorage(storage, location, {
+    create: true,
+    tempDir,
+    now: () => new Date(clock.t),
+    warn: (m) => warnings.push(m),
+  });
   return { repo, clock, warnings };
 }
 
 /** Commits a small backup at the harness clock, then moves the clock on an hour. */
-async function backupAt(h: Harness, o: { kind?: 'logical' | 'physical'; parent?: BackupManifest; partial?: boolean } = {}): Promise<BackupManifest> {
+async function backupAt(
+  h: Harness,
+  o: { kind?: 'logical' | 'physical'; parent?: BackupManifest; partial?: boolean } = {},
+): Promise<BackupManifest> {
   const kind = o.kind ?? 'logical';
   const writer = await h.repo.beginBackup(kind);
   await writeFile(path.join(writer.stagingDir, 'snapshot.1'), Buffer.from(`data of ${writer.id}`));
@@ -60,7 +67,13 @@ async function backupAt(h: Harness, o: { kind?: 'logical' | 'physical'; parent?:
     unreadable: [],
     counts: { nodes: 1, persistent: 1, ephemeral: 0, container: 0, ttl: 0, dataBytes: 1 },
     ...(kind === 'physical'
-      ? { extra: { chain: o.parent ? { base: parentChain!.base, parent: o.parent.id, depth: parentChain!.depth + 1 } : { base: writer.id, parent: null, depth: 0 } } }
+      ? {
+          extra: {
+            chain: o.parent
+              ? { base: parentChain!.base, parent: o.parent.id, depth: parentChain!.depth + 1 }
+              : { base: writer.id, parent: null, depth: 0 },
+          },
+        }
       : {}),
   });
   h.clock.t += HOUR;
@@ -82,9 +95,15 @@ test('prune removes what the policy removes, sidecar before archive, newest firs
   storage.removed = [];
   const r = await pruneOpenRepository(h.repo, { policy: policy({ last: 2 }), now: () => new Date(h.clock.t) });
   // logical: l3, l4 stay; physical: full2 and inc2 stay, and inc2 keeps inc1 and full.
-  assert.deepEqual(r.keep.map((d) => d.id), [full.id, inc1.id, inc2.id, l3.id, full2.id, l4.id]);
+  assert.deepEqual(
+    r.keep.map((d) => d.id),
+    [full.id, inc1.id, inc2.id, l3.id, full2.id, l4.id],
+  );
   assert.deepEqual(r.keep.find((d) => d.id === full.id)!.reasons, [`base of kept incremental ${inc2.id}`]);
-  assert.deepEqual(r.remove.map((d) => d.id), [l1.id, l2.id]);
+  assert.deepEqual(
+    r.remove.map((d) => d.id),
+    [l1.id, l2.id],
+  );
   assert.equal(r.removed, 2);
   assert.equal(r.dryRun, false);
   // Newest first, and for each backup its sidecar before its archive.
@@ -92,7 +111,10 @@ test('prune removes what the policy removes, sidecar before archive, newest firs
     storage.removed.filter((k) => !k.startsWith('locks/')),
     [`manifests/${l2.id}.json`, `archives/${l2.id}.tar`, `manifests/${l1.id}.json`, `archives/${l1.id}.tar`],
   );
-  assert.deepEqual((await h.repo.list()).map((m) => m.id), [full.id, inc1.id, inc2.id, l3.id, full2.id, l4.id]);
+  assert.deepEqual(
+    (await h.repo.list()).map((m) => m.id),
+    [full.id, inc1.id, inc2.id, l3.id, full2.id, l4.id],
+  );
   assert.ok(r.bytesFreed > 0);
   assert.equal(await storage.stat('locks/backup.json'), null, 'the lock is released');
 });
@@ -110,7 +132,11 @@ test('removing a whole chain goes incrementals first, so an interrupted prune ne
     if (key === `archives/${inc2.id}.tar`) controller.abort();
   };
   await assert.rejects(pruneOpenRepository(h.repo, { policy: policy({ last: 1 }), signal: controller.signal }), CancelledError);
-  assert.deepEqual((await h.repo.list()).map((m) => m.id), [full.id, inc1.id, full2.id], 'inc2 went first; inc1 still has its parent');
+  assert.deepEqual(
+    (await h.repo.list()).map((m) => m.id),
+    [full.id, inc1.id, full2.id],
+    'inc2 went first; inc1 still has its parent',
+  );
   assert.equal(await storage.stat('locks/backup.json'), null, 'the lock is released after an interruption');
 
   // A failure between a sidecar and its archive (the storage gives out) leaves a leftover, never a
@@ -120,17 +146,29 @@ test('removing a whole chain goes incrementals first, so an interrupted prune ne
   };
   await assert.rejects(pruneOpenRepository(h.repo, { policy: policy({ last: 1 }) }), /storage gave out/);
   const listed = await h.repo.list();
-  assert.deepEqual(listed.map((m) => m.id), [full.id, full2.id]);
+  assert.deepEqual(
+    listed.map((m) => m.id),
+    [full.id, full2.id],
+  );
   for (const m of listed) assert.ok(await storage.stat(`archives/${m.id}.tar`), `${m.id} still has its archive`);
   assert.ok(await storage.stat(`archives/${inc1.id}.tar`), 'the archive without its sidecar is a leftover');
 
   // The next prune finishes the job, leftover included.
   storage.onRemove = undefined;
   const r = await pruneOpenRepository(h.repo, { policy: policy({ last: 1 }), orphanGraceMs: 0 });
-  assert.deepEqual(r.remove.map((d) => d.id), [full.id]);
-  assert.deepEqual(r.orphans.map((o) => [o.key, o.remove]), [[`archives/${inc1.id}.tar`, true]]);
+  assert.deepEqual(
+    r.remove.map((d) => d.id),
+    [full.id],
+  );
+  assert.deepEqual(
+    r.orphans.map((o) => [o.key, o.remove]),
+    [[`archives/${inc1.id}.tar`, true]],
+  );
   assert.equal(r.orphansRemoved, 1);
-  assert.deepEqual(storage.keys().filter((k) => k.startsWith('archives/') || k.startsWith('manifests/')), [`archives/${full2.id}.tar`, `manifests/${full2.id}.json`]);
+  assert.deepEqual(
+    storage.keys().filter((k) => k.startsWith('archives/') || k.startsWith('manifests/')),
+    [`archives/${full2.id}.tar`, `manifests/${full2.id}.json`],
+  );
 });
 
 test('prune refuses while a backup holds the lock (exit 11); a dry run needs no lock and changes nothing', async () => {
@@ -167,14 +205,23 @@ test('leftovers: an archive without a sidecar goes after the grace; one that get
   storage.setModified(`archives/${youngId}.tar`, new Date(h.clock.t - 60_000));
   await storage.put('archives/notes.txt', Buffer.from('mine'));
   const r = await pruneOpenRepository(h.repo, { policy: policy({ last: 5 }), now: () => new Date(h.clock.t) });
-  assert.deepEqual(r.orphans.map((o) => [o.key, o.remove]), [
-    [`archives/${orphanId}.tar`, true],
-    [`archives/${youngId}.tar`, false],
-  ]);
+  assert.deepEqual(
+    r.orphans.map((o) => [o.key, o.remove]),
+    [
+      [`archives/${orphanId}.tar`, true],
+      [`archives/${youngId}.tar`, false],
+    ],
+  );
   assert.equal(r.orphansRemoved, 1);
   assert.equal(r.bytesFreed, 1000);
-  assert.ok(r.warnings.some((w) => w.includes('archives/notes.txt')), 'a stranger is reported and left alone');
-  assert.deepEqual(storage.keys().filter((k) => k.startsWith('archives/')), [`archives/${kept.id}.tar`, `archives/${youngId}.tar`, 'archives/notes.txt']);
+  assert.ok(
+    r.warnings.some((w) => w.includes('archives/notes.txt')),
+    'a stranger is reported and left alone',
+  );
+  assert.deepEqual(
+    storage.keys().filter((k) => k.startsWith('archives/')),
+    [`archives/${kept.id}.tar`, `archives/${youngId}.tar`, 'archives/notes.txt'],
+  );
   // A sidecar that appears between the plan and the removal keeps its archive.
   assert.equal(await h.repo.removeLeftover({ key: `archives/${kept.id}.tar`, kind: 'archive' }), false);
   assert.ok(await storage.stat(`archives/${kept.id}.tar`));
@@ -187,7 +234,10 @@ test('an unreadable sidecar still owns its archive: neither is touched', async (
   const b = await backupAt(h);
   storage.mutate(`manifests/${a.id}.json`, () => Buffer.from('{ not json'));
   const r = await pruneOpenRepository(h.repo, { policy: policy({ last: 1 }), orphanGraceMs: 0 });
-  assert.deepEqual(r.keep.map((d) => d.id), [b.id]);
+  assert.deepEqual(
+    r.keep.map((d) => d.id),
+    [b.id],
+  );
   assert.deepEqual(r.orphans, []);
   assert.ok(r.warnings.some((w) => w.includes(`manifests/${a.id}.json cannot be read`)));
   assert.ok(await storage.stat(`archives/${a.id}.tar`));
@@ -209,11 +259,17 @@ test('on disk: unfinished uploads of a killed run (dot-named temp files) are fou
   const old = new Date(Date.now() - 2 * HOUR);
   await utimes(stale, old, old);
   const r = await pruneOpenRepository(h.repo, { policy: policy({ last: 1 }) });
-  assert.deepEqual(r.orphans.map((o) => [o.key, o.kind, o.remove]), [
-    ['archives/.20261119T000000000Z-0abc.tar.0123456789ab.tmp', 'temporary', true],
-    ['manifests/.20261120T000000000Z-0abd.json.ba9876543210.tmp', 'temporary', false],
-  ]);
+  assert.deepEqual(
+    r.orphans.map((o) => [o.key, o.kind, o.remove]),
+    [
+      ['archives/.20261119T000000000Z-0abc.tar.0123456789ab.tmp', 'temporary', true],
+      ['manifests/.20261120T000000000Z-0abd.json.ba9876543210.tmp', 'temporary', false],
+    ],
+  );
   assert.equal(r.orphansRemoved, 1);
   assert.deepEqual((await readdir(path.join(dir, 'archives'))).sort(), ['.DS_Store', `${kept.id}.tar`]);
-  assert.deepEqual((await readdir(path.join(dir, 'manifests'))).sort(), ['.20261120T000000000Z-0abd.json.ba9876543210.tmp', `${kept.id}.json`]);
+  assert.deepEqual((await readdir(path.join(dir, 'manifests'))).sort(), [
+    '.20261120T000000000Z-0abd.json.ba9876543210.tmp',
+    `${kept.id}.json`,
+  ]);
 });

@@ -30,7 +30,10 @@ async function scenario() {
   L.createTTL('/ttl', 60000n);
   L.setData('/app/cfg', Buffer.from('v2'));
   L.setData('/app/cfg', Buffer.from('v3'));
-  L.setAcl('/app/cfg', [{ perms: 1, scheme: 'digest', id: 'bob:xyz=' }, { perms: 31, scheme: 'ip', id: '127.0.0.1' }]);
+  L.setAcl('/app/cfg', [
+    { perms: 1, scheme: 'digest', id: 'bob:xyz=' },
+    { perms: 31, scheme: 'ip', id: '127.0.0.1' },
+  ]);
   mark();
   const fuzzyAt = L.zxid; // a snapshot named here…
   L.create('/f1');
@@ -40,7 +43,17 @@ async function scenario() {
   L.failedMulti('/never');
   L.error(-101);
   L.multi([
-    { type: OpCode.create, body: { kind: 'create', path: '/m1', data: null, acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], ephemeral: false, parentCVersion: L.tree.get('/')!.stat.cversion + 1 } },
+    {
+      type: OpCode.create,
+      body: {
+        kind: 'create',
+        path: '/m1',
+        data: null,
+        acl: [{ perms: 31, scheme: 'world', id: 'anyone' }],
+        ephemeral: false,
+        parentCVersion: L.tree.get('/')!.stat.cversion + 1,
+      },
+    },
     { type: OpCode.setData, body: { kind: 'setData', path: '/f1', data: Buffer.from('mm'), version: 1 } },
     { type: OpCode.check, body: { kind: 'check', path: '/f1', version: 1 } },
   ]);
@@ -89,7 +102,7 @@ test('default target is the last complete txn; the newest snapshot is the base',
   assert.equal(r.tree.sessions.has(0xa1n), false);
 });
 
-test("a new epoch continues a history at its first txn; one that starts past it lacks txns", () => {
+test('a new epoch continues a history at its first txn; one that starts past it lacks txns', () => {
   const L = new Leader();
   L.createSession(0xa1n);
   for (let i = 0; i < 5; i++) L.create(`/e1-${i}`);
@@ -115,10 +128,19 @@ test("a new epoch continues a history at its first txn; one that starts past it 
 
 test('a zxid past the logs, before the history, or across a gap fails naming the covered range', async () => {
   const { snaps, logs, end } = await scenario();
-  assert.throws(() => replayToZxid(snaps.map(src), logs.map(src), { targetZxid: end + 5n }), (e: unknown) => e instanceof UsageError && e.message.includes(`0x${end.toString(16)}`));
-  assert.throws(() => replayToZxid([src(snaps[1]!)], [logs[2]!].map(src), { targetZxid: 3n }), (e: unknown) => e instanceof UsageError && /before the oldest usable snapshot/.test(e.message));
+  assert.throws(
+    () => replayToZxid(snaps.map(src), logs.map(src), { targetZxid: end + 5n }),
+    (e: unknown) => e instanceof UsageError && e.message.includes(`0x${end.toString(16)}`),
+  );
+  assert.throws(
+    () => replayToZxid([src(snaps[1]!)], [logs[2]!].map(src), { targetZxid: 3n }),
+    (e: unknown) => e instanceof UsageError && /before the oldest usable snapshot/.test(e.message),
+  );
   const gap = [logs[0]!, logs[2]!].map(src);
-  assert.throws(() => replayToZxid([], gap, { targetZxid: end }), (e: unknown) => e instanceof UsageError && /0xa to 0x14 are missing/.test(e.message) && /0x0 to 0x9/.test(e.message));
+  assert.throws(
+    () => replayToZxid([], gap, { targetZxid: end }),
+    (e: unknown) => e instanceof UsageError && /0xa to 0x14 are missing/.test(e.message) && /0x0 to 0x9/.test(e.message),
+  );
   assert.equal(replayToZxid([], gap, { targetZxid: 9n }).zxid, 9n, 'before the gap still works');
 });
 
@@ -139,15 +161,31 @@ test('ZooKeeper apply rules: cversion only grows, fuzzy create still bumps the p
   const t = DataTree.empty();
   const h = (zxid: bigint, type: number) => ({ clientId: 1n, cxid: 0, zxid, time: 10n * zxid, type });
   const open = [{ perms: 31, scheme: 'world', id: 'anyone' }];
-  applyTxn(t, { header: h(1n, 1), body: { kind: 'create', path: '/p', data: null, acl: open, ephemeral: false, parentCVersion: 1 }, digest: null });
-  applyTxn(t, { header: h(2n, 1), body: { kind: 'create', path: '/p/a', data: null, acl: open, ephemeral: false, parentCVersion: 5 }, digest: null });
+  applyTxn(t, {
+    header: h(1n, 1),
+    body: { kind: 'create', path: '/p', data: null, acl: open, ephemeral: false, parentCVersion: 1 },
+    digest: null,
+  });
+  applyTxn(t, {
+    header: h(2n, 1),
+    body: { kind: 'create', path: '/p/a', data: null, acl: open, ephemeral: false, parentCVersion: 5 },
+    digest: null,
+  });
   assert.equal(t.get('/p')!.stat.cversion, 5);
   // A replayed create with a lower parentCVersion leaves cversion and pzxid alone.
-  applyTxn(t, { header: h(3n, 1), body: { kind: 'create', path: '/p/b', data: null, acl: open, ephemeral: false, parentCVersion: 2 }, digest: null });
+  applyTxn(t, {
+    header: h(3n, 1),
+    body: { kind: 'create', path: '/p/b', data: null, acl: open, ephemeral: false, parentCVersion: 2 },
+    digest: null,
+  });
   assert.equal(t.get('/p')!.stat.cversion, 5);
   assert.equal(t.get('/p')!.stat.pzxid, 2n);
   // NodeExists on a type-1 create still raises the parent's cversion/pzxid.
-  const rc = applyTxn(t, { header: h(4n, 1), body: { kind: 'create', path: '/p/a', data: null, acl: open, ephemeral: false, parentCVersion: 9 }, digest: null });
+  const rc = applyTxn(t, {
+    header: h(4n, 1),
+    body: { kind: 'create', path: '/p/a', data: null, acl: open, ephemeral: false, parentCVersion: 9 },
+    digest: null,
+  });
   assert.equal(rc, -110);
   assert.equal(t.get('/p')!.stat.cversion, 9);
   assert.equal(t.get('/p')!.stat.pzxid, 4n);
@@ -158,10 +196,13 @@ test('ZooKeeper apply rules: cversion only grows, fuzzy create still bumps the p
   const before = t.records();
   const rcm = applyTxn(t, {
     header: h(6n, OpCode.multi),
-    body: { kind: 'multi', txns: [
-      { type: 1, body: { kind: 'create', path: '/q', data: null, acl: open, ephemeral: false, parentCVersion: 3 } },
-      { type: -1, body: { kind: 'error', err: -103 } },
-    ] },
+    body: {
+      kind: 'multi',
+      txns: [
+        { type: 1, body: { kind: 'create', path: '/q', data: null, acl: open, ephemeral: false, parentCVersion: 3 } },
+        { type: -1, body: { kind: 'error', err: -103 } },
+      ],
+    },
     digest: null,
   });
   assert.equal(rcm, -103);
@@ -235,7 +276,10 @@ test('a snapshot holding part of the txn after its digest is settled by that txn
   assert.deepEqual(r.tree.records(), states.get(8n));
   assert.equal(r.snapshot?.name, inFlight.name);
   assert.equal(r.digestsChecked, 3, 'the digests after 0x6, 0x7 and 0x8');
-  assert.ok(warnings.some((w) => /tree digest mismatch at 0x5.*matches that txn's digest/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /tree digest mismatch at 0x5.*matches that txn's digest/.test(w)),
+    warnings.join('\n'),
+  );
   assert.deepEqual(replayToZxid([src(inFlight)], [src(afterOld)], { targetZxid: 6n }).tree.records(), states.get(6n));
 });
 
@@ -253,7 +297,10 @@ test('a snapshot digest nothing settles: an older base is used, or the restore f
   const r = replayToZxid([src(old), src(inFlight)], [src(afterOld)], { targetZxid: 5n, warn: (m) => warnings.push(m) });
   assert.equal(r.snapshot?.name, old.name);
   assert.deepEqual(r.tree.records(), states.get(5n));
-  assert.ok(warnings.some((w) => /trying an older snapshot/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /trying an older snapshot/.test(w)),
+    warnings.join('\n'),
+  );
   const scratch = replayToZxid([src(inFlight)], [src(fromStart)], { targetZxid: 5n });
   assert.equal(scratch.snapshot, null, 'the logs reach back to 0x1, so they are the base');
   assert.deepEqual(scratch.tree.records(), states.get(5n));
@@ -268,7 +315,10 @@ test('a snapshot digest the next txn’s digest disagrees with too is an integri
   for (const snaps of [[inFlight], [old, inFlight]]) {
     assert.throws(
       () => replayToZxid(snaps.map(src), [src(bad)]),
-      (e: unknown) => e instanceof IntegrityError && /mismatch at 0x5, recorded in snapshot\.5: .*; after txn 0x6, too, /.test(e.message) && e.file === 'log.4',
+      (e: unknown) =>
+        e instanceof IntegrityError &&
+        /mismatch at 0x5, recorded in snapshot\.5: .*; after txn 0x6, too, /.test(e.message) &&
+        e.file === 'log.4',
     );
   }
 });
@@ -281,7 +331,14 @@ test('a snapshot cut short is passed over for an older one when asked (a live da
   const r = replayToZxid([src(old), src(cut)], [src(afterOld)], { passOverTruncatedSnapshots: true, warn: (m) => warnings.push(m) });
   assert.equal(r.snapshot?.name, old.name);
   assert.deepEqual(r.tree.records(), states.get(8n));
-  assert.ok(warnings.some((w) => /^snapshot\.7 is cut short, as when the server stops while writing it \(snapshot\.7 at byte \d+: truncated.*\); trying an older snapshot$/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) =>
+      /^snapshot\.7 is cut short, as when the server stops while writing it \(snapshot\.7 at byte \d+: truncated.*\); trying an older snapshot$/.test(
+        w,
+      ),
+    ),
+    warnings.join('\n'),
+  );
   assert.throws(
     () => replayToZxid([src(old), src(cut)], [src(afterOld)]),
     (e: unknown) => e instanceof IntegrityError && e.problem === 'truncated' && e.file === 'snapshot.7',
@@ -335,7 +392,10 @@ test('a snapshot without a digest serves a point only where its fuzzy window is 
   const early = replayToZxid(snaps, logs.map(src), { targetZxid: 0xcn });
   assert.equal(early.snapshot, null);
   assert.deepEqual(early.tree.records(), states.get(0xcn));
-  assert.throws(() => replayToZxid([src(snapB)], [logs[1]!].map(src), { targetZxid: 0x18n }), (e: unknown) => e instanceof UsageError && /no digest, so how far its fuzzy window reaches is unknown/.test(e.message));
+  assert.throws(
+    () => replayToZxid([src(snapB)], [logs[1]!].map(src), { targetZxid: 0x18n }),
+    (e: unknown) => e instanceof UsageError && /no digest, so how far its fuzzy window reaches is unknown/.test(e.message),
+  );
   assert.throws(() => replayToZxid(snaps, [logs[1]!].map(src), { targetZxid: 0xcn }), UsageError);
 });
 
@@ -359,7 +419,8 @@ test('a point in time before the base snapshot: an older base serves it, else a 
   for (const z of [0x5n, 0xbn]) {
     assert.throws(
       () => replayToZxid([src(snap)], [L.log(4n, L.zxid)].map(src), before(timeOf(z))),
-      (e: unknown) => e instanceof UsageError && /snapshot\.b already holds txn 0x[0-9a-f]+ of .*, after the point asked for/.test(e.message),
+      (e: unknown) =>
+        e instanceof UsageError && /snapshot\.b already holds txn 0x[0-9a-f]+ of .*, after the point asked for/.test(e.message),
     );
   }
   assert.equal(replayToZxid([src(snap)], [L.log(4n, L.zxid)].map(src), before(timeOf(0xdn))).zxid, 0xdn);

@@ -57,7 +57,11 @@ async function stage(writer: BackupWriter, name: string, data: Buffer): Promise<
 }
 
 /** A committed backup with the given members. */
-async function backup(repo: StorageRepository, members: Record<string, Buffer>, overrides: Partial<Parameters<BackupWriter['commit']>[0]> = {}): Promise<BackupManifest> {
+async function backup(
+  repo: StorageRepository,
+  members: Record<string, Buffer>,
+  overrides: Partial<Parameters<BackupWriter['commit']>[0]> = {},
+): Promise<BackupManifest> {
   const writer = await repo.beginBackup(overrides.kind ?? 'logical');
   for (const [name, data] of Object.entries(members)) {
     await stage(writer, name, data);
@@ -126,12 +130,24 @@ test('commit: archive (members, manifest.json last) then the sidecar; lock and s
   await stage(writer, 'snapshot.100000005', snap);
   await stage(writer, 'logs/log.100000001', log);
   const member = await writer.addMember('snapshot.100000005', 'snapshot', { zxid: '0x100000005', meta: { digest: '0x1' } });
-  assert.deepEqual(member, { name: 'snapshot.100000005', size: snap.length, sha256: sha(snap), role: 'snapshot', zxid: '0x100000005', meta: { digest: '0x1' } });
+  assert.deepEqual(member, {
+    name: 'snapshot.100000005',
+    size: snap.length,
+    sha256: sha(snap),
+    role: 'snapshot',
+    zxid: '0x100000005',
+    meta: { digest: '0x1' },
+  });
   await writer.addMember('logs/log.100000001', 'log');
   const stagingDir = writer.stagingDir;
   const m = await writer.commit(commitInput());
 
-  assert.deepEqual(puts, [`start archives/${m.id}.tar`, `done archives/${m.id}.tar`, `start manifests/${m.id}.json`, `done manifests/${m.id}.json`]);
+  assert.deepEqual(puts, [
+    `start archives/${m.id}.tar`,
+    `done archives/${m.id}.tar`,
+    `start manifests/${m.id}.json`,
+    `done manifests/${m.id}.json`,
+  ]);
   assert.deepEqual(h.storage.keys(), [`archives/${m.id}.tar`, `manifests/${m.id}.json`, 'zkvault-repository.json']);
   await assert.rejects(stat(stagingDir), /ENOENT/);
 
@@ -143,11 +159,17 @@ test('commit: archive (members, manifest.json last) then the sidecar; lock and s
   assert.deepEqual(m.counts, commitInput().counts);
   const archive = await h.storage.getBuffer(`archives/${m.id}.tar`);
   assert.deepEqual(m.archive, { key: `archives/${m.id}.tar`, size: archive.length, sha256: sha(archive) });
-  for (const [mem, data] of [[m.members[0]!, snap], [m.members[1]!, log]] as const) {
+  for (const [mem, data] of [
+    [m.members[0]!, snap],
+    [m.members[1]!, log],
+  ] as const) {
     assert.ok(archive.subarray(mem.offset!, mem.offset! + mem.size).equals(data), `${mem.name} at its recorded offset`);
   }
   const listed = await listArchive(Readable.from([archive]), 'a.tar');
-  assert.deepEqual(listed.entries.map((e) => e.name), ['snapshot.100000005', 'logs/log.100000001', 'manifest.json']);
+  assert.deepEqual(
+    listed.entries.map((e) => e.name),
+    ['snapshot.100000005', 'logs/log.100000001', 'manifest.json'],
+  );
   const innerEntry = listed.entries[2]!;
   const inner = JSON.parse(archive.subarray(innerEntry.offset, innerEntry.offset + innerEntry.size).toString());
   const { archive: _omit, ...withoutArchive } = m;
@@ -230,20 +252,39 @@ test('a run that dies without abort is never listed; its lock is broken once its
   assert.deepEqual(await h.repo.list(), []);
   const next = await h.open({ host: 'node-a', pid: 5151 });
   const m = await backup(next, { 'snapshot.2': Buffer.from('whole') });
-  assert.ok(h.warnings.some((w) => /breaking the stale lock of backup .* on node-a \(pid 4242\).*process 4242 on node-a is gone/.test(w)), h.warnings.join('\n'));
-  assert.deepEqual((await next.list()).map((x) => x.id), [m.id]);
+  assert.ok(
+    h.warnings.some((w) => /breaking the stale lock of backup .* on node-a \(pid 4242\).*process 4242 on node-a is gone/.test(w)),
+    h.warnings.join('\n'),
+  );
+  assert.deepEqual(
+    (await next.list()).map((x) => x.id),
+    [m.id],
+  );
 });
 
 test('list: oldest first, partial backups listed and marked', async () => {
   const h = await harness({ now: steppingClock() });
   const a = await backup(h.repo, { 'snapshot.1': Buffer.from('a') });
-  const b = await backup(h.repo, { 'snapshot.2': Buffer.from('b') }, { partial: true, unreadable: [{ path: '/secret', reason: 'NoAuth' }] });
+  const b = await backup(
+    h.repo,
+    { 'snapshot.2': Buffer.from('b') },
+    { partial: true, unreadable: [{ path: '/secret', reason: 'NoAuth' }] },
+  );
   const c = await backup(h.repo, { 'log.1': Buffer.from('c') }, { kind: 'physical' });
   const listed = await h.repo.list();
-  assert.deepEqual(listed.map((x) => x.id), [a.id, b.id, c.id]);
+  assert.deepEqual(
+    listed.map((x) => x.id),
+    [a.id, b.id, c.id],
+  );
   assert.ok(a.id < b.id && b.id < c.id);
-  assert.deepEqual(listed.map((x) => x.partial), [false, true, false]);
-  assert.deepEqual(listed.map((x) => x.kind), ['logical', 'logical', 'physical']);
+  assert.deepEqual(
+    listed.map((x) => x.partial),
+    [false, true, false],
+  );
+  assert.deepEqual(
+    listed.map((x) => x.kind),
+    ['logical', 'logical', 'physical'],
+  );
   assert.equal((await h.repo.resolve('latest')).id, c.id, 'a partial backup still counts; latest is the newest');
 });
 
@@ -256,9 +297,18 @@ test('list: unreadable, foreign and future-format manifests are skipped with a w
   h.storage.mutate(`manifests/${broken.id}.json`, (d) => d.subarray(0, 40));
   await h.storage.put('manifests/notes.txt', Buffer.from('hello'));
   const listed = await h.repo.list();
-  assert.deepEqual(listed.map((x) => x.id), [good.id]);
-  assert.ok(h.warnings.some((w) => w.includes(future.id) && /newer zkvault/.test(w)), h.warnings.join('\n'));
-  assert.ok(h.warnings.some((w) => w.includes(broken.id) && /unreadable.*not valid JSON/.test(w)), h.warnings.join('\n'));
+  assert.deepEqual(
+    listed.map((x) => x.id),
+    [good.id],
+  );
+  assert.ok(
+    h.warnings.some((w) => w.includes(future.id) && /newer zkvault/.test(w)),
+    h.warnings.join('\n'),
+  );
+  assert.ok(
+    h.warnings.some((w) => w.includes(broken.id) && /unreadable.*not valid JSON/.test(w)),
+    h.warnings.join('\n'),
+  );
   assert.ok(h.warnings.some((w) => w.includes('manifests/notes.txt')));
   // latest skips the unreadable newest ones; naming them directly says what is wrong.
   assert.equal((await h.repo.resolve('latest')).id, good.id);
@@ -288,7 +338,10 @@ test('resolve: latest, full id, unique prefix; ambiguous prefix is a usage error
     return true;
   });
   for (const unknown of ['1999', '20240501T120000000Z-ffff']) {
-    await assert.rejects(h.repo.resolve(unknown), (err: unknown) => err instanceof NotFoundError && err.exitCode === 10 && /zkvault list/.test(err.hint ?? ''));
+    await assert.rejects(
+      h.repo.resolve(unknown),
+      (err: unknown) => err instanceof NotFoundError && err.exitCode === 10 && /zkvault list/.test(err.hint ?? ''),
+    );
   }
   await assert.rejects(h.repo.resolve('../etc'), UsageError);
   await assert.rejects(h.repo.resolve(''), UsageError);
@@ -334,7 +387,10 @@ test('a lock with no sign of life for the stale timeout is broken with a warning
   await assert.rejects(other.beginBackup('logical'), LockedError);
   clock.now = new Date('2024-05-01T06:01:00Z');
   const w = await other.beginBackup('logical');
-  assert.ok(h.warnings.some((x) => x.includes(`backup ${abandoned.id} on node-a (pid 100)`) && /no sign of life for 6h01m/.test(x)), h.warnings.join('\n'));
+  assert.ok(
+    h.warnings.some((x) => x.includes(`backup ${abandoned.id} on node-a (pid 100)`) && /no sign of life for 6h01m/.test(x)),
+    h.warnings.join('\n'),
+  );
   const lock = JSON.parse((await h.storage.getBuffer('locks/backup.json')).toString());
   assert.deepEqual([lock.host, lock.pid, lock.id], ['node-b', 7, w.id]);
   // The abandoned writer, should it wake up, does not remove the lock it lost.
@@ -347,15 +403,24 @@ test('a lock with no sign of life for the stale timeout is broken with a warning
 test('a dead pid on another host proves nothing; an unreadable lock is judged by its age', async () => {
   const clock = { now: new Date('2024-05-01T00:00:00Z') };
   const h = await harness({ host: 'node-a', pid: 1, isProcessAlive: () => false, now: () => clock.now });
-  await h.storage.put('zkvault-repository.json', Buffer.from(JSON.stringify({ format: 'zkvault-repository', version: 1, createdAt: clock.now.toISOString() })));
-  await h.storage.putIfAbsent('locks/backup.json', Buffer.from(JSON.stringify({ host: 'node-z', pid: 9, id: 'x', startedAt: clock.now.toISOString() })));
+  await h.storage.put(
+    'zkvault-repository.json',
+    Buffer.from(JSON.stringify({ format: 'zkvault-repository', version: 1, createdAt: clock.now.toISOString() })),
+  );
+  await h.storage.putIfAbsent(
+    'locks/backup.json',
+    Buffer.from(JSON.stringify({ host: 'node-z', pid: 9, id: 'x', startedAt: clock.now.toISOString() })),
+  );
   await assert.rejects(h.repo.beginBackup('logical'), LockedError);
   await h.storage.put('locks/backup.json', Buffer.from('garbage'));
   h.storage.setModified('locks/backup.json', new Date('2024-04-30T23:00:00Z'));
   await assert.rejects(h.repo.beginBackup('logical'), /unreadable lock/);
   h.storage.setModified('locks/backup.json', new Date('2024-04-30T12:00:00Z'));
   const w = await h.repo.beginBackup('logical');
-  assert.ok(h.warnings.some((x) => /unknown run.*unreadable and 12h00m old/.test(x)), h.warnings.join('\n'));
+  assert.ok(
+    h.warnings.some((x) => /unknown run.*unreadable and 12h00m old/.test(x)),
+    h.warnings.join('\n'),
+  );
   await w.abort();
 });
 
@@ -363,7 +428,16 @@ test('a held lock refreshes its sign of life while it is ours', async () => {
   const clock = { now: new Date('2024-05-01T00:00:00Z') };
   const storage = new MemoryStorage();
   const warnings: string[] = [];
-  const env = { storage, location: 'memory://test', staleMs: 60_000, now: () => clock.now, host: 'h', pid: 1, isProcessAlive: () => true, warn: (m: string) => warnings.push(m) };
+  const env = {
+    storage,
+    location: 'memory://test',
+    staleMs: 60_000,
+    now: () => clock.now,
+    host: 'h',
+    pid: 1,
+    isProcessAlive: () => true,
+    warn: (m: string) => warnings.push(m),
+  };
   const lock = await RepositoryLock.acquire(env, 'locks/backup.json', 'id-1');
   clock.now = new Date('2024-05-01T00:00:40Z');
   await lock.refresh();
@@ -378,7 +452,7 @@ test('a held lock refreshes its sign of life while it is ours', async () => {
 test('open/extractMember: the member lands in a private temp dir, checked, removed on close', async () => {
   const h = await harness();
   const data = randomBytes(100_000);
-  const m = await backup(h.repo, { 'snapshot.1': data, 'tree/part-1': Buffer.from('p1'), 'empty': Buffer.alloc(0) });
+  const m = await backup(h.repo, { 'snapshot.1': data, 'tree/part-1': Buffer.from('p1'), empty: Buffer.alloc(0) });
   const reader = await h.repo.open(m.id);
   assert.deepEqual(reader.manifest, m);
   const file = await reader.extractMember('snapshot.1');
@@ -437,13 +511,23 @@ test('a corrupted archive byte: extractMember throws the exact integrity error, 
     assert.equal(err.message, `backup ${m.id}: member snapshot.1: sha256 expected ${snap.sha256}, got ${sha(damaged)}`);
     return true;
   });
-  assert.deepEqual(await readdir(h.tempDir).then(async (dirs) => (dirs.length ? readdir(path.join(h.tempDir, dirs[0]!)) : [])), [], 'no file left for the bad member');
+  assert.deepEqual(
+    await readdir(h.tempDir).then(async (dirs) => (dirs.length ? readdir(path.join(h.tempDir, dirs[0]!)) : [])),
+    [],
+    'no file left for the bad member',
+  );
   assert.equal((await readFile(await reader.extractMember('log.1'))).toString(), 'log bytes');
   const problems = await reader.verifyChecksums();
-  assert.deepEqual(problems.map((p) => [p.member, p.message]), [
-    ['snapshot.1', `sha256 expected ${snap.sha256}, got ${sha(damaged)}`],
-    [undefined, `archive archives/${m.id}.tar: sha256 expected ${m.archive!.sha256}, got ${sha(await h.storage.getBuffer(`archives/${m.id}.tar`))}`],
-  ]);
+  assert.deepEqual(
+    problems.map((p) => [p.member, p.message]),
+    [
+      ['snapshot.1', `sha256 expected ${snap.sha256}, got ${sha(damaged)}`],
+      [
+        undefined,
+        `archive archives/${m.id}.tar: sha256 expected ${m.archive!.sha256}, got ${sha(await h.storage.getBuffer(`archives/${m.id}.tar`))}`,
+      ],
+    ],
+  );
   assert.equal(problems[0]!.offset, snap.offset);
   assert.ok(problems.every((p) => p.id === m.id));
   await reader.close();
@@ -464,8 +548,14 @@ test('verifyChecksums describes damage instead of throwing: truncated, missing, 
   const truncated = await mk();
   h.storage.mutate(`archives/${truncated.id}.tar`, (d) => d.subarray(0, 10_000));
   const t = await problemsOf(truncated.id);
-  assert.ok(t.some((p) => /size expected \d+, got 10000/.test(p)), t.join('\n'));
-  assert.ok(t.some((p) => /archive ends inside member snapshot\.1 \(9488 of 20000 bytes\)/.test(p)), t.join('\n'));
+  assert.ok(
+    t.some((p) => /size expected \d+, got 10000/.test(p)),
+    t.join('\n'),
+  );
+  assert.ok(
+    t.some((p) => /archive ends inside member snapshot\.1 \(9488 of 20000 bytes\)/.test(p)),
+    t.join('\n'),
+  );
   assert.ok(t.includes('log.2: not checked: the archive is damaged before it'), t.join('\n'));
 
   const missing = await mk();

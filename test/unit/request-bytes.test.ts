@@ -7,7 +7,15 @@ import { multiOpBytes, requestBytes, type ZkOp } from '../../src/zk/client.js';
 test("a multi's request size is the empty multi's plus each op's share, with or without a chroot", () => {
   const ops: ZkOp[] = [
     { type: 'create', path: '/a', data: Buffer.alloc(100), acl: [{ perms: 31, scheme: 'world', id: 'anyone' }] },
-    { type: 'create', path: '/a/ünï', data: null, acl: [{ perms: 1, scheme: 'digest', id: 'bob:abc=' }, { perms: 31, scheme: 'ip', id: '10.0.0.1' }] },
+    {
+      type: 'create',
+      path: '/a/ünï',
+      data: null,
+      acl: [
+        { perms: 1, scheme: 'digest', id: 'bob:abc=' },
+        { perms: 31, scheme: 'ip', id: '10.0.0.1' },
+      ],
+    },
     { type: 'setData', path: '/a', data: Buffer.alloc(7) },
     { type: 'delete', path: '/a/b' },
     { type: 'check', path: '/', version: 3 },

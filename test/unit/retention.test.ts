@@ -64,7 +64,6 @@ function physicalChain(times: number[], fullEvery: number, dataDir = '/var/lib/z
   return out;
 }
 
-
 function kept(plan: RetentionPlan): Map<string, string[]> {
   return new Map(plan.keep.map((d) => [d.id, d.reasons]));
 }
@@ -88,7 +87,9 @@ test('hourly backups over a year: hourly 24, daily 7, weekly 4, monthly 12 keep 
     at('2025-12-21T23:30:00Z'),
     at('2025-12-14T23:30:00Z'),
     // monthly: the last backup of each month (December's is kept already)
-    ...['01-31', '02-28', '03-31', '04-30', '05-31', '06-30', '07-31', '08-31', '09-30', '10-31', '11-30'].map((d) => at(`2025-${d}T23:30:00Z`)),
+    ...['01-31', '02-28', '03-31', '04-30', '05-31', '06-30', '07-31', '08-31', '09-30', '10-31', '11-30'].map((d) =>
+      at(`2025-${d}T23:30:00Z`),
+    ),
   ].sort();
   assert.deepEqual(keptTimes(plan), expected);
   assert.equal(plan.keep.length, 43);
@@ -129,7 +130,10 @@ test('keep-within counts back from the newest backup, not from now: backups that
   const backups = Array.from({ length: 30 }, (_, i) => logical(start + i * DAY));
   const plan = planRetention({ backups, policy: policy({ within: '7d' }) });
   // Newest: Jan 30. Within 7 days of it: Jan 23 00:00 (exactly 7 days) .. Jan 30.
-  assert.deepEqual(keptTimes(plan), backups.slice(-8).map((b) => b.createdAt));
+  assert.deepEqual(
+    keptTimes(plan),
+    backups.slice(-8).map((b) => b.createdAt),
+  );
   assert.deepEqual(plan.keep[0]!.reasons, ['within 7d of the newest backup']);
   assert.equal(plan.remove.length, 22);
   // Calendar months: 1mo back from Mar 31 is Mar 3 (Feb 31 rolls over), as Date.UTC does it.
@@ -140,11 +144,17 @@ test('keep-within counts back from the newest backup, not from now: backups that
 test('a kept incremental keeps its whole chain: the base and every parent, with the reason', () => {
   // 3 days of hourly physical backups, a full one every 6 hours.
   const start = Date.parse('2026-11-18T00:10:00Z');
-  const backups = physicalChain(Array.from({ length: 72 }, (_, i) => start + i * HOUR), 6);
+  const backups = physicalChain(
+    Array.from({ length: 72 }, (_, i) => start + i * HOUR),
+    6,
+  );
   const plan = planRetention({ backups, policy: policy({ last: 1 }) });
   const newest = backups[71]!; // depth 5 of the chain started at hour 66
   const chain = backups.slice(66, 72);
-  assert.deepEqual(plan.keep.map((d) => d.id), chain.map((b) => b.id));
+  assert.deepEqual(
+    plan.keep.map((d) => d.id),
+    chain.map((b) => b.id),
+  );
   const r = kept(plan);
   assert.deepEqual(r.get(newest.id), ['last 1 of 1']);
   assert.deepEqual(r.get(chain[0]!.id), [`base of kept incremental ${newest.id}`]);
@@ -153,12 +163,15 @@ test('a kept incremental keeps its whole chain: the base and every parent, with 
 
   // daily 2: the newest of Nov 20 (hour 71, depth 5) and of Nov 19 (hour 47, depth 5 of the chain at 42).
   const daily = planRetention({ backups, policy: policy({ daily: 2 }) });
-  assert.deepEqual(daily.keep.map((d) => d.id), [...backups.slice(42, 48), ...backups.slice(66, 72)].map((b) => b.id));
+  assert.deepEqual(
+    daily.keep.map((d) => d.id),
+    [...backups.slice(42, 48), ...backups.slice(66, 72)].map((b) => b.id),
+  );
   assert.deepEqual(kept(daily).get(backups[42]!.id), [`base of kept incremental ${backups[47]!.id}`]);
   assert.deepEqual(kept(daily).get(backups[47]!.id), ['daily 2026-11-19']);
 });
 
-test('pruning a chain\'s base while an incremental on it is kept is refused: the base is kept, with the reason', () => {
+test("pruning a chain's base while an incremental on it is kept is refused: the base is kept, with the reason", () => {
   const t0 = Date.parse('2026-11-01T00:00:00Z');
   // One chain: full on Nov 1, incrementals on Nov 15 and Nov 20. keep-daily 1 selects only the newest;
   // keep-within 3d reaches nothing older either: by the rules alone the base would go.
@@ -178,17 +191,29 @@ test('pruning a chain\'s base while an incremental on it is kept is refused: the
 
 test('an older chain goes whole once nothing kept needs it; a full backup kept by a rule needs no chain', () => {
   const t0 = Date.parse('2026-11-01T00:00:00Z');
-  const backups = physicalChain(Array.from({ length: 8 }, (_, i) => t0 + i * DAY), 4);
+  const backups = physicalChain(
+    Array.from({ length: 8 }, (_, i) => t0 + i * DAY),
+    4,
+  );
   const plan = planRetention({ backups, policy: policy({ last: 1 }) });
   // Newest: depth 3 of the chain starting at day 4 → days 4..7 stay, days 0..3 go.
-  assert.deepEqual(plan.keep.map((d) => d.id), backups.slice(4).map((b) => b.id));
-  assert.deepEqual(plan.remove.map((d) => d.id), backups.slice(0, 4).map((b) => b.id));
+  assert.deepEqual(
+    plan.keep.map((d) => d.id),
+    backups.slice(4).map((b) => b.id),
+  );
+  assert.deepEqual(
+    plan.remove.map((d) => d.id),
+    backups.slice(0, 4).map((b) => b.id),
+  );
   const fullOnly = planRetention({ backups: backups.slice(0, 5), policy: policy({ last: 1 }) });
-  assert.deepEqual(fullOnly.keep.map((d) => d.id), [backups[4]!.id]);
+  assert.deepEqual(
+    fullOnly.keep.map((d) => d.id),
+    [backups[4]!.id],
+  );
   assert.deepEqual(fullOnly.keep[0]!.reasons, ['last 1 of 1']);
 });
 
-test('partial backups are not restore points: they never take a rule\'s place, and go once superseded', () => {
+test("partial backups are not restore points: they never take a rule's place, and go once superseded", () => {
   const d = (day: number, hour: number) => Date.parse(`2026-11-${String(day).padStart(2, '0')}T${String(hour).padStart(2, '0')}:00:00Z`);
   const b1 = logical(d(1, 10));
   const b2 = logical(d(2, 10));
@@ -197,23 +222,32 @@ test('partial backups are not restore points: they never take a rule\'s place, a
   const p3 = logical(d(3, 12), { partial: true }); // the newest backup of all
   const plan = planRetention({ backups: [b1, b2, p2, b3, p3], policy: policy({ daily: 2 }) });
   const r = kept(plan);
-  assert.deepEqual(r.get(b3.id), ['daily 2026-11-03'], 'the day\'s complete backup, not the newer partial one');
+  assert.deepEqual(r.get(b3.id), ['daily 2026-11-03'], "the day's complete backup, not the newer partial one");
   assert.deepEqual(r.get(b2.id), ['daily 2026-11-02']);
   assert.deepEqual(r.get(p3.id), ['newest backup of its series, partial: kept until a complete backup follows it']);
-  assert.deepEqual(plan.remove.map((x) => x.id), [b1.id, p2.id]);
+  assert.deepEqual(
+    plan.remove.map((x) => x.id),
+    [b1.id, p2.id],
+  );
   assert.deepEqual(plan.remove.find((x) => x.id === p2.id)!.reasons, ['partial, not a restore point, and no rule (daily 2) needs it']);
 
   // Once a complete backup follows it, the partial one goes.
   const b4 = logical(d(4, 10));
   const later = planRetention({ backups: [b1, b2, p2, b3, p3, b4], policy: policy({ daily: 2 }) });
-  assert.deepEqual(later.keep.map((x) => x.id), [b3.id, b4.id]);
+  assert.deepEqual(
+    later.keep.map((x) => x.id),
+    [b3.id, b4.id],
+  );
 });
 
 test('a series that is always partial still keeps a history: rules fall back to partial backups', () => {
   const t0 = Date.parse('2026-11-01T06:00:00Z');
   const backups = Array.from({ length: 10 }, (_, i) => logical(t0 + i * DAY, { partial: true }));
   const plan = planRetention({ backups, policy: policy({ daily: 3, within: '1d' }) });
-  assert.deepEqual(plan.keep.map((x) => x.id), backups.slice(-3).map((b) => b.id));
+  assert.deepEqual(
+    plan.keep.map((x) => x.id),
+    backups.slice(-3).map((b) => b.id),
+  );
   assert.deepEqual(kept(plan).get(backups[9]!.id), [
     'daily 2026-11-10 (partial: the rule ran out of complete backups)',
     'within 1d of the newest backup (partial: no complete backup in the window)',
@@ -223,7 +257,10 @@ test('a series that is always partial still keeps a history: rules fall back to 
   // With some complete backups, a rule takes them first and only then partial ones.
   const mixed = [...backups.slice(0, 8), logical(t0 + 8 * DAY), logical(t0 + 9 * DAY)];
   const plan2 = planRetention({ backups: mixed, policy: policy({ daily: 3 }) });
-  assert.deepEqual(plan2.keep.map((x) => x.id), mixed.slice(-3).map((b) => b.id));
+  assert.deepEqual(
+    plan2.keep.map((x) => x.id),
+    mixed.slice(-3).map((b) => b.id),
+  );
   assert.deepEqual(kept(plan2).get(mixed[7]!.id), ['daily 2026-11-08 (partial: the rule ran out of complete backups)']);
 });
 
@@ -257,9 +294,16 @@ test('series: each kind and source is counted apart unless --group-by none', () 
   const all = [...a, ...b, ...p];
   const bySeries = planRetention({ backups: all, policy: policy({ last: 2 }) });
   assert.deepEqual(new Set(bySeries.keep.map((x) => x.id)), new Set([a[2]!.id, a[3]!.id, b[2]!.id, b[3]!.id, p[0]!.id]));
-  assert.deepEqual([...new Set(bySeries.keep.map((x) => x.series))].sort(), ['logical 10.0.0.1:2181 /app-a', 'logical 10.0.0.1:2181 /app-b', 'physical /var/lib/zookeeper']);
+  assert.deepEqual([...new Set(bySeries.keep.map((x) => x.series))].sort(), [
+    'logical 10.0.0.1:2181 /app-a',
+    'logical 10.0.0.1:2181 /app-b',
+    'physical /var/lib/zookeeper',
+  ]);
   const together = planRetention({ backups: all, policy: policy({ last: 2, groupBy: 'none' }) });
-  assert.deepEqual(together.keep.map((x) => x.id), [a[3]!.id, b[3]!.id]);
+  assert.deepEqual(
+    together.keep.map((x) => x.id),
+    [a[3]!.id, b[3]!.id],
+  );
   assert.ok(together.keep.every((x) => x.series === 'all'));
 });
 
@@ -270,13 +314,22 @@ test('durations: units, combinations, calendar months; an ambiguous m is refused
   assert.equal(parseFixedDuration('90min', '--x'), 90 * 60_000);
   assert.equal(parseFixedDuration('0s', '--x'), 0);
   assert.equal(parseFixedDuration('1s500ms', '--stop-grace'), 1500, 'milliseconds too, for --stop-grace');
-  assert.throws(() => parseRetentionDuration('6m'), (e: unknown) => e instanceof UsageError && /ambiguous/.test(e.message) && /6min .* 6mo/.test(e.hint ?? ''));
+  assert.throws(
+    () => parseRetentionDuration('6m'),
+    (e: unknown) => e instanceof UsageError && /ambiguous/.test(e.message) && /6min .* 6mo/.test(e.hint ?? ''),
+  );
   for (const bad of ['', '7', 'd', '7 days', '-1d', '1d ', '1.5h']) {
     assert.throws(() => parseRetentionDuration(bad.trimEnd() === bad ? bad : bad + 'x'), UsageError, `"${bad}"`);
   }
   assert.throws(() => parseFixedDuration('1mo', '--stop-grace'), UsageError);
-  assert.equal(new Date(subtractDuration(Date.parse('2026-03-15T00:00:00Z'), parseRetentionDuration('1mo'))).toISOString(), '2026-02-15T00:00:00.000Z');
-  assert.equal(new Date(subtractDuration(Date.parse('2026-03-15T00:00:00Z'), parseRetentionDuration('1y1d'))).toISOString(), '2025-03-14T00:00:00.000Z');
+  assert.equal(
+    new Date(subtractDuration(Date.parse('2026-03-15T00:00:00Z'), parseRetentionDuration('1mo'))).toISOString(),
+    '2026-02-15T00:00:00.000Z',
+  );
+  assert.equal(
+    new Date(subtractDuration(Date.parse('2026-03-15T00:00:00Z'), parseRetentionDuration('1y1d'))).toISOString(),
+    '2025-03-14T00:00:00.000Z',
+  );
 });
 
 test('ISO weeks at year ends', () => {

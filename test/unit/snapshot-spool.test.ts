@@ -37,10 +37,21 @@ test('records streamed through the spool load back as the same tree, stored cver
   assert.deepEqual(readdirSync(dir), ['snapshot.40'], 'the spool file is gone');
   const { tree: back, info } = loadSnapshotTree(readFileSync(res.path), 'snapshot.40', 0x40n);
   assert.deepEqual(back.records('/'), tree.records('/'));
-  assert.equal(back.get('/app')!.stat.cversion, tree.get('/app')!.stat.cversion, 'stored cversion (7 creates) recovered from the client view');
+  assert.equal(
+    back.get('/app')!.stat.cversion,
+    tree.get('/app')!.stat.cversion,
+    'stored cversion (7 creates) recovered from the client view',
+  );
   assert.equal(back.get('/app')!.stat.cversion, 6);
   assert.equal(info.digest?.value, back.digest(), 'digest section matches the tree written');
-  assert.deepEqual(res.counts, { nodes: tree.records('/').length, persistent: tree.records('/').length - 1, ephemeral: 1, container: 0, ttl: 0, dataBytes: 1 + 3 + 1 });
+  assert.deepEqual(res.counts, {
+    nodes: tree.records('/').length,
+    persistent: tree.records('/').length - 1,
+    ephemeral: 1,
+    container: 0,
+    ttl: 0,
+    dataBytes: 1 + 3 + 1,
+  });
 });
 
 test('a subtree spool gets a synthetic root and ancestors so the snapshot is loadable', async () => {

@@ -26,7 +26,7 @@ async function freshSnapshot0(): Promise<Buffer> {
   });
 }
 
-test('the writer reproduces a real server\'s snapshot.0 byte layout and seals', async () => {
+test("the writer reproduces a real server's snapshot.0 byte layout and seals", async () => {
   const buf = await freshSnapshot0();
   assert.equal(buf.length, 457);
   assert.equal(buf.readBigInt64BE(0x19b), 0xb8a23b49n, 'seal #1 as recorded from ZooKeeper 3.8.0');
@@ -34,7 +34,10 @@ test('the writer reproduces a real server\'s snapshot.0 byte layout and seals', 
   assert.ok(looksComplete(buf));
   const nodes: Array<Pick<SnapshotNode, 'path' | 'stat' | 'acl'>> = [];
   const info = parseSnapshot(buf, 'snapshot.0', (n) => nodes.push({ path: n.path, stat: n.stat, acl: n.acl }));
-  assert.deepEqual(nodes.map((n) => n.path), ['', '/zookeeper', '/zookeeper/config', '/zookeeper/quota']);
+  assert.deepEqual(
+    nodes.map((n) => n.path),
+    ['', '/zookeeper', '/zookeeper/config', '/zookeeper/quota'],
+  );
   assert.equal(info.seals, 2);
   assert.deepEqual(info.digest, { zxid: 0n, version: 2, value: 0n });
   assert.equal(info.lastZxid, null);
@@ -82,8 +85,14 @@ test('gzip and snappy-java framing round-trip and are read by name', async () =>
   }
   const snappy = compress(raw, 'snappy');
   assert.deepEqual([...snappy.subarray(0, 8)], [0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
-  assert.throws(() => decompress(raw, 'snappy', 'snapshot.7.snappy'), (e: unknown) => e instanceof IntegrityError && e.problem === 'malformed');
-  assert.throws(() => decompress(compress(raw, 'gz').subarray(0, 40), 'gz', 'snapshot.7.gz'), (e: unknown) => e instanceof IntegrityError);
+  assert.throws(
+    () => decompress(raw, 'snappy', 'snapshot.7.snappy'),
+    (e: unknown) => e instanceof IntegrityError && e.problem === 'malformed',
+  );
+  assert.throws(
+    () => decompress(compress(raw, 'gz').subarray(0, 40), 'gz', 'snapshot.7.gz'),
+    (e: unknown) => e instanceof IntegrityError,
+  );
 });
 
 function problemOf(fn: () => unknown): string {
@@ -101,18 +110,42 @@ test('damage is told apart: flipped byte → checksum, cut → truncated, wrong 
   const parse = (b: Buffer) => parseSnapshot(b, 'snapshot.0', () => {});
   const flipped = Buffer.from(good);
   flipped[0x50] ^= 0x01; // inside the root's stat
-  assert.equal(problemOf(() => parse(flipped)), 'checksum');
-  assert.equal(problemOf(() => parse(good.subarray(0, 300))), 'truncated');
+  assert.equal(
+    problemOf(() => parse(flipped)),
+    'checksum',
+  );
+  assert.equal(
+    problemOf(() => parse(good.subarray(0, 300))),
+    'truncated',
+  );
   const magic = Buffer.from(good);
   magic[0] = 0x00;
-  assert.equal(problemOf(() => parse(magic)), 'malformed');
+  assert.equal(
+    problemOf(() => parse(magic)),
+    'malformed',
+  );
   const len = Buffer.from(good);
   len.writeInt32BE(-7, 0x87); // /zookeeper's path length
-  assert.equal(problemOf(() => parse(len)), 'malformed');
-  assert.equal(problemOf(() => parse(good)), 'none');
+  assert.equal(
+    problemOf(() => parse(len)),
+    'malformed',
+  );
+  assert.equal(
+    problemOf(() => parse(good)),
+    'none',
+  );
   // Cut inside the digest section after seal #1 (33 bytes): incomplete, as ZooKeeper judges it.
-  for (let cut = 1; cut < 33; cut++) assert.equal(problemOf(() => parse(good.subarray(0, good.length - cut))), 'truncated', `${cut} bytes cut`);
-  assert.equal(problemOf(() => parse(good.subarray(0, good.length - 33))), 'none', 'ending at seal #1 is a whole 3.5-style file');
+  for (let cut = 1; cut < 33; cut++)
+    assert.equal(
+      problemOf(() => parse(good.subarray(0, good.length - cut))),
+      'truncated',
+      `${cut} bytes cut`,
+    );
+  assert.equal(
+    problemOf(() => parse(good.subarray(0, good.length - 33))),
+    'none',
+    'ending at seal #1 is a whole 3.5-style file',
+  );
 });
 
 test('a seal mismatch names the offset of the seal', async () => {
@@ -121,6 +154,7 @@ test('a seal mismatch names the offset of the seal', async () => {
   bad[0x1a0] ^= 0xff; // inside seal #1's checksum
   assert.throws(
     () => parseSnapshot(bad, 'snapshot.0', () => {}),
-    (e: unknown) => e instanceof IntegrityError && e.problem === 'checksum' && e.offset === 0x19b && /snapshot\.0 at byte 411/.test(e.message),
+    (e: unknown) =>
+      e instanceof IntegrityError && e.problem === 'checksum' && e.offset === 0x19b && /snapshot\.0 at byte 411/.test(e.message),
   );
 });

@@ -110,7 +110,10 @@ async function collect(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-runStorageConformance('memory behind the retry wrapper', async () => ({ storage: withRetry(new MemoryStorage(), FAST), cleanup: async () => {} }));
+runStorageConformance('memory behind the retry wrapper', async () => ({
+  storage: withRetry(new MemoryStorage(), FAST),
+  cleanup: async () => {},
+}));
 
 test('transient failures of whole operations are retried, and each retry is reported', async () => {
   const inner = new FlakyStorage();
@@ -226,12 +229,30 @@ test('an abort during the backoff stops at once with CancelledError', async () =
 
 test('backoff doubles from the base, is capped, and is jittered within the upper half', () => {
   const policy = { attempts: 5, baseDelayMs: 100, maxDelayMs: 1000 };
-  assert.equal(backoffMs(1, policy, () => 0), 50);
-  assert.equal(backoffMs(1, policy, () => 0.999999), 100);
-  assert.equal(backoffMs(3, policy, () => 0), 200);
-  assert.equal(backoffMs(3, policy, () => 0.999999), 400);
-  assert.equal(backoffMs(10, policy, () => 0.999999), 1000);
-  assert.equal(backoffMs(10, policy, () => 0), 500);
+  assert.equal(
+    backoffMs(1, policy, () => 0),
+    50,
+  );
+  assert.equal(
+    backoffMs(1, policy, () => 0.999999),
+    100,
+  );
+  assert.equal(
+    backoffMs(3, policy, () => 0),
+    200,
+  );
+  assert.equal(
+    backoffMs(3, policy, () => 0.999999),
+    400,
+  );
+  assert.equal(
+    backoffMs(10, policy, () => 0.999999),
+    1000,
+  );
+  assert.equal(
+    backoffMs(10, policy, () => 0),
+    500,
+  );
 });
 
 test('the wrapper describes the storage it wraps', () => {

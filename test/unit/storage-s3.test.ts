@@ -10,10 +10,21 @@ import { checkS3Settings, s3SettingsFromEnv } from '../../src/storage/location.j
 import { StorageTransientError } from '../../src/storage/storage.js';
 import { isTransient } from '../../src/storage/retry.js';
 
-const storage = new S3Storage({ bucket: 'backups', prefix: 'zk/prod', endpoint: 'http://minio.internal:9000', forcePathStyle: true, region: 'us-east-1' });
+const storage = new S3Storage({
+  bucket: 'backups',
+  prefix: 'zk/prod',
+  endpoint: 'http://minio.internal:9000',
+  forcePathStyle: true,
+  region: 'us-east-1',
+});
 
 function s3Error(name: string, status: number, message = name): S3ServiceException {
-  return new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status, requestId: 'REQ1' }, message });
+  return new S3ServiceException({
+    name,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status, requestId: 'REQ1' },
+    message,
+  });
 }
 
 function netError(code: string, message = `connect ${code} 10.0.0.1:9000`): Error {
@@ -76,7 +87,10 @@ test('refused, reset and timed-out connections → ConnectionError (exit 13) nam
     const err = storage.mapError(netError(code), 'read', 'repository.json');
     assert.ok(err instanceof StorageTransientError, code);
     assert.equal(err.exitCode, 13);
-    assert.match(err.message, /^cannot reach the S3 endpoint http:\/\/minio\.internal:9000 to read s3:\/\/backups\/zk\/prod\/repository\.json: /);
+    assert.match(
+      err.message,
+      /^cannot reach the S3 endpoint http:\/\/minio\.internal:9000 to read s3:\/\/backups\/zk\/prod\/repository\.json: /,
+    );
   }
   const refused = storage.mapError(netError('ECONNREFUSED'), 'read');
   assert.match(refused.message, /connection refused$/);
@@ -91,8 +105,12 @@ test('refused, reset and timed-out connections → ConnectionError (exit 13) nam
   assert.ok(timeout instanceof StorageTransientError);
 });
 
-test('other 4xx answers are user errors (exit 1) with the store\'s message; errors that are not the store\'s pass through', () => {
-  const err = storage.mapError(s3Error('InvalidStorageClass', 400, 'The storage class you specified is not valid'), 'upload', 'archives/x.tar');
+test("other 4xx answers are user errors (exit 1) with the store's message; errors that are not the store's pass through", () => {
+  const err = storage.mapError(
+    s3Error('InvalidStorageClass', 400, 'The storage class you specified is not valid'),
+    'upload',
+    'archives/x.tar',
+  );
   assert.ok(err instanceof UserError);
   assert.match(err.message, /400 InvalidStorageClass: The storage class you specified is not valid$/);
   const wrongRegion = storage.mapError(s3Error('PermanentRedirect', 301), 'read', 'x');
@@ -112,7 +130,9 @@ test('secrets never reach a message: signatures, credentials, access keys and th
   try {
     const presigned =
       'https://backups.s3.amazonaws.com/x?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=3f1a9b&X-Amz-Security-Token=tok';
-    const text = scrubSecrets(`failed ${presigned} with key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY via http://user:pw@host/`);
+    const text = scrubSecrets(
+      `failed ${presigned} with key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY via http://user:pw@host/`,
+    );
     assert.doesNotMatch(text, /AKIAIOSFODNN7EXAMPLE|wJalrXUtnFEMI|3f1a9b|tok\b|user:pw/);
     assert.match(text, /X-Amz-Signature=\*\*\*/);
     const err = storage.mapError(s3Error('InvalidArgument', 400, `bad request for ${presigned}`), 'write', 'k');
@@ -170,12 +190,19 @@ test('bad S3 settings are usage errors (exit 2), and an endpoint carrying creden
     { region: 'EU WEST' },
     { storageClass: 'cold storage' },
   ]) {
-    assert.throws(() => checkS3Settings(bad), (err: unknown) => err instanceof UsageError && err.exitCode === 2, JSON.stringify(bad));
+    assert.throws(
+      () => checkS3Settings(bad),
+      (err: unknown) => err instanceof UsageError && err.exitCode === 2,
+      JSON.stringify(bad),
+    );
   }
-  assert.throws(() => checkS3Settings({ endpoint: 'http://AKIAEXAMPLE:s3cr3t@minio:9000' }), (err: unknown) => {
-    assert.ok(err instanceof UsageError);
-    assert.doesNotMatch(err.message, /AKIAEXAMPLE|s3cr3t/);
-    assert.match(err.hint ?? '', /AWS chain/);
-    return true;
-  });
+  assert.throws(
+    () => checkS3Settings({ endpoint: 'http://AKIAEXAMPLE:s3cr3t@minio:9000' }),
+    (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.doesNotMatch(err.message, /AKIAEXAMPLE|s3cr3t/);
+      assert.match(err.hint ?? '', /AWS chain/);
+      return true;
+    },
+  );
 });

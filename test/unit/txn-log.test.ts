@@ -8,14 +8,32 @@ const hdr = (zxid: bigint, type: number) => ({ clientId: 0x100n, cxid: 1, zxid, 
 
 const sample: Txn[] = [
   { header: hdr(1n, OpCode.createSession), body: { kind: 'createSession', timeOut: 30000 }, digest: { version: 2, value: 99n } },
-  { header: hdr(2n, OpCode.create), body: { kind: 'create', path: '/a', data: Buffer.from('x'), acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], ephemeral: false, parentCVersion: 1 }, digest: { version: 2, value: -5n } },
-  { header: hdr(3n, OpCode.createTTL), body: { kind: 'createTTL', path: '/t', data: null, acl: [], parentCVersion: 2, ttl: 60000n }, digest: null },
+  {
+    header: hdr(2n, OpCode.create),
+    body: {
+      kind: 'create',
+      path: '/a',
+      data: Buffer.from('x'),
+      acl: [{ perms: 31, scheme: 'world', id: 'anyone' }],
+      ephemeral: false,
+      parentCVersion: 1,
+    },
+    digest: { version: 2, value: -5n },
+  },
+  {
+    header: hdr(3n, OpCode.createTTL),
+    body: { kind: 'createTTL', path: '/t', data: null, acl: [], parentCVersion: 2, ttl: 60000n },
+    digest: null,
+  },
   {
     header: hdr(4n, OpCode.multi),
-    body: { kind: 'multi', txns: [
-      { type: OpCode.create, body: { kind: 'create', path: '/m', data: Buffer.alloc(0), acl: [], ephemeral: false, parentCVersion: 3 } },
-      { type: OpCode.error, body: { kind: 'error', err: -110 } },
-    ] },
+    body: {
+      kind: 'multi',
+      txns: [
+        { type: OpCode.create, body: { kind: 'create', path: '/m', data: Buffer.alloc(0), acl: [], ephemeral: false, parentCVersion: 3 } },
+        { type: OpCode.error, body: { kind: 'error', err: -110 } },
+      ],
+    },
     digest: { version: 2, value: 7n },
   },
   { header: hdr(5n, OpCode.closeSession), body: { kind: 'closeSession', paths2Delete: ['/e1'] }, digest: { version: 2, value: 8n } },
@@ -78,18 +96,30 @@ test('a flipped payload byte is a checksum error naming the record offset', () =
   const buf = logOf(sample);
   const second = LOG_HEADER_SIZE + frameLogRecord(encodeTxn(sample[0]!)).length;
   buf[second + 20] ^= 0x10;
-  assert.throws(() => drain(buf), (e: unknown) => e instanceof IntegrityError && e.problem === 'checksum' && e.offset === second);
+  assert.throws(
+    () => drain(buf),
+    (e: unknown) => e instanceof IntegrityError && e.problem === 'checksum' && e.offset === second,
+  );
 });
 
 test('an impossible length and an unknown type are malformed; a wrong magic is refused', () => {
   const buf = logOf(sample);
   buf.writeInt32BE(-1, LOG_HEADER_SIZE + 8);
-  assert.throws(() => drain(buf), (e: unknown) => e instanceof IntegrityError && e.problem === 'malformed' && e.offset === LOG_HEADER_SIZE + 8);
+  assert.throws(
+    () => drain(buf),
+    (e: unknown) => e instanceof IntegrityError && e.problem === 'malformed' && e.offset === LOG_HEADER_SIZE + 8,
+  );
   const unknown = logOf([{ ...sample[6]!, header: { ...sample[6]!.header, type: 99 } }]);
-  assert.throws(() => drain(unknown), (e: unknown) => e instanceof IntegrityError && e.problem === 'malformed' && /unsupported txn type 99/.test(e.message));
+  assert.throws(
+    () => drain(unknown),
+    (e: unknown) => e instanceof IntegrityError && e.problem === 'malformed' && /unsupported txn type 99/.test(e.message),
+  );
   const magic = logOf(sample);
   magic.write('ZKSN', 0);
-  assert.throws(() => drain(magic), (e: unknown) => e instanceof IntegrityError && /not a ZooKeeper txn log/.test(e.message));
+  assert.throws(
+    () => drain(magic),
+    (e: unknown) => e instanceof IntegrityError && /not a ZooKeeper txn log/.test(e.message),
+  );
 });
 
 test('non-zero bytes after the end of data are noticed', () => {

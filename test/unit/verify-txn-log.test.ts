@@ -7,7 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { adler32, adler32Js, reusableVerifiable } from '../../src/formats/checksum.js';
-import { frameLogRecord, iterateTxnLog, LOG_HEADER_SIZE, txnLogHeaderBytes, verifyTxnLog, verifyTxnLogFile } from '../../src/formats/txn-log.js';
+import {
+  frameLogRecord,
+  iterateTxnLog,
+  LOG_HEADER_SIZE,
+  txnLogHeaderBytes,
+  verifyTxnLog,
+  verifyTxnLogFile,
+} from '../../src/formats/txn-log.js';
 import { encodeTxn, OpCode, type Txn } from '../../src/formats/txn.js';
 import { IntegrityError } from '../../src/errors.js';
 
@@ -16,12 +23,34 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 test('the WebAssembly Adler-32 equals the plain loop: lengths around every block and chunk edge, any start value', () => {
   const rnd = randomBytes((3 << 20) + 100);
   const ff = Buffer.alloc((3 << 20) + 100, 0xff); // the largest sums: where a lane or chunk would overflow
-  const lengths = [0, 1, 15, 16, 17, 511, 512, 513, 5552, 16383, 16384, 16385, 16384 * 3 + 5, (1 << 20) - 1, 1 << 20, (1 << 20) + 17, 3 << 20];
+  const lengths = [
+    0,
+    1,
+    15,
+    16,
+    17,
+    511,
+    512,
+    513,
+    5552,
+    16383,
+    16384,
+    16385,
+    16384 * 3 + 5,
+    (1 << 20) - 1,
+    1 << 20,
+    (1 << 20) + 17,
+    3 << 20,
+  ];
   for (const buf of [rnd, ff]) {
     for (const n of lengths) {
       for (const start of [0, 3]) {
         for (const init of [1, 0xfff0fff0, 0x12345678]) {
-          assert.equal(adler32(buf, init, start, start + n), adler32Js(buf, init, start, start + n), `n=${n} start=${start} init=${init.toString(16)}`);
+          assert.equal(
+            adler32(buf, init, start, start + n),
+            adler32Js(buf, init, start, start + n),
+            `n=${n} start=${start} init=${init.toString(16)}`,
+          );
         }
       }
     }
@@ -32,10 +61,18 @@ test('the WebAssembly Adler-32 equals the plain loop: lengths around every block
 const hdr = (zxid: bigint) => ({ clientId: 0x100n, cxid: 1, zxid, time: 1700000000000n + zxid, type: OpCode.create });
 function create(zxid: bigint, size: number): Txn {
   const data = Buffer.alloc(size, Number(zxid % 251n));
-  return { header: hdr(zxid), body: { kind: 'create', path: `/n${zxid}`, data, acl: [], ephemeral: false, parentCVersion: 1 }, digest: { version: 2, value: zxid } };
+  return {
+    header: hdr(zxid),
+    body: { kind: 'create', path: `/n${zxid}`, data, acl: [], ephemeral: false, parentCVersion: 1 },
+    digest: { version: 2, value: zxid },
+  };
 }
 function logOf(sizes: number[], padding = 0): Buffer {
-  return Buffer.concat([txnLogHeaderBytes(), ...sizes.map((s, i) => frameLogRecord(encodeTxn(create(BigInt(i + 1), s)))), Buffer.alloc(padding)]);
+  return Buffer.concat([
+    txnLogHeaderBytes(),
+    ...sizes.map((s, i) => frameLogRecord(encodeTxn(create(BigInt(i + 1), s)))),
+    Buffer.alloc(padding),
+  ]);
 }
 const recordOffset = (sizes: number[], i: number) => logOf(sizes.slice(0, i)).length;
 
@@ -62,7 +99,13 @@ function reference(buf: Buffer) {
 function fast(run: () => ReturnType<typeof verifyTxnLog>) {
   try {
     const v = run();
-    return { n: v.txns, first: v.first?.txn.header.zxid ?? null, last: v.last?.txn.header.zxid ?? null, end: v.end, tail: { kind: v.tail.kind, offset: v.tail.offset } };
+    return {
+      n: v.txns,
+      first: v.first?.txn.header.zxid ?? null,
+      last: v.last?.txn.header.zxid ?? null,
+      end: v.end,
+      tail: { kind: v.tail.kind, offset: v.tail.offset },
+    };
   } catch (err) {
     assert.ok(err instanceof IntegrityError, `an IntegrityError, not ${String(err)}`);
     return { error: `${err.problem}@${err.offset}` };
@@ -70,13 +113,28 @@ function fast(run: () => ReturnType<typeof verifyTxnLog>) {
 }
 
 /** Reads `buf` as a file would be, at most `most` bytes per call (short reads included). */
-const reader = (buf: Buffer, most = 1 << 20) => (into: Uint8Array, pos: number) => buf.copy(into, 0, pos, Math.min(buf.length, pos + into.length, pos + most));
+const reader =
+  (buf: Buffer, most = 1 << 20) =>
+  (into: Uint8Array, pos: number) =>
+    buf.copy(into, 0, pos, Math.min(buf.length, pos + into.length, pos + most));
 
 function assertAgree(buf: Buffer, label: string) {
   const want = reference(buf);
-  assert.deepEqual(fast(() => verifyTxnLog(buf, 'log.1')), want, `${label}: plain buffer`);
-  assert.deepEqual(fast(() => verifyTxnLogFile(reader(buf, Infinity), buf.length, 'log.1')), want, `${label}: read whole`);
-  assert.deepEqual(fast(() => verifyTxnLogFile(reader(buf), buf.length, 'log.1')), want, `${label}: read on demand`);
+  assert.deepEqual(
+    fast(() => verifyTxnLog(buf, 'log.1')),
+    want,
+    `${label}: plain buffer`,
+  );
+  assert.deepEqual(
+    fast(() => verifyTxnLogFile(reader(buf, Infinity), buf.length, 'log.1')),
+    want,
+    `${label}: read whole`,
+  );
+  assert.deepEqual(
+    fast(() => verifyTxnLogFile(reader(buf), buf.length, 'log.1')),
+    want,
+    `${label}: read on demand`,
+  );
   return want;
 }
 

@@ -58,8 +58,8 @@ function generate(): { a: GenNode[]; b: GenNode[]; expected: { added: number; re
     const pb: GenNode = { ...pa };
     a.push(pa);
     b.push(pb);
-    a[0]!.children++;
-    b[0]!.children++;
+    a[0].children++;
+    b[0].children++;
     for (let c = 0; c < PER_PARENT && a.length < NODES; c++) {
       const path = `${parent}/instance-${String(c).padStart(5, '0')}`;
       const text = `host=10.${p % 250}.${c % 250}.${(c * 7) % 250}\nport=${9000 + (c % 100)}\nweight=${c % 10}\nzone=z${c % 3}\n`;

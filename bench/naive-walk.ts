@@ -2,7 +2,7 @@
 // getACL, then getChildren, node after node), holding nothing: what a simple backup script does.
 import { openSession } from '../src/zk/client.js';
 
-const conn = process.argv[2]!;
+const conn = process.argv[2];
 const s = await openSession({ connectString: conn });
 let nodes = 0;
 let bytes = 0;

@@ -6,7 +6,7 @@ import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 
 const [out, ...sources] = process.argv.slice(2);
 const buf = Buffer.allocUnsafe(1 << 20);
-const to = openSync(out!, 'w');
+const to = openSync(out, 'w');
 let copied = 0;
 for (const s of sources) {
   const sep = s.lastIndexOf(':');

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replayToZxid } from '../src/core/replay.js';
 
-const dir = process.argv[2]!;
+const dir = process.argv[2];
 const logs = readdirSync(dir)
   .filter((n) => n.startsWith('log.'))
   .map((n) => ({ name: n, zxid: BigInt('0x' + n.slice(4)), read: () => readFileSync(join(dir, n)) }));

@@ -131,10 +131,10 @@ async function benchReplay(): Promise<void> {
       L.create(p, Buffer.alloc(Math.floor(rand() * 300), 1));
       live.push(p);
     } else if (r < 0.85) {
-      L.setData(live[Math.floor(rand() * live.length)]!, Buffer.alloc(Math.floor(rand() * 300), 2));
+      L.setData(live[Math.floor(rand() * live.length)], Buffer.alloc(Math.floor(rand() * 300), 2));
     } else {
       const idx = Math.floor(rand() * live.length);
-      L.delete(live[idx]!);
+      L.delete(live[idx]);
       live[idx] = live[live.length - 1]!;
       live.pop();
     }
@@ -291,10 +291,10 @@ async function benchPhysical(): Promise<void> {
       const p = `/p${Math.floor(rand() * 50)}/n${L.zxid}`;
       L.create(p, Buffer.alloc(Math.floor(rand() * 300), 1));
       live.push(p);
-    } else if (r < 0.85) L.setData(live[Math.floor(rand() * live.length)]!, Buffer.alloc(Math.floor(rand() * 300), 2));
+    } else if (r < 0.85) L.setData(live[Math.floor(rand() * live.length)], Buffer.alloc(Math.floor(rand() * 300), 2));
     else {
       const idx = Math.floor(rand() * live.length);
-      L.delete(live[idx]!);
+      L.delete(live[idx]);
       live[idx] = live[live.length - 1]!;
       live.pop();
     }
@@ -354,7 +354,7 @@ async function benchPhysical(): Promise<void> {
     });
     if (i < RUNS - 1) rmSync(repo, { recursive: true, force: true });
   }
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const copyMs = median(copies);
   const durableMs = median(durables);
   const nodeCopyMs = median(nodeCopies);

@@ -70,5 +70,5 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === 'commit') await commitChild(process.argv[3]!, process.argv[4]!);
+if (process.argv[2] === 'commit') await commitChild(process.argv[3], process.argv[4]);
 else await main();

@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import { envOption, type Runner } from '../cli.js';
 import { UsageError } from '../errors.js';
-import { COUNT_RULES, parseFixedDuration, parseRetentionDuration, policyKeepsSomething, type RetentionPolicy } from '../core/retention.js';
+import { parseFixedDuration, parseRetentionDuration } from '../core/duration.js';
+import { COUNT_RULES, policyKeepsSomething, type RetentionPolicy } from '../core/retention.js';
 import { formatBytes } from '../output/format.js';
 import { addRepoOption } from './options.js';
 import { formatTime, renderTable } from './list.js';
@@ -50,10 +51,10 @@ export interface KeepFlags {
  * A policy that keeps nothing (every count 0) is a UsageError: it would remove every backup.
  */
 export function keepFlagsFrom(opts: Record<string, unknown>): KeepFlags | null {
-  const given = COUNT_RULES.some((r) => opts[`keep${r[0]!.toUpperCase()}${r.slice(1)}`] !== undefined) || opts.keepWithin !== undefined;
+  const given = COUNT_RULES.some((r) => opts[`keep${r[0].toUpperCase()}${r.slice(1)}`] !== undefined) || opts.keepWithin !== undefined;
   if (!given) return null;
   const counts = Object.fromEntries(
-    COUNT_RULES.map((r) => [r, parseCount(opts[`keep${r[0]!.toUpperCase()}${r.slice(1)}`], `--keep-${r}`)]),
+    COUNT_RULES.map((r) => [r, parseCount(opts[`keep${r[0].toUpperCase()}${r.slice(1)}`], `--keep-${r}`)]),
   ) as Record<(typeof COUNT_RULES)[number], number>;
   const groupBy = String(opts.groupBy ?? 'series');
   if (groupBy !== 'series' && groupBy !== 'none') throw new UsageError(`--group-by ${groupBy}: give series or none`);

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { envOption, type Runner } from '../cli.js';
 import { CancelledError, UsageError } from '../errors.js';
-import { parseFixedDuration } from '../core/retention.js';
+import { parseFixedDuration } from '../core/duration.js';
 import { createEventLog } from '../output/schedule-log.js';
 import { addKeepOptions, keepFlagsFrom } from './prune.js';
 import { addRepoOption, addZkOptions } from './options.js';

@@ -65,8 +65,8 @@ export function sameData(a: Uint8Array | null, b: Uint8Array | null): boolean {
 export function sameAcl(a: readonly AclEntry[], b: readonly AclEntry[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
+    const x = a[i];
+    const y = b[i];
     if (x.perms !== y.perms || x.scheme !== y.scheme || x.id !== y.id) return false;
   }
   return true;
@@ -234,9 +234,9 @@ export function lineEdits(a: readonly string[], b: readonly string[], maxEdits =
   const middle = myers(am, bm, maxEdits);
   if (middle === null) return null;
   const out: LineEdit[] = [];
-  for (let i = 0; i < pre; i++) out.push({ op: ' ', text: a[i]! });
+  for (let i = 0; i < pre; i++) out.push({ op: ' ', text: a[i] });
   out.push(...middle);
-  for (let i = a.length - suf; i < a.length; i++) out.push({ op: ' ', text: a[i]! });
+  for (let i = a.length - suf; i < a.length; i++) out.push({ op: ' ', text: a[i] });
   return out;
 }
 
@@ -255,7 +255,7 @@ function myers(a: readonly string[], b: readonly string[], maxEdits: number): Li
   outer: for (let d = 0; d <= limit; d++) {
     trace.push(v.slice(off - d - 1, off + d + 2));
     for (let k = -d; k <= d; k += 2) {
-      let x = k === -d || (k !== d && v[off + k - 1]! < v[off + k + 1]!) ? v[off + k + 1]! : v[off + k - 1]! + 1;
+      let x = k === -d || (k !== d && v[off + k - 1] < v[off + k + 1]) ? v[off + k + 1] : v[off + k - 1] + 1;
       let y = x - k;
       while (x < n && y < m && a[x] === b[y]) {
         x++;
@@ -273,20 +273,20 @@ function myers(a: readonly string[], b: readonly string[], maxEdits: number): Li
   let x = n;
   let y = m;
   for (let d = found; d >= 0; d--) {
-    const t = trace[d]!;
-    const at = (k: number) => t[k + d + 1]!;
+    const t = trace[d];
+    const at = (k: number) => t[k + d + 1];
     const k = x - y;
     const prevK = k === -d || (k !== d && at(k - 1) < at(k + 1)) ? k + 1 : k - 1;
     const prevX = at(prevK);
     const prevY = prevX - prevK;
     while (x > prevX && y > prevY) {
-      rev.push({ op: ' ', text: a[x - 1]! });
+      rev.push({ op: ' ', text: a[x - 1] });
       x--;
       y--;
     }
     if (d > 0) {
-      if (x === prevX) rev.push({ op: '+', text: b[prevY]! });
-      else rev.push({ op: '-', text: a[prevX]! });
+      if (x === prevX) rev.push({ op: '+', text: b[prevY] });
+      else rev.push({ op: '-', text: a[prevX] });
     }
     x = prevX;
     y = prevY;
@@ -310,20 +310,20 @@ export function toHunks(edits: readonly LineEdit[], context = 3): Hunk[] {
   }
   let i = 0;
   while (i < edits.length) {
-    while (i < edits.length && edits[i]!.op === ' ') i++;
+    while (i < edits.length && edits[i].op === ' ') i++;
     if (i >= edits.length) break;
     const start = Math.max(0, i - context);
     // Extend while the next change lies within 2 × context unchanged lines.
     let end = i;
     let j = i;
     while (j < edits.length) {
-      if (edits[j]!.op !== ' ') {
+      if (edits[j].op !== ' ') {
         end = j;
         j++;
         continue;
       }
       let run = 0;
-      while (j + run < edits.length && edits[j + run]!.op === ' ') run++;
+      while (j + run < edits.length && edits[j + run].op === ' ') run++;
       if (j + run >= edits.length || run > 2 * context) break;
       j += run;
     }
@@ -332,9 +332,9 @@ export function toHunks(edits: readonly LineEdit[], context = 3): Hunk[] {
     const aLines = lines.filter((l) => l.op !== '+').length;
     const bLines = lines.filter((l) => l.op !== '-').length;
     hunks.push({
-      aStart: aLines === 0 ? aAt[start]! : aAt[start]! + 1,
+      aStart: aLines === 0 ? aAt[start] : aAt[start] + 1,
       aLines,
-      bStart: bLines === 0 ? bAt[start]! : bAt[start]! + 1,
+      bStart: bLines === 0 ? bAt[start] : bAt[start] + 1,
       bLines,
       lines,
     });

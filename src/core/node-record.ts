@@ -3,28 +3,9 @@
 
 export type NodeType = 'persistent' | 'ephemeral' | 'container' | 'ttl';
 
-export interface AclEntry {
-  perms: number;
-  scheme: string;
-  id: string;
-}
+import type { AclEntry, NodeStat } from '../formats/records.js';
 
-/**
- * Every persisted stat field, with longs as bigint. In a NodeRecord, `cversion` is the value clients
- * see (what `stat` prints): ZooKeeper stores a count of child creations and reports
- * `2 × stored − numChildren` (DataNode.copyStat). See clientCversion / storedCversion.
- */
-export interface NodeStat {
-  czxid: bigint;
-  mzxid: bigint;
-  pzxid: bigint;
-  ctime: bigint;
-  mtime: bigint;
-  version: number;
-  cversion: number;
-  aversion: number;
-  ephemeralOwner: bigint;
-}
+export type { AclEntry, NodeStat } from '../formats/records.js';
 
 /** One znode with bytes and bigints: what trees are compared on. */
 export interface NodeRecord {

@@ -119,7 +119,7 @@ export function replayToZxid(snapshots: SnapshotSource[], logs: LogSource[], opt
       first ??= err;
       const failed = err.snapshotZxid;
       sortedSnaps = sortedSnaps.filter((s) => s.zxid < failed);
-      const fromScratch = sortedLogs.length > 0 && sortedLogs[0]!.zxid <= 1n;
+      const fromScratch = sortedLogs.length > 0 && sortedLogs[0].zxid <= 1n;
       if (sortedSnaps.length === 0 && !fromScratch) throw fail(first);
       options.warn?.(`${err.message}; trying an older ${sortedSnaps.length > 0 ? 'snapshot' : 'base (the logs from zxid 0x1)'}`);
     }
@@ -180,7 +180,7 @@ function replayFrom(
   }
   let from: bigint;
   if (tree) from = base!.zxid;
-  else if (sortedLogs.length > 0 && sortedLogs[0]!.zxid <= 1n) {
+  else if (sortedLogs.length > 0 && sortedLogs[0].zxid <= 1n) {
     tree = DataTree.empty(); // the history starts at zxid 1: replay everything onto a fresh tree
     from = 0n;
   } else {
@@ -191,16 +191,16 @@ function replayFrom(
   }
 
   const digestMatches = (expected: bigint): boolean => {
-    if (tree!.digest() === expected) return true;
+    if (tree.digest() === expected) return true;
     // A JDK <= 17 server under a non-UTF-8 locale hashes non-ASCII path characters as '?'.
-    if (tree!.digestPathEncoding === 'utf8' && tree!.hasNonAsciiPath() && tree!.fullDigest('ascii') === expected) {
-      tree!.setDigestPathEncoding('ascii');
+    if (tree.digestPathEncoding === 'utf8' && tree.hasNonAsciiPath() && tree.fullDigest('ascii') === expected) {
+      tree.setDigestPathEncoding('ascii');
       warn(`the server hashed non-ASCII paths in its JVM's default charset, not UTF-8 (digests match that way)`);
       return true;
     }
     return false;
   };
-  const versus = (expected: bigint) => `the file records ${formatZxid(expected)}, the replayed tree has ${formatZxid(tree!.digest())}`;
+  const versus = (expected: bigint) => `the file records ${formatZxid(expected)}, the replayed tree has ${formatZxid(tree.digest())}`;
   // The snapshot's own digest, once the tree is at its zxid: a mismatch waits for the next txn's digest.
   let unsettled = null as { zxid: bigint; detail: string } | null;
   let checked = 0;
@@ -215,7 +215,7 @@ function replayFrom(
 
   // 2. Logs: the newest starting at or before from+1, and all later ones.
   let firstIdx = 0;
-  for (let i = 0; i < sortedLogs.length; i++) if (sortedLogs[i]!.zxid <= from + 1n) firstIdx = i;
+  for (let i = 0; i < sortedLogs.length; i++) if (sortedLogs[i].zxid <= from + 1n) firstIdx = i;
   const chosen = sortedLogs.slice(firstIdx);
   let last = from;
   let lastTime: bigint | null = null;
@@ -366,16 +366,16 @@ function baseTooNew(name: string, zxid: bigint, txn: { zxid: bigint; time: bigin
 }
 
 function coverageStart(snaps: SnapshotSource[], logs: LogSource[]): bigint {
-  const oldestSnap = snaps.length ? snaps[snaps.length - 1]!.zxid : null;
-  if (logs.length && logs[0]!.zxid <= 1n) return 0n;
-  return oldestSnap ?? (logs.length ? logs[0]!.zxid : 0n);
+  const oldestSnap = snaps.length ? snaps[snaps.length - 1].zxid : null;
+  if (logs.length && logs[0].zxid <= 1n) return 0n;
+  return oldestSnap ?? (logs.length ? logs[0].zxid : 0n);
 }
 
 function describeNoBase(snaps: SnapshotSource[], logs: LogSource[], target: bigint | undefined): string {
   if (snaps.length === 0 && logs.length === 0) return 'no snapshot or log files found';
   if (snaps.length === 0)
-    return `no snapshot found, and the oldest log starts at ${formatZxid(logs[0]!.zxid)}, not at the beginning of history`;
-  const oldest = snaps[snaps.length - 1]!.zxid;
+    return `no snapshot found, and the oldest log starts at ${formatZxid(logs[0].zxid)}, not at the beginning of history`;
+  const oldest = snaps[snaps.length - 1].zxid;
   return `zxid ${formatZxid(target ?? 0n)} is before the oldest usable snapshot (${formatZxid(oldest)}); the files cover ${formatZxid(oldest)} onwards`;
 }
 

@@ -3,6 +3,7 @@
 // so --dry-run prints exactly what a real run would do.
 import { nodeTypeOf, storedCversion, type AclEntry, type NodeRecord, type NodeType } from './node-record.js';
 import { OPEN_ACL_UNSAFE as OPEN_ACL } from './tree.js';
+import { isRedactedDigest, isSystemPath } from './znode-path.js';
 
 export type RestoreMode = 'create' | 'overwrite' | 'mirror';
 
@@ -122,17 +123,9 @@ export function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
 }
 
 export function sameAcl(a: readonly AclEntry[], b: readonly AclEntry[]): boolean {
-  return a.length === b.length && a.every((x, i) => x.perms === b[i]!.perms && x.scheme === b[i]!.scheme && x.id === b[i]!.id);
+  return a.length === b.length && a.every((x, i) => x.perms === b[i].perms && x.scheme === b[i].scheme && x.id === b[i].id);
 }
 
-/** Digest ids whose hash a server hid ('user:x'): they cannot be restored as they are. */
-export function isRedactedAcl(acl: readonly AclEntry[]): boolean {
-  return acl.some(isRedactedEntry);
-}
-
-function isRedactedEntry(a: AclEntry): boolean {
-  return a.scheme === 'digest' && a.id.endsWith(':x');
-}
 
 /**
  * The ACL a node is restored with: redacted digest entries replaced by the restorer's own id for that
@@ -145,7 +138,7 @@ export function restorableAcl(
   const out: AclEntry[] = [];
   const missing: string[] = [];
   for (const a of acl) {
-    if (!isRedactedEntry(a)) out.push(a);
+    if (!isRedactedDigest(a)) out.push(a);
     else {
       const user = a.id.slice(0, -2);
       const id = digestIds.get(user);
@@ -277,7 +270,7 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
       .map((u) => (isUnder(sourceRoot, u) ? targetRoot : mapPath(u, sourceRoot, targetRoot)));
     for (const path of target.keys()) {
       if (!isUnder(path, targetRoot) || wanted.has(path) || path === '/') continue;
-      if (path === '/zookeeper' || path.startsWith('/zookeeper/')) continue;
+      if (isSystemPath(path)) continue;
       if (ephemeralPaths.has(path)) {
         plan.skipped.push({
           path,

@@ -2,24 +2,13 @@
 // manifests (no I/O), applied separately by services/prune.ts. Restic-forget style rules in UTC, with
 // two rules of our own: partial and broken backups are not restore points, and a kept physical backup
 // keeps every backup of its chain.
-import { UsageError } from '../errors.js';
-import { backupIdTime } from '../repository/ids.js';
-import { formatAge } from '../repository/lock.js';
-import type { BackupKind, BackupManifest } from '../repository/types.js';
+import { chainLinkOf, type ChainLink } from './chain.js';
+import { normalizeConnectString } from './connect-string.js';
+import { formatAge, subtractDuration, type RetentionDuration } from './duration.js';
 
 /** The counting rules, in the order they are applied and reported. */
 export const COUNT_RULES = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 export type CountRule = (typeof COUNT_RULES)[number];
-
-/** A calendar duration: months and years follow the calendar, the rest is fixed. */
-export interface RetentionDuration {
-  /** As given, for messages: `7d`, `1y6mo`. */
-  text: string;
-  years: number;
-  months: number;
-  days: number;
-  ms: number;
-}
 
 export interface RetentionPolicy extends Record<CountRule, number> {
   /** Keep every restore point this close to the newest backup of its series. */
@@ -31,15 +20,19 @@ export interface RetentionPolicy extends Record<CountRule, number> {
   groupBy: 'series' | 'none';
 }
 
-/** What the policy needs of a backup: a manifest (extra fields are ignored). */
-export type RetentionCandidate = Pick<BackupManifest, 'id' | 'kind' | 'createdAt' | 'partial' | 'source' | 'extra'> & {
-  archive?: { size: number };
-};
+type BackupKind = 'logical' | 'physical';
 
-export interface ChainLink {
-  base: string;
-  parent: string | null;
-  depth: number;
+/** What the policy needs of a backup: the fields of its manifest it reads (a manifest is one). */
+export interface RetentionCandidate {
+  id: string;
+  kind: BackupKind;
+  /** ISO 8601. */
+  createdAt: string;
+  partial: boolean;
+  source: { zk?: string; path?: string; dataDir?: string };
+  /** A physical backup's chain link is read from `extra.chain`. */
+  extra?: Record<string, unknown>;
+  archive?: { size: number };
 }
 
 export interface RetentionDecision {
@@ -91,65 +84,6 @@ export function policyKeepsSomething(policy: RetentionPolicy): boolean {
   return COUNT_RULES.some((r) => policy[r] > 0) || policy.within !== null;
 }
 
-/**
- * Parses a `--keep-within` duration: one or more `<n><unit>` with units `y`, `mo`, `w`, `d`, `h`,
- * `min`, `s`, `ms` (e.g. `7d`, `1y6mo`, `36h`, `90min`, `500ms`). A bare `m` is refused: restic reads it as months,
- * other tools as minutes, and guessing wrong deletes backups.
- */
-export function parseRetentionDuration(text: string, flag = '--keep-within'): RetentionDuration {
-  const t = text.trim();
-  const d: RetentionDuration = { text: t, years: 0, months: 0, days: 0, ms: 0 };
-  const re = /(\d+)(ms|y|mo|w|d|h|min|s|m)/gy;
-  let consumed = 0;
-  let any = false;
-  for (let m = re.exec(t); m; m = re.exec(t)) {
-    const n = Number(m[1]);
-    switch (m[2]) {
-      case 'y':
-        d.years += n;
-        break;
-      case 'mo':
-        d.months += n;
-        break;
-      case 'w':
-        d.days += 7 * n;
-        break;
-      case 'd':
-        d.days += n;
-        break;
-      case 'h':
-        d.ms += n * HOUR_MS;
-        break;
-      case 'min':
-        d.ms += n * 60_000;
-        break;
-      case 's':
-        d.ms += n * 1000;
-        break;
-      case 'ms':
-        d.ms += n;
-        break;
-      case 'm':
-        throw new UsageError(`${flag} "${text}": "m" is ambiguous`, { hint: `write ${n}min for minutes or ${n}mo for months` });
-    }
-    consumed = re.lastIndex;
-    any = true;
-  }
-  if (!any || consumed !== t.length) {
-    throw new UsageError(`${flag} "${text}" is not a duration`, {
-      hint: 'e.g. 7d, 36h, 2w, 6mo, 1y, 90min, 30s (units can be combined: 1d12h)',
-    });
-  }
-  return d;
-}
-
-/** `t` minus the duration, months and years by the UTC calendar. */
-export function subtractDuration(t: number, d: RetentionDuration): number {
-  const date = new Date(t);
-  if (d.years !== 0 || d.months !== 0) date.setUTCMonth(date.getUTCMonth() - d.months - 12 * d.years);
-  return date.getTime() - d.days * DAY_MS - d.ms;
-}
-
 /** ISO 8601 week of a UTC time: `2026-W47` (weeks start on Monday; week 1 holds the year's first Thursday). */
 export function isoWeek(t: number): string {
   const date = new Date(t);
@@ -179,28 +113,24 @@ export function bucketOf(rule: CountRule, t: number, id: string): string {
   }
 }
 
-/** The series a backup is counted in: same kind and same source. */
+/** The series a backup is counted in: same kind and same source (one spelling per ensemble). */
 export function seriesOf(b: Pick<RetentionCandidate, 'kind' | 'source'>): string {
   if (b.kind === 'physical') return `physical ${b.source.dataDir ?? '?'}`;
-  return `logical ${b.source.zk ?? '?'} ${b.source.path ?? '/'}`;
+  return `logical ${b.source.zk === undefined ? '?' : normalizedOrAsIs(b.source.zk)} ${b.source.path ?? '/'}`;
 }
 
-/** A physical backup's chain link, when its manifest records a well-formed one. */
-export function chainLinkOf(b: Pick<RetentionCandidate, 'kind' | 'extra'>): ChainLink | null {
-  if (b.kind !== 'physical') return null;
-  const c = (b.extra as { chain?: unknown } | undefined)?.chain as Partial<ChainLink> | undefined;
-  if (!c || typeof c.base !== 'string' || !(c.parent === null || typeof c.parent === 'string') || typeof c.depth !== 'number') return null;
-  return { base: c.base, parent: c.parent, depth: c.depth };
+function normalizedOrAsIs(zk: string): string {
+  try {
+    return normalizeConnectString(zk);
+  } catch {
+    return zk; // a manifest written with a connect string this zkvault would refuse: count it as it is
+  }
 }
 
+/** When a backup was taken (manifests always carry a valid createdAt: the reader checks it). */
 function timeOf(b: RetentionCandidate): number {
   const t = Date.parse(b.createdAt);
-  if (!Number.isNaN(t)) return t;
-  try {
-    return backupIdTime(b.id).getTime();
-  } catch {
-    return 0;
-  }
+  return Number.isNaN(t) ? 0 : t;
 }
 
 /** `X`, `X, Y`, `X, Y, Z and 4 more`. */
@@ -239,7 +169,7 @@ export function planRetention(input: RetentionInput): RetentionPlan {
     b,
     t: timeOf(b),
     series: policy.groupBy === 'none' ? 'all' : seriesOf(b),
-    chain: chainLinkOf(b),
+    chain: chainLinkOf(b.kind, b.extra),
   }));
   const byId = new Map(entries.map((e) => [e.b.id, e]));
 
@@ -302,7 +232,7 @@ export function planRetention(input: RetentionInput): RetentionPlan {
     }
 
     if (policy.within && group.length > 0) {
-      const cutoff = subtractDuration(group[0]!.t, policy.within);
+      const cutoff = subtractDuration(group[0].t, policy.within);
       const label = `within ${policy.within.text} of the newest backup`;
       const inWindow = (e: Entry) => e.t >= cutoff;
       const c = complete.filter(inWindow);
@@ -430,8 +360,3 @@ export function planLeftovers(input: LeftoverInput): LeftoverDecision[] {
  * A fixed duration in milliseconds (`30s`, `10min`, `1h`, `2d`): for grace periods, where calendar
  * units make no sense (`mo` and `y` are refused).
  */
-export function parseFixedDuration(text: string, flag: string): number {
-  const d = parseRetentionDuration(text, flag);
-  if (d.years !== 0 || d.months !== 0) throw new UsageError(`${flag} "${text}": give days or less (w, d, h, min, s, ms)`);
-  return d.days * DAY_MS + d.ms;
-}

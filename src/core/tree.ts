@@ -4,6 +4,7 @@
 import type { AclEntry, NodeRecord, NodeStat } from './node-record.js';
 import { clientCversion, nodeTypeOf } from './node-record.js';
 import { nodeDigest, type DigestPathEncoding } from './digest.js';
+import { isSystemPath } from './znode-path.js';
 import { StatView } from '../formats/stat.js';
 import { crc32 } from '../formats/checksum.js';
 
@@ -360,7 +361,7 @@ export class DataTree {
   records(path = '/'): NodeRecord[] {
     const out: NodeRecord[] = [];
     for (const key of this.sortedKeys(path)) {
-      if (key === '/zookeeper' || key.startsWith('/zookeeper/')) continue;
+      if (isSystemPath(key)) continue;
       const node = this.nodes.get(key)!;
       const stat = { ...node.stat.toObject(), cversion: clientCversion(node.stat.cversion, node.numChildren) };
       out.push({ path: displayPath(key), data: node.data, acl: (node.acl ?? OPEN_ACL_UNSAFE).map((a) => ({ ...a })), stat });

@@ -73,7 +73,7 @@ export function adler32Js(buf: Uint8Array, value = 1, start = 0, end = buf.lengt
   while (i < end) {
     const stop = Math.min(end, i + ADLER_NMAX);
     for (; i < stop; i++) {
-      a += buf[i]!;
+      a += buf[i];
       b += a;
     }
     a %= ADLER_MOD;
@@ -135,8 +135,8 @@ const CRC_TABLES = (() => {
   }
   for (let n = 0; n < 256; n++) {
     for (let k = 1; k < 8; k++) {
-      const prev = t[(k - 1) * 256 + n]!;
-      t[k * 256 + n] = (prev >>> 8) ^ t[prev & 0xff]!;
+      const prev = t[(k - 1) * 256 + n];
+      t[k * 256 + n] = (prev >>> 8) ^ t[prev & 0xff];
     }
   }
   return t;
@@ -148,18 +148,18 @@ export function crc32(buf: Uint8Array, value = 0, start = 0, end = buf.length): 
   let c = ~value;
   let i = start;
   for (const stop = end - 7; i < stop; i += 8) {
-    c ^= buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
+    c ^= buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
     c =
-      t[1792 + (c & 0xff)]! ^
-      t[1536 + ((c >>> 8) & 0xff)]! ^
-      t[1280 + ((c >>> 16) & 0xff)]! ^
-      t[1024 + (c >>> 24)]! ^
-      t[768 + buf[i + 4]!]! ^
-      t[512 + buf[i + 5]!]! ^
-      t[256 + buf[i + 6]!]! ^
-      t[buf[i + 7]!]!;
+      t[1792 + (c & 0xff)] ^
+      t[1536 + ((c >>> 8) & 0xff)] ^
+      t[1280 + ((c >>> 16) & 0xff)] ^
+      t[1024 + (c >>> 24)] ^
+      t[768 + buf[i + 4]] ^
+      t[512 + buf[i + 5]] ^
+      t[256 + buf[i + 6]] ^
+      t[buf[i + 7]];
   }
-  for (; i < end; i++) c = t[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  for (; i < end; i++) c = t[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
 }
 
@@ -173,7 +173,7 @@ export function crc32Ascii(text: string, value = 0): number | null {
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (ch >= 0x80) return null;
-    c = t[(c ^ ch) & 0xff]! ^ (c >>> 8);
+    c = t[(c ^ ch) & 0xff] ^ (c >>> 8);
   }
   return ~c >>> 0;
 }

@@ -77,13 +77,13 @@ export function listDataDir(dataDir: string, logDir?: string): DataDirListing {
           kind: 'snapshot',
           name,
           path,
-          zxid: hexZxid(m[1]!),
+          zxid: hexZxid(m[1]),
           compression: compressionOfName(name),
           size: statSync(path).size,
         });
       } else if ((m = LOG_RE.exec(name))) {
         if (d !== lDir) continue;
-        logs.push({ kind: 'log', name, path, zxid: hexZxid(m[1]!), size: statSync(path).size });
+        logs.push({ kind: 'log', name, path, zxid: hexZxid(m[1]), size: statSync(path).size });
       } else if (LOOSE_RE.test(name)) {
         ignored.push(path);
       }

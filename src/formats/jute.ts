@@ -8,7 +8,7 @@
 // Reads are bounds-checked: running off the end is a "truncated" IntegrityError naming the file and
 // the offset; an impossible length is "malformed".
 import { IntegrityError } from '../errors.js';
-import type { AclEntry } from '../core/node-record.js';
+import type { AclEntry } from './records.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
@@ -51,7 +51,7 @@ export class JuteReader {
 
   byte(what = 'byte'): number {
     this.need(1, what);
-    return this.buf[this.pos++]!;
+    return this.buf[this.pos++];
   }
 
   bool(what = 'boolean'): boolean {

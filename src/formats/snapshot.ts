@@ -13,7 +13,7 @@
 // ephemeralOwner, pzxid (longs). The Adler-32 runs over the uncompressed bytes and is never reset.
 // Sections after seal #1 are untagged: they are told apart by how many bytes remain (33/21/54).
 import { IntegrityError } from '../errors.js';
-import type { AclEntry, NodeStat } from '../core/node-record.js';
+import type { AclEntry, NodeStat } from './records.js';
 import { adler32 } from './checksum.js';
 import { JuteReader, JuteWriter } from './jute.js';
 import { STAT_SIZE, StatView } from './stat.js';

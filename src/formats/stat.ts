@@ -5,7 +5,7 @@
 //
 // A StatView reads and writes those bytes where they lie (in a loaded snapshot's buffer, or in a
 // slab for nodes created later), so a loaded tree costs no decoding and no per-field objects.
-import type { NodeStat } from '../core/node-record.js';
+import type { NodeStat } from './records.js';
 
 export const STAT_SIZE = 60;
 const SLAB_STATS = 1024;

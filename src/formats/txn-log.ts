@@ -102,7 +102,7 @@ export function* iterateTxnLog(buf: Buffer, file: string, options: ReadTxnLogOpt
       return {
         kind: 'torn',
         offset: pos,
-        detail: `end-of-record byte is 0x${eor!.toString(16)}, expected 0x42 (partial last transaction)`,
+        detail: `end-of-record byte is 0x${eor.toString(16)}, expected 0x42 (partial last transaction)`,
       };
     }
     if (!options.skipChecksums) {

@@ -7,7 +7,7 @@
 // Bodies follow zookeeper.jute. The leader writes results, not preconditions: SetDataTxn.version is the
 // new version, CreateTxn.parentCVersion the parent's new cversion.
 import { IntegrityError } from '../errors.js';
-import type { AclEntry } from '../core/node-record.js';
+import type { AclEntry } from './records.js';
 import { JuteReader, JuteWriter } from './jute.js';
 
 export const OpCode = {
@@ -140,7 +140,7 @@ function readBody(r: JuteReader, type: number, inMulti: boolean): TxnBody {
         const at = r.offset;
         const bytes = r.buffer('multi sub-txn data');
         if (bytes === null) throw new IntegrityError('malformed', r.file, at, 'malformed: null multi sub-txn');
-        const sub = new JuteReader(bytes as Buffer, r.file, { baseOffset: at + 4, maxLength: r.maxLength });
+        const sub = new JuteReader(bytes, r.file, { baseOffset: at + 4, maxLength: r.maxLength });
         txns.push({ type: subType, body: readBody(sub, subType, true) });
       }
       return { kind: 'multi', txns };

@@ -1,5 +1,6 @@
 // Run locks in the repository (`locks/<name>.json`): taken with putIfAbsent, refreshed while the run
 // lives, broken when stale (no refresh for the stale timeout, or its process is gone on this host).
+import { formatAge } from '../core/duration.js';
 import { LockedError } from '../errors.js';
 import { getBufferIfExists, joinLocation, type Storage } from '../storage/storage.js';
 
@@ -48,17 +49,6 @@ export function processIsAlive(pid: number): boolean {
 }
 
 /** `3d4h`, `2h05m`, `12m30s`, `45s`. */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  if (d > 0) return `${d}d${h}h`;
-  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m${String(sec).padStart(2, '0')}s`;
-  return `${sec}s`;
-}
 
 function parseLockInfo(raw: Buffer): LockInfo | undefined {
   try {

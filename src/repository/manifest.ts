@@ -61,7 +61,7 @@ export function parseManifest(bytes: Buffer | string, expectedId?: string): Mani
   if (expectedId !== undefined && value.id !== expectedId) return bad(`it names backup ${value.id}, not ${expectedId}`);
   if (value.kind !== 'logical' && value.kind !== 'physical') return bad(`kind ${JSON.stringify(value.kind)} is unknown`);
   for (const field of ['createdAt', 'completedAt'] as const) {
-    if (typeof value[field] !== 'string' || Number.isNaN(Date.parse(value[field] as string))) return bad(`${field} is not a time`);
+    if (typeof value[field] !== 'string' || Number.isNaN(Date.parse(value[field]))) return bad(`${field} is not a time`);
   }
   if (!isObject(value.tool) || typeof value.tool.version !== 'string') return bad('tool is missing');
   if (!isObject(value.source)) return bad('source is missing');

@@ -122,7 +122,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]!);
+      out[i] = await fn(items[i]);
     }
   });
   await Promise.all(workers);
@@ -201,13 +201,13 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
     const unknown: string[] = [];
     for await (const o of this.storage.list('manifests/')) {
       const m = /^manifests\/(.+)\.json$/.exec(o.key);
-      if (m && isBackupId(m[1]!)) sidecarIds.add(m[1]!);
+      if (m && isBackupId(m[1])) sidecarIds.add(m[1]);
       else unknown.push(o.key);
     }
     const archives: ObjectInventory['archives'] = [];
     for await (const o of this.storage.list('archives/')) {
       const m = /^archives\/(.+)\.tar$/.exec(o.key);
-      if (m && isBackupId(m[1]!)) archives.push({ id: m[1]!, key: o.key, size: o.size, modified: o.modified });
+      if (m && isBackupId(m[1])) archives.push({ id: m[1], key: o.key, size: o.size, modified: o.modified });
       else unknown.push(o.key);
     }
     return { sidecarIds, archives, temporary: await this.temporaryFiles(), unknown };
@@ -247,8 +247,8 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
   async removeLeftover(leftover: { key: string; kind: 'archive' | 'temporary' }): Promise<boolean> {
     if (leftover.kind === 'archive') {
       const m = /^archives\/(.+)\.tar$/.exec(leftover.key);
-      if (!m || !isBackupId(m[1]!)) throw new UsageError(`${leftover.key} is not an archive key`);
-      if (await this.storage.stat(manifestKey(m[1]!))) return false; // committed after all
+      if (!m || !isBackupId(m[1])) throw new UsageError(`${leftover.key} is not an archive key`);
+      if (await this.storage.stat(manifestKey(m[1]))) return false; // committed after all
       await this.storage.remove(leftover.key);
       return true;
     }
@@ -298,7 +298,7 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
     const ids: string[] = [];
     for await (const o of this.storage.list('manifests/')) {
       const m = /^manifests\/(.+)\.json$/.exec(o.key);
-      if (m && isBackupId(m[1]!)) ids.push(m[1]!);
+      if (m && isBackupId(m[1])) ids.push(m[1]);
       else this.warn(`ignoring ${o.key} in ${this.location}: not a backup manifest name`);
     }
     return ids.sort();
@@ -351,7 +351,7 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
     const orphanArchives: string[] = [];
     for await (const o of this.storage.list('archives/')) {
       const m = /^archives\/(.+)\.tar$/.exec(o.key);
-      if (m && !known.has(m[1]!)) orphanArchives.push(o.key);
+      if (m && !known.has(m[1])) orphanArchives.push(o.key);
     }
     return { manifests, broken, orphanArchives };
   }

@@ -5,13 +5,14 @@ import { hostname } from 'node:os';
 import { AuthError, UsageError, throwIfAborted } from '../errors.js';
 import { formatZxid, zxidToFileSuffix } from '../core/zxid.js';
 import { openSession, type ZkSession } from '../zk/client.js';
-import { isSystemPath, SYSTEM_SUBTREE, walkLiveTree } from '../zk/live-tree.js';
+import { walkLiveTree } from '../zk/live-tree.js';
+import { hasRedactedDigest, isSystemPath, SYSTEM_SUBTREE } from '../core/znode-path.js';
 import { SnapshotSpool } from '../zk/snapshot-spool.js';
 import { openRepository } from '../repository/repository.js';
 import { manifestToResult, type BackupResult } from './backup-result.js';
 
 export type { BackupResult } from './backup-result.js';
-import { validateZnodePath } from './export.js';
+import { validateZnodePath } from '../core/znode-path.js';
 
 export interface LogicalBackupOptions {
   zk: string;
@@ -34,10 +35,6 @@ async function currentZxid(session: ZkSession): Promise<bigint> {
   return session.lastZxidSeen;
 }
 
-/** A digest id whose hash the server replaced with 'x': the reader lacks ADMIN on that node. */
-function hasRedactedDigest(acl: Array<{ scheme: string; id: string }>): boolean {
-  return acl.some((a) => a.scheme === 'digest' && a.id.endsWith(':x'));
-}
 
 export async function backupLogical(options: LogicalBackupOptions): Promise<BackupResult> {
   const started = Date.now();

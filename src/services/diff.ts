@@ -9,6 +9,8 @@ import { diffTrees, type DiffCounts, type NodeChange } from '../core/diff.js';
 import { clientCversion, type NodeRecord } from '../core/node-record.js';
 import { displayPath, OPEN_ACL_UNSAFE, treeKey, type DataTree } from '../core/tree.js';
 import { formatZxid } from '../core/zxid.js';
+import { parseConnectString } from '../core/connect-string.js';
+import { hasRedactedDigest, isSystemPath, isWithin, znodePathProblem } from '../core/znode-path.js';
 import type { BackupManifest, Repository } from '../repository/types.js';
 import type { PointInTime } from './pitr.js';
 import { unknownSubtrees } from './backup-tree.js';
@@ -97,7 +99,6 @@ export async function parseTreeRef(ref: string): Promise<ParsedRef> {
     const problem = znodePathProblem(path);
     if (problem)
       throw new UsageError(`the path in "${ref}" ${problem}`, { hint: 'zk://HOST:PORT/path walks /path; e.g. zk://127.0.0.1:2181/app' });
-    const { parseConnectString } = await import('../zk/client.js');
     const parsed = parseConnectString(hosts); // validates hosts and ports (UsageError)
     return { kind: 'live', ref, connect: parsed.hosts.join(','), path };
   }
@@ -107,18 +108,6 @@ export async function parseTreeRef(ref: string): Promise<ParsedRef> {
   if (ref.trim() === '')
     throw new UsageError('an empty tree source was given', { hint: 'give a backup id, ID@ZXID, latest, or zk://HOST:PORT[/path]' });
   return { kind: 'backup', ref };
-}
-
-function znodePathProblem(path: string): string | undefined {
-  if (!path.startsWith('/')) return `"${path}" must start with /`;
-  if (path.includes('//')) return `"${path}" has an empty node name`;
-  if (/\/\.\.?(\/|$)/.test(path)) return `"${path}" has a relative part (. or ..)`;
-  if (path.includes('\u0000')) return `"${path}" contains a NUL character`;
-  return undefined;
-}
-
-function isWithin(path: string, root: string): boolean {
-  return root === '/' || path === root || path.startsWith(root + '/');
 }
 
 /** `/c` + `/x` → `/c/x`; `/c` + `/` → `/c`. */
@@ -187,7 +176,7 @@ async function resolveBackup(repo: Repository, ref: string): Promise<ResolvedBac
  */
 export function commonRoot(a: { ref: string; root: string }, b: { ref: string; root: string }, path: string | undefined): string {
   const all = [a.root, b.root, ...(path !== undefined ? [path] : [])];
-  let deepest = all[0]!;
+  let deepest = all[0];
   for (const p of all) if (p.length > deepest.length) deepest = p;
   if (!isWithin(deepest, a.root) || !isWithin(deepest, b.root)) {
     if (!isWithin(a.root, b.root) && !isWithin(b.root, a.root)) {
@@ -212,7 +201,7 @@ export function* treeRecords(tree: DataTree, root: string, chroot = ''): Generat
   const key = treeKey(root);
   if (!tree.nodes.has(key)) return;
   for (const k of tree.sortedKeys(root)) {
-    if (k === '/zookeeper' || k.startsWith('/zookeeper/')) continue;
+    if (isSystemPath(k)) continue;
     const node = tree.nodes.get(k)!;
     const stat = { ...node.stat.toObject(), cversion: clientCversion(node.stat.cversion, node.numChildren) };
     yield { path: underChroot(chroot, displayPath(k)), data: node.data, acl: (node.acl ?? OPEN_ACL_UNSAFE) as NodeRecord['acl'], stat };
@@ -224,10 +213,6 @@ function* without(records: Iterable<NodeRecord>, excluded: ReadonlyArray<{ path:
   for (const r of records) if (!excluded.some((e) => isWithin(r.path, e.path))) yield r;
 }
 
-/** A digest id whose hash the server replaced with 'x': the reader lacks ADMIN on that node. */
-function hasHiddenDigest(rec: NodeRecord): boolean {
-  return rec.acl.some((a) => a.scheme === 'digest' && a.id.endsWith(':x'));
-}
 
 interface LoadedSide {
   side: DiffSide;
@@ -285,7 +270,7 @@ async function loadLive(r: ResolvedLive, root: string, o: DiffServiceOptions): P
     await session.exists('/');
     const after = session.lastZxidSeen;
     let hiddenAcls = 0;
-    for (const rec of records) if (hasHiddenDigest(rec)) hiddenAcls++;
+    for (const rec of records) if (hasRedactedDigest(rec.acl)) hiddenAcls++;
     const side: DiffSide = {
       ref: r.ref,
       kind: 'live',

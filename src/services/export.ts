@@ -1,5 +1,6 @@
 // Export: the tree at a zxid as sorted node records, from a server's data files (and, later, backups).
 import { UsageError, UserError, throwIfAborted } from '../errors.js';
+import { validateZnodePath } from '../core/znode-path.js';
 import type { NodeRecord } from '../core/node-record.js';
 import { replayDataDir } from '../zk/data-dir-source.js';
 import { commitBoundaries, isReplayable, pastBoundary } from '../core/committed.js';
@@ -25,13 +26,6 @@ export interface ExportResult {
   logsRead: number;
   txnsApplied: number;
   digestsChecked: number;
-}
-
-export function validateZnodePath(path: string, flag = '--path'): string {
-  if (!path.startsWith('/') || (path.length > 1 && path.endsWith('/')) || path.includes('//')) {
-    throw new UsageError(`${flag} "${path}" is not a znode path`, { hint: 'use an absolute path such as /app or /' });
-  }
-  return path;
 }
 
 export function exportDataDir(options: ExportDataDirOptions): ExportResult {

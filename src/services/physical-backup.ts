@@ -34,6 +34,7 @@ import {
   type HistoryFacts,
 } from '../core/committed.js';
 import { nodeTypeOf } from '../core/node-record.js';
+import { isSystemPath } from '../core/znode-path.js';
 import { logHistoryEvents, scanLogFile, type ScannedLog } from '../datadir/history.js';
 import { openRepository } from '../repository/repository.js';
 import type { BackupManifest, BackupWriter, NodeCounts, Repository } from '../repository/types.js';
@@ -284,7 +285,7 @@ async function chooseParent(
   }
   // The log that would hold it is there but does not: the server truncated it (a TRUNC on rejoin).
   const z = parseZxid(last.zxid);
-  const holder = listing.logs.some((l, i) => l.zxid <= z && (listing.logs[i + 1] === undefined || z < listing.logs[i + 1]!.zxid));
+  const holder = listing.logs.some((l, i) => l.zxid <= z && (listing.logs[i + 1] === undefined || z < listing.logs[i + 1].zxid));
   return {
     parent: null,
     gap: holder
@@ -314,7 +315,7 @@ async function stageIncremental(
   const snapshots = listing.snapshots.map((s) => s.zxid).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   let nextSnap = 0;
   const observe = (z: bigint) => {
-    while (nextSnap < snapshots.length && snapshots[nextSnap]! < z) observer.snapshot(snapshots[nextSnap++]!);
+    while (nextSnap < snapshots.length && snapshots[nextSnap] < z) observer.snapshot(snapshots[nextSnap++]);
     observer.txn(z);
   };
   const staged = join(writer.stagingDir, 'incremental.log');
@@ -367,7 +368,7 @@ async function stageIncremental(
   } finally {
     closeSync(fd);
   }
-  while (nextSnap < snapshots.length) observer.snapshot(snapshots[nextSnap++]!);
+  while (nextSnap < snapshots.length) observer.snapshot(snapshots[nextSnap++]);
   const facts = observer.facts();
   const cut = facts.cuts.find((c) => c.lastLogged >= after || c.resumedAt > after);
   if (cut) {
@@ -430,7 +431,7 @@ async function stageFull(
         note(n.buf.readBigInt64BE(at)); // czxid
         note(n.buf.readBigInt64BE(at + 8)); // mzxid
         note(n.buf.readBigInt64BE(at + 52)); // pzxid
-        if (n.path === '/zookeeper' || n.path.startsWith('/zookeeper/')) return;
+        if (isSystemPath(n.path)) return;
         c.nodes++;
         c[nodeTypeOf(n.buf.readBigInt64BE(at + 44))]++;
         c.dataBytes += Math.max(0, n.dataLen);
@@ -446,8 +447,8 @@ async function stageFull(
     throw new UserError(`no valid snapshot in ${listing.snapDir}`, { hint: 'zkvault export --data-dir shows what is wrong with each' });
   const s = chosen.ref.zxid;
   const events: HistoryEvent[] = listing.snapshots.map((x) =>
-    x === chosen!.ref
-      ? { kind: 'snapshot', zxid: x.zxid, evidence: { digestZxid: chosen!.digestZxid, statMax: chosen!.statMax } }
+    x === chosen.ref
+      ? { kind: 'snapshot', zxid: x.zxid, evidence: { digestZxid: chosen.digestZxid, statMax: chosen.statMax } }
       : { kind: 'snapshot', zxid: x.zxid },
   );
   writer.addMemberFrom(
@@ -462,7 +463,7 @@ async function stageFull(
   // The newest log starting at or before S (the one that holds txn S), and every later one, one file
   // in memory at a time.
   let firstIdx = 0;
-  for (let i = 0; i < listing.logs.length; i++) if (listing.logs[i]!.zxid <= s) firstIdx = i;
+  for (let i = 0; i < listing.logs.length; i++) if (listing.logs[i].zxid <= s) firstIdx = i;
   const logs: PhysicalExtra['logs'] = [];
   let last: ScannedLog['last'] = null;
   let gapFound: string | undefined;

@@ -110,7 +110,7 @@ export async function loadCommitView(repo: Repository, manifests?: BackupManifes
   const all = manifests ?? (await repo.list());
   const { records, unreadable } = await repo.historyRecords();
   if (unreadable.length > 0) {
-    const u = unreadable[0]!;
+    const u = unreadable[0];
     throw new IntegrityError(
       'malformed',
       u.key,

@@ -84,7 +84,7 @@ export async function chooseBackup(repo: Repository, point: PointInTime, view?: 
     if (ra.from !== rb.from) return ra.from > rb.from ? -1 : 1;
     return ra.to < rb.to ? -1 : ra.to > rb.to ? 1 : 0;
   });
-  return covering[0]!;
+  return covering[0];
 }
 
 export interface PhysicalTree {

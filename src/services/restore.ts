@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import { ConnectionError, PartialError, UsageError, UserError, throwIfAborted } from '../errors.js';
 import { formatZxid } from '../core/zxid.js';
 import {
-  isRedactedAcl,
   mapPath,
   OPEN_ACL,
   planRestore,
@@ -23,12 +22,13 @@ import {
   type TargetNode,
 } from '../core/restore-plan.js';
 import { multiOpBytes, openSession, requestBytes, ZK_ERROR, ZkOpError, zkErrorName, type ZkOp, type ZkSession } from '../zk/client.js';
-import { isSystemPath, walkLiveTree } from '../zk/live-tree.js';
+import { walkLiveTree } from '../zk/live-tree.js';
+import { hasRedactedDigest, isSystemPath } from '../core/znode-path.js';
 import type { AclEntry } from '../core/node-record.js';
 import { openRepository } from '../repository/repository.js';
 import { sourceNodes, unknownSubtrees } from './backup-tree.js';
 import { partialWarning, resolveSource, treeAtPoint } from './restore-offline.js';
-import { validateZnodePath } from './export.js';
+import { validateZnodePath } from '../core/znode-path.js';
 
 export interface LogicalRestoreOptions {
   /** Backup id, ID@ZXID or latest; or none with toZxid/toTime (physical backups). */
@@ -142,9 +142,9 @@ async function applyBatched(
   const worker = async () => {
     while (next < batches.length) {
       throwIfAborted(signal);
-      const batch = batches[next++]!;
+      const batch = batches[next++];
       try {
-        if (batch.length === 1 && requestBytes(batch[0]!, session.chroot) > maxBytes) throw new UserError('too large');
+        if (batch.length === 1 && requestBytes(batch[0], session.chroot) > maxBytes) throw new UserError('too large');
         await session.multi(batch);
         done += batch.length;
       } catch (err) {
@@ -367,7 +367,7 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
     let sessionGone = false;
     const aclWorker = async () => {
       while (nextAcl < plan.acls.length && !sessionGone) {
-        const a = plan.acls[nextAcl++]!;
+        const a = plan.acls[nextAcl++];
         if (underFailed(a.path)) continue;
         try {
           await session.setAcl(a.path, a.acl, -1);
@@ -408,14 +408,14 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
     };
     if (failed.length > 0) {
       throw Object.assign(
-        new PartialError(`restore finished, but ${failed.length} change(s) failed (first: ${failed[0]!.path}: ${failed[0]!.error})`, {
+        new PartialError(`restore finished, but ${failed.length} change(s) failed (first: ${failed[0].path}: ${failed[0].error})`, {
           hint: `the result lists every failure; fix the cause (often --auth) and run again with --mode ${mode === 'create' ? 'overwrite' : mode}`,
         }),
         { result },
       );
     }
     if (plan.aclsNotRestored.length > 0) {
-      const first = plan.aclsNotRestored[0]!;
+      const first = plan.aclsNotRestored[0];
       throw Object.assign(
         new PartialError(
           `restore finished, but ${plan.aclsNotRestored.length} node(s) could not get their ACL as the backup has it (first: ${first.path}: ${first.reason})`,
@@ -537,7 +537,7 @@ async function verifyRestored(
       // An ACL that could not be restored as it was is reported already. A digest ACL reads back
       // redacted ('user:x') when the restorer lacks ADMIN on the node.
       const { acl, missing } = restorableAcl(node.acl, digestIds);
-      if (missing.length === 0 && !sameAcl(got.acl, acl) && !isRedactedAcl(got.acl)) fields.push('acl');
+      if (missing.length === 0 && !sameAcl(got.acl, acl) && !hasRedactedDigest(got.acl)) fields.push('acl');
       if (fields.length > 0) mismatches.push({ path: got.path, fields });
     });
   }

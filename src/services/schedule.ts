@@ -5,11 +5,12 @@
 import { resolve as resolvePath } from 'node:path';
 import { Cron } from 'croner';
 import { CancelledError, EXIT_CODES, UsageError, ZkvaultError } from '../errors.js';
-import { chainLinkOf, describePolicy, type ChainLink, type RetentionPolicy } from '../core/retention.js';
+import { chainLinkOf, type ChainLink } from '../core/chain.js';
+import { describePolicy, type RetentionPolicy } from '../core/retention.js';
 import { openRepository } from '../repository/repository.js';
 import { redactLocation } from '../storage/location.js';
 import { backupLogical, type BackupResult } from './backup.js';
-import { validateZnodePath } from './export.js';
+import { validateZnodePath } from '../core/znode-path.js';
 import { backupPhysical } from './physical-backup.js';
 import { pruneRepository } from './prune.js';
 
@@ -212,7 +213,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleSummary> 
           warn,
         });
         const repo = await openRepository(o.repo, { signal, warn });
-        chain = chainLinkOf(await repo.resolve(result.id));
+        chain = chainLinkOf("physical", (await repo.resolve(result.id)).extra);
       }
       emit({
         event: 'backup',
@@ -365,7 +366,7 @@ async function physicalMode(
   const dataDir = resolvePath(b.dataDir);
   const mine = (await repo.list()).filter((m) => m.kind === 'physical' && m.source.dataDir === dataDir);
   const newest = mine[mine.length - 1];
-  const link = newest ? chainLinkOf(newest) : null;
+  const link = newest ? chainLinkOf(newest.kind, newest.extra) : null;
   if (!link) return 'full';
   return link.depth + 1 < b.fullEvery ? 'incremental' : 'full';
 }

@@ -229,7 +229,7 @@ export function parseLocation(location: string): RepositoryLocation {
     const dir = path.resolve(location);
     return { scheme: 'file', path: dir, redacted: dir };
   }
-  const scheme = m[1]!.toLowerCase();
+  const scheme = m[1].toLowerCase();
   const backend = Object.hasOwn(BACKENDS, scheme) ? BACKENDS[scheme] : undefined;
   if (!backend) {
     throw new UsageError(`unsupported repository location "${redactLocation(location)}" (scheme ${scheme}://)`, {
@@ -251,7 +251,7 @@ export function parseLocation(location: string): RepositoryLocation {
 /** Parses a location and opens its Storage. */
 export async function openStorage(location: string | RepositoryLocation, opts: OpenStorageOptions = {}): Promise<Storage> {
   const parsed = typeof location === 'string' ? parseLocation(location) : location;
-  return BACKENDS[parsed.scheme]!.open(parsed, opts);
+  return BACKENDS[parsed.scheme].open(parsed, opts);
 }
 
 /**

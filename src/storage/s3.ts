@@ -14,7 +14,6 @@ import {
   PutObjectCommand,
   S3Client,
   type PutObjectCommandInput,
-  type ServerSideEncryption,
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -284,7 +283,7 @@ export class S3Storage implements Storage {
   /** Parameters every new object gets: encryption, and for streamed objects the storage class. */
   private writeParams(streamed: boolean): Partial<PutObjectCommandInput> {
     const p: Partial<PutObjectCommandInput> = {};
-    if (this.opts.sse) p.ServerSideEncryption = this.opts.sse as ServerSideEncryption;
+    if (this.opts.sse) p.ServerSideEncryption = this.opts.sse;
     if (this.opts.sseKmsKeyId) p.SSEKMSKeyId = this.opts.sseKmsKeyId;
     if (streamed && this.opts.storageClass) p.StorageClass = this.opts.storageClass as StorageClass;
     return p;

@@ -35,6 +35,8 @@ import net from 'node:net';
 import zookeeper from 'node-zookeeper-client';
 
 import type { AclEntry, NodeStat } from '../core/node-record.js';
+import { parseConnectString } from '../core/connect-string.js';
+import { znodePathProblem } from '../core/znode-path.js';
 import { AuthError, CancelledError, ConnectionError, InternalError, UsageError, UserError, ZkvaultError } from '../errors.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -235,53 +237,8 @@ export class RequestTooLargeError extends ZkvaultError {
 /** ZooKeeper's default jute.maxbuffer: the largest request packet a server accepts. */
 export const DEFAULT_MAX_REQUEST_BYTES = 0xfffff;
 
-// ---------------------------------------------------------------------------------------------------
-// Connect strings
-
-/**
- * Splits `h1:2181,h2/app` into hosts (with the default port 2181 filled in) and the chroot ('' for
- * none), as node-zookeeper-client reads it: the chroot starts at the first '/'; a lone trailing '/' is
- * no chroot.
- */
-export function parseConnectString(s: string): { hosts: string[]; chroot: string } {
-  const text = s.trim();
-  if (text === '') throw new UsageError('the ZooKeeper connect string is empty', { hint: 'e.g. --zk 127.0.0.1:2181' });
-  const slash = text.indexOf('/');
-  const hostPart = slash === -1 ? text : text.slice(0, slash);
-  let chroot = slash === -1 || slash === text.length - 1 ? '' : text.slice(slash);
-  if (chroot !== '') {
-    const problem = pathProblem(chroot);
-    if (problem !== undefined) throw new UsageError(`connect string "${s}": chroot ${problem}`);
-    chroot = chroot.replace(/\/$/, '');
-  }
-  const hosts = hostPart
-    .split(',')
-    .map((h) => h.trim())
-    .filter((h) => h !== '')
-    .map((h) => {
-      if (h.startsWith('[') || (h.match(/:/g) ?? []).length > 1)
-        throw new UsageError(`connect string "${s}": IPv6 address "${h}" is not supported`, {
-          hint: 'the ZooKeeper client zkvault uses cannot connect to IPv6 literals; use a host name',
-        });
-      const [host, port] = h.split(':');
-      if (port !== undefined && !/^[0-9]{1,5}$/.test(port)) throw new UsageError(`connect string "${s}": "${h}" has no valid port`);
-      return `${host}:${port ?? '2181'}`;
-    });
-  if (hosts.length === 0) throw new UsageError(`connect string "${s}" names no server`, { hint: 'e.g. --zk 127.0.0.1:2181' });
-  return { hosts, chroot };
-}
-
-function pathProblem(path: string): string | undefined {
-  if (path === '' || path[0] !== '/') return `"${path}" must start with /`;
-  if (path.length > 1 && path.endsWith('/')) return `"${path}" must not end with /`;
-  if (path.includes('//')) return `"${path}" has an empty node name`;
-  if (/\/\.\.?(\/|$)/.test(path)) return `"${path}" has a relative part (. or ..)`;
-  if (path.includes('\u0000')) return `"${path}" contains a NUL character`;
-  return undefined;
-}
-
 function checkPath(path: string): void {
-  const problem = pathProblem(path);
+  const problem = znodePathProblem(path);
   if (problem !== undefined) throw new UsageError(`invalid znode path: ${problem}`);
 }
 
@@ -354,7 +311,7 @@ interface RawClient {
 
 const require = createRequire(import.meta.url);
 const jute = require('node-zookeeper-client/lib/jute') as JuteModule;
-const OP = jute.OP_CODES as Record<string, number>;
+const OP = jute.OP_CODES;
 const CM_STATES = { CONNECTED: 2, CLOSING: -1, CLOSED: -2 } as const;
 
 // Unknown error codes must not throw inside the client's socket handler (see the top of this file).
@@ -465,9 +422,9 @@ function asBuffer(data: Uint8Array | null): Buffer | undefined {
 
 function aclRecords(acl: readonly AclEntry[]): JuteRecord[] {
   return acl.map((a) => {
-    const id = new jute.data.Id!();
+    const id = new jute.data.Id();
     Object.assign(id, { scheme: a.scheme, id: a.id });
-    const entry = new jute.data.ACL!();
+    const entry = new jute.data.ACL();
     Object.assign(entry, { perms: a.perms, id });
     return entry;
   });
@@ -781,27 +738,27 @@ class ClientSession implements ZkSession {
   }
 
   async getData(path: string): Promise<{ data: Uint8Array | null; stat: ZkStat } | null> {
-    const r = await this.read('getData', path, OP.GET_DATA!, record('protocol', 'GetDataRequest', { path, watch: false }));
+    const r = await this.read('getData', path, OP.GET_DATA, record('protocol', 'GetDataRequest', { path, watch: false }));
     if (r === null) return null;
     const data = r.payload.data as Buffer | undefined;
     return { data: data ?? null, stat: toStat(r.payload.stat) };
   }
 
   async getChildren(path: string): Promise<{ children: string[]; stat: ZkStat } | null> {
-    const r = await this.read('getChildren', path, OP.GET_CHILDREN2!, record('protocol', 'GetChildren2Request', { path, watch: false }));
+    const r = await this.read('getChildren', path, OP.GET_CHILDREN2, record('protocol', 'GetChildren2Request', { path, watch: false }));
     if (r === null) return null;
     return { children: (r.payload.children as string[] | undefined) ?? [], stat: toStat(r.payload.stat) };
   }
 
   async getAcl(path: string): Promise<{ acl: AclEntry[]; stat: ZkStat } | null> {
-    const r = await this.read('getAcl', path, OP.GET_ACL!, record('protocol', 'GetACLRequest', { path }));
+    const r = await this.read('getAcl', path, OP.GET_ACL, record('protocol', 'GetACLRequest', { path }));
     if (r === null) return null;
     const acl = ((r.payload.acl as JuteAcl[] | undefined) ?? []).map((a) => ({ perms: a.perms, scheme: a.id.scheme, id: a.id.id }));
     return { acl, stat: toStat(r.payload.stat) };
   }
 
   async exists(path: string): Promise<ZkStat | null> {
-    const r = await this.read('exists', path, OP.EXISTS!, record('protocol', 'ExistsRequest', { path, watch: false }));
+    const r = await this.read('exists', path, OP.EXISTS, record('protocol', 'ExistsRequest', { path, watch: false }));
     return r === null ? null : toStat(r.payload.stat);
   }
 
@@ -821,10 +778,10 @@ class ClientSession implements ZkSession {
     if (mode === 'ttl' || mode === 'ttl_sequential') {
       if (options.ttlMs === undefined || BigInt(options.ttlMs) <= 0n) throw new UsageError(`${path}: a TTL node needs a positive ttlMs`);
       payload = withTtl(record('protocol', 'CreateRequest', fields), BigInt(options.ttlMs));
-      hdr = header(OP.CREATE!, OPCODE_CREATE_TTL);
+      hdr = header(OP.CREATE, OPCODE_CREATE_TTL);
     } else {
       payload = record('protocol', 'CreateRequest', fields);
-      hdr = header(OP.CREATE!, mode === 'container' ? OPCODE_CREATE_CONTAINER : OP.CREATE!);
+      hdr = header(OP.CREATE, mode === 'container' ? OPCODE_CREATE_CONTAINER : OP.CREATE);
     }
     const r = await this.send('create', path, hdr, payload);
     return r.payload.path as string;
@@ -835,7 +792,7 @@ class ClientSession implements ZkSession {
     const r = await this.send(
       'setData',
       path,
-      header(OP.SET_DATA!),
+      header(OP.SET_DATA),
       record('protocol', 'SetDataRequest', { path, data: asBuffer(data), version }),
     );
     return toStat(r.payload.stat);
@@ -846,7 +803,7 @@ class ClientSession implements ZkSession {
     const r = await this.send(
       'setAcl',
       path,
-      header(OP.SET_ACL!),
+      header(OP.SET_ACL),
       record('protocol', 'SetACLRequest', { path, acl: aclRecords(acl), version }),
     );
     return toStat(r.payload.stat);
@@ -854,13 +811,13 @@ class ClientSession implements ZkSession {
 
   async delete(path: string, version = -1): Promise<void> {
     checkPath(path);
-    await this.send('delete', path, header(OP.DELETE!), record('protocol', 'DeleteRequest', { path, version }));
+    await this.send('delete', path, header(OP.DELETE), record('protocol', 'DeleteRequest', { path, version }));
   }
 
   async sync(path: string): Promise<void> {
     checkPath(path);
     // SyncRequest is a lone path, the same layout as CreateResponse; its reply (the path) is ignored.
-    await this.send('sync', path, header(OP.DELETE!, OP.SYNC!), record('protocol', 'CreateResponse', { path }));
+    await this.send('sync', path, header(OP.DELETE, OP.SYNC), record('protocol', 'CreateResponse', { path }));
   }
 
   async multi(ops: ZkOp[]): Promise<ZkOpResult[]> {
@@ -884,10 +841,10 @@ class ClientSession implements ZkSession {
           throw new UsageError(`unknown multi op ${JSON.stringify((o as { type: unknown }).type)}`);
       }
     });
-    const where = ops[0]!.path;
+    const where = ops[0].path;
     let response: JuteResponse;
     try {
-      response = await this.send('multi', where, header(OP.MULTI!), new jute.TransactionRequest(txOps));
+      response = await this.send('multi', where, header(OP.MULTI), new jute.TransactionRequest(txOps));
     } catch (error) {
       if (error instanceof ZkOpError) throw new ZkOpError(error.code, 'multi', '', { cause: error.cause });
       throw error;
@@ -903,7 +860,7 @@ class ClientSession implements ZkSession {
     const failed = results.findIndex((r) => r.type === 'error' && r.code !== 0);
     if (failed !== -1) {
       const code = (results[failed] as { code: number }).code;
-      throw this.mapError({ code }, 'multi', ops[failed]!.path, { index: failed, results });
+      throw this.mapError({ code }, 'multi', ops[failed].path, { index: failed, results });
     }
     return results;
   }
@@ -937,7 +894,7 @@ export function fourLetterWord(
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(hostPort) ?? /^([^:/,]+):(\d{1,5})$/.exec(hostPort);
   if (!m) throw new UsageError(`"${hostPort}" is not HOST:PORT`);
   const hostText = hostPort;
-  const host = m[1]!;
+  const host = m[1];
   const port = Number(m[2]);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   return new Promise<string>((resolve, reject) => {
@@ -984,7 +941,7 @@ export function fourLetterWord(
 export function parseSrvrZxid(text: string): bigint {
   const m = /^Zxid:\s*(0x[0-9a-fA-F]+)\s*$/m.exec(text);
   if (!m) throw new UserError('the ZooKeeper server did not report its zxid (no "Zxid:" line in its srvr answer)');
-  return BigInt.asIntN(64, BigInt(m[1]!));
+  return BigInt.asIntN(64, BigInt(m[1]));
 }
 
 /** The last zxid one server (`host:port`) has applied, from its `srvr` answer. */

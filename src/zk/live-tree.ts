@@ -3,6 +3,7 @@
 //
 // Container and TTL nodes come back typed persistent: the server reports their ephemeralOwner as 0 to
 // clients (see src/zk/client.ts). Only snapshot and log files keep those types.
+import { SYSTEM_SUBTREE } from '../core/znode-path.js';
 import { comparePaths, type NodeRecord } from '../core/node-record.js';
 import { throwIfAborted, UserError } from '../errors.js';
 import { ZK_ERROR, ZkOpError, type ZkSession } from './client.js';
@@ -20,13 +21,6 @@ export interface ReadLiveTreeOptions {
   onUnreadable?: (path: string, error: ZkOpError) => void;
 }
 
-/** The server's own subtree, never backed up; reachable only from a session without a chroot. */
-export const SYSTEM_SUBTREE = '/zookeeper';
-
-/** `/zookeeper` or a path under it: the server's own subtree (config, quota), never backed up or restored. */
-export function isSystemPath(path: string): boolean {
-  return path === SYSTEM_SUBTREE || path.startsWith(SYSTEM_SUBTREE + '/');
-}
 
 /** How often one node is re-read when its ACL changed between reading its data and its ACL. */
 const MAX_READ_ATTEMPTS = 5;

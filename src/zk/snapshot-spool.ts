@@ -11,6 +11,7 @@ import { recordDigest } from '../core/digest.js';
 import { nodeTypeOf, storedCversion, type AclEntry, type NodeRecord, type NodeStat } from '../core/node-record.js';
 import type { NodeCounts } from '../repository/types.js';
 import { treeKey } from '../core/tree.js';
+import { isSystemPath } from '../core/znode-path.js';
 
 const FLUSH_AT = 1 << 20;
 const MOD64 = 1n << 64n;
@@ -66,7 +67,7 @@ export class SnapshotSpool {
   add(rec: NodeRecord, numChildren: number): void {
     const key = treeKey(rec.path);
     if (key === '') this.sawRoot = true;
-    if (key === '/zookeeper' || key.startsWith('/zookeeper/')) this.sawSystemNode = true;
+    if (isSystemPath(key)) this.sawSystemNode = true;
     const stored: NodeStat = { ...rec.stat, cversion: storedCversion(rec.stat.cversion, numChildren) };
     this.encodeInto(this.w, key, rec.data, this.indexOf(rec.acl), stored);
     this.count++;

@@ -30,7 +30,7 @@ after(async () => {
 });
 
 const diffJson = (args: string[], expectCode: number) => diffJsonIn(repo, args, expectCode);
-const at = (step: string) => `${id}@${formatZxid(z[step]!)}`;
+const at = (step: string) => `${id}@${formatZxid(z[step])}`;
 
 before(async () => {
   repo = join(await makeTempDir('zkvault-e2e-diff-physical-'), 'repo');
@@ -72,8 +72,8 @@ before(async () => {
 });
 
 test('the physical backup covers every recorded zxid', () => {
-  assert.ok(BigInt(range.from) <= z.base!, `${range.from} ≤ base ${formatZxid(z.base!)}`);
-  assert.ok(BigInt(range.to) >= z.ephemeral!, `${range.to} ≥ ${formatZxid(z.ephemeral!)}`);
+  assert.ok(BigInt(range.from) <= z.base, `${range.from} ≤ base ${formatZxid(z.base)}`);
+  assert.ok(BigInt(range.to) >= z.ephemeral, `${range.to} ≥ ${formatZxid(z.ephemeral)}`);
 });
 
 test('ID@Z1 ID@Z2 lists exactly the changes made between the two zxids', () => {
@@ -92,7 +92,7 @@ test('ID@Z1 ID@Z2 lists exactly the changes made between the two zxids', () => {
   assert.deepEqual(diffJson([at('removed'), at('acl')], 5).changes, [{ path: '/p/acl', change: 'modified', fields: ['acl'] }]);
   assert.deepEqual(diffJson([at('acl'), at('container')], 5).changes, [{ path: '/p/conv', change: 'modified', fields: ['type'] }]);
   // Between the delete and the re-create of /p/conv it does not exist at all.
-  assert.deepEqual(diffJson([at('acl'), `${id}@${formatZxid(z.container! - 1n)}`], 5).changes, [
+  assert.deepEqual(diffJson([at('acl'), `${id}@${formatZxid(z.container - 1n)}`], 5).changes, [
     { path: '/p/conv', change: 'removed', fields: [] },
   ]);
   // --stat on one setData names exactly what a setData moves.
@@ -103,13 +103,13 @@ test('ID@Z1 ID@Z2 lists exactly the changes made between the two zxids', () => {
   assert.deepEqual(diffJson([at('data'), at('data'), '--stat'], 0).changes, []);
   assert.deepEqual(diffJson([`${id}@${range.to}`, id, '--stat'], 0).changes, []);
   // `latest` takes @ZXID too.
-  assert.deepEqual(diffJson([`latest@${formatZxid(z.base!)}`, at('base')], 0).changes, []);
+  assert.deepEqual(diffJson([`latest@${formatZxid(z.base)}`, at('base')], 0).changes, []);
 });
 
 test('the human output shows a physical type change as it is stored: persistent → container', () => {
   const r = runCli(['diff', at('acl'), at('container'), '--repo', repo]);
   assert.equal(r.code, 5, r.stderr);
-  assert.match(r.stdout, new RegExp(`A {2}${id}@${formatZxid(z.acl!)} {2}backup ${id} \\(physical\\) at ${formatZxid(z.acl!)}`));
+  assert.match(r.stdout, new RegExp(`A {2}${id}@${formatZxid(z.acl)} {2}backup ${id} \\(physical\\) at ${formatZxid(z.acl)}`));
   assert.match(r.stdout, /~ \/p\/conv {2}\[type\]\n {6}type: persistent → container/);
   assert.doesNotMatch(r.stdout, /note:/, 'both sides are physical: no client view');
 });

@@ -123,20 +123,20 @@ test('bad arguments: not a data dir, missing dir, bad zxid, zxid out of range â†
 
 test('a flipped byte in a snapshot is an integrity failure (exit 4) naming file and offset', () => {
   const c = copy('flip-snap');
-  const newest = join(c.v2, c.snaps[c.snaps.length - 1]!);
+  const newest = join(c.v2, c.snaps[c.snaps.length - 1]);
   const buf = readFileSync(newest);
   buf[Math.floor(buf.length / 2)] ^= 0x01;
   writeFileSync(newest, buf);
   const r = runCli(['export', '--data-dir', c.dir]);
   assert.equal(r.code, 4, r.stderr);
-  assert.ok(r.stderr.includes(c.snaps[c.snaps.length - 1]!));
+  assert.ok(r.stderr.includes(c.snaps[c.snaps.length - 1]));
   assert.match(r.stderr, /at byte \d+|malformed|checksum/);
   assert.equal(r.stdout, '', 'nothing printed from a damaged snapshot');
 });
 
 test('a snapshot cut short is passed over for an older one, as ZooKeeper does; a wrong magic is an integrity failure', () => {
   const t = copy('trunc-snap');
-  const name = t.snaps[t.snaps.length - 1]!;
+  const name = t.snaps[t.snaps.length - 1];
   const newest = join(t.v2, name);
   truncateSync(newest, Math.floor(readFileSync(newest).length * 0.6));
   let r = runCli(['export', '--data-dir', t.dir]);
@@ -145,7 +145,7 @@ test('a snapshot cut short is passed over for an older one, as ZooKeeper does; a
   assert.doesNotMatch(r.stderr, new RegExp(`\\(${name.replace('.', '\\.')} \\+`), 'the export names the older base');
   assert.equal(r.stdout, runCli(['export', '--data-dir', pristine]).stdout, 'the same tree, from the older snapshot and the logs');
   const m = copy('magic-snap');
-  const f = join(m.v2, m.snaps[m.snaps.length - 1]!);
+  const f = join(m.v2, m.snaps[m.snaps.length - 1]);
   const buf = readFileSync(f);
   buf.write('ZKLG', 0);
   writeFileSync(f, buf);
@@ -156,18 +156,18 @@ test('a snapshot cut short is passed over for an older one, as ZooKeeper does; a
 
 test('log damage: a flipped payload byte is a checksum failure, a bad length is malformed', () => {
   const c = copy('flip-log');
-  const last = join(c.v2, c.logs[c.logs.length - 1]!);
+  const last = join(c.v2, c.logs[c.logs.length - 1]);
   const buf = readFileSync(last);
   const recs = [...iterateTxnLog(buf, 'x')];
   assert.ok(recs.length > 0);
-  const rec = recs[recs.length - 1]!;
+  const rec = recs[recs.length - 1];
   buf[rec.offset + 12 + 10] ^= 0x40; // inside the txn header of the last record
   writeFileSync(last, buf);
   let r = runCli(['export', '--data-dir', c.dir]);
   assert.equal(r.code, 4, r.stderr);
-  assert.match(r.stderr, new RegExp(`${c.logs[c.logs.length - 1]!.replace('.', '\\.')} at byte ${rec.offset}: checksum mismatch`));
+  assert.match(r.stderr, new RegExp(`${c.logs[c.logs.length - 1].replace('.', '\\.')} at byte ${rec.offset}: checksum mismatch`));
   const l = copy('len-log');
-  const last2 = join(l.v2, l.logs[l.logs.length - 1]!);
+  const last2 = join(l.v2, l.logs[l.logs.length - 1]);
   const buf2 = readFileSync(last2);
   buf2.writeInt32BE(0x7ffffff0, 16 + 8);
   writeFileSync(last2, buf2);
@@ -178,14 +178,14 @@ test('log damage: a flipped payload byte is a checksum failure, a bad length is 
 
 test('a torn tail on the live log is where reading stops: a warning, and the state before it', () => {
   const c = copy('torn-log');
-  const last = join(c.v2, c.logs[c.logs.length - 1]!);
+  const last = join(c.v2, c.logs[c.logs.length - 1]);
   const buf = readFileSync(last);
   const recs = [...iterateTxnLog(buf, 'x')];
-  const lastRec = recs[recs.length - 1]!;
+  const lastRec = recs[recs.length - 1];
   writeFileSync(last, buf.subarray(0, lastRec.end - 5));
   const r = runCli(['export', '--data-dir', c.dir]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /file ends inside a record .* reading stops there/);
-  const zxid = recs.length > 1 ? recs[recs.length - 2]!.txn.header.zxid : null;
+  const zxid = recs.length > 1 ? recs[recs.length - 2].txn.header.zxid : null;
   if (zxid !== null) assert.match(r.stderr, new RegExp(`at 0x${zxid.toString(16)} `));
 });

@@ -225,7 +225,7 @@ test('overwrite and mirror leave exactly the backed-up tree', async () => {
     app.some((n) => n.path === '/app/extra'),
     'overwrite keeps extras',
   );
-  assert.equal(Buffer.from(app[0]!.data!).toString(), 'app');
+  assert.equal(Buffer.from(app[0].data!).toString(), 'app');
   const mirror = runCli([
     'restore',
     backupId,

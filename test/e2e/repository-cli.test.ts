@@ -91,16 +91,16 @@ test('list (ZKVAULT_REPO): a table with a PARTIAL marker', () => {
   const r = runCli(['list'], { env: { ZKVAULT_REPO: repoDir } });
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
-  assert.match(lines[0]!, /^ID\s+KIND\s+CREATED \(UTC\)\s+ZXID\s+NODES\s+SIZE$/);
+  assert.match(lines[0], /^ID\s+KIND\s+CREATED \(UTC\)\s+ZXID\s+NODES\s+SIZE$/);
   assert.match(
-    lines[1]!,
+    lines[1],
     new RegExp(
       `^${logical.id}\\s+logical\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ\\s+0x100000005\\.\\.0x100000007\\s+42\\s+\\S+ KiB\\s+PARTIAL$`,
     ),
   );
-  assert.match(lines[2]!, new RegExp(`^${physical.id}\\s+physical\\s+.*0x200000000\\.\\.0x20000001f\\s+7\\s+`));
-  assert.doesNotMatch(lines[2]!, /PARTIAL/);
-  assert.match(lines[3]!, /^2 backups, /);
+  assert.match(lines[2], new RegExp(`^${physical.id}\\s+physical\\s+.*0x200000000\\.\\.0x20000001f\\s+7\\s+`));
+  assert.doesNotMatch(lines[2], /PARTIAL/);
+  assert.match(lines[3], /^2 backups, /);
 });
 
 test('a yes/no flag reads its ZKVAULT_ variable as yes/no: 0 and false leave it off, a wrong word is a usage error', () => {
@@ -149,7 +149,7 @@ test('inspect by unique prefix: human sections', () => {
   assert.match(out, /consistency\s+fuzzy: the tree changed during the walk \(2 nodes changed\)/);
   assert.match(out, /persistent\s+39/);
   assert.match(out, /ttl\s+1/);
-  assert.match(out, new RegExp(`snapshot\\.100000007\\s+snapshot\\s+0x100000007\\s+39 KiB\\s+${logical.members[0]!.sha256}`));
+  assert.match(out, new RegExp(`snapshot\\.100000007\\s+snapshot\\s+0x100000007\\s+39 KiB\\s+${logical.members[0].sha256}`));
   assert.match(out, /\/app\/secret: NoAuth/);
   assert.match(out, new RegExp(`archive\\s+archives/${logical.id}\\.tar, .* sha256 ${logical.archive!.sha256}`));
 });

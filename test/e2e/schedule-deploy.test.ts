@@ -144,7 +144,7 @@ test('docker-compose: `docker-compose config` accepts it; the schedule services 
 function splitExec(line: string): string[] {
   const words: string[] = [];
   const re = /"([^"]*)"|(\S+)/g;
-  for (let m = re.exec(line); m; m = re.exec(line)) words.push(m[1] ?? m[2]!);
+  for (let m = re.exec(line); m; m = re.exec(line)) words.push(m[1] ?? m[2]);
   return words;
 }
 
@@ -195,10 +195,10 @@ test('systemd: the units pass systemd-analyze verify; their ExecStart lines run 
   for (const words of execs) runExample('zkvault-backup.service', words.slice(1), env);
   assert.deepEqual(listKinds(join(work, 'repo')), ['logical']);
   const [schedule] = unitValues(readFileSync(join(dir, 'zkvault-schedule.service'), 'utf8'), 'ExecStart').map(splitExec);
-  assert.equal(schedule![1], 'schedule');
+  assert.equal(schedule[1], 'schedule');
   runExample(
     'zkvault-schedule.service',
-    [...schedule!.slice(1), '--cron', '* * * * * *', '--max-runs', '1', '--data-dir', server.dataDir],
+    [...schedule.slice(1), '--cron', '* * * * * *', '--max-runs', '1', '--data-dir', server.dataDir],
     {
       ...env,
       ZKVAULT_REPO: join(work, 'physical'),

@@ -37,7 +37,7 @@ after(async () => {
 
 /** Starts `zkvault schedule … --log-format json --json`; `onEvent` sees each event as it comes. */
 function startSchedule(args: string[], onEvent: (e: Event) => void = () => {}): Daemon {
-  const child = spawnCli(['schedule', ...args, '--log-format', 'json', '--json']) as ChildProcessWithoutNullStreams;
+  const child = spawnCli(['schedule', ...args, '--log-format', 'json', '--json']);
   daemons.add(child);
   const events: Event[] = [];
   const nonJson: string[] = [];
@@ -185,7 +185,7 @@ test('a schedule every 2 s: backups appear, prune keeps the last 2, and every ke
   );
   assert.deepEqual(
     prunes.flatMap((p) => p.removedIds),
-    [backups[0]!.id, backups[1]!.id],
+    [backups[0].id, backups[1].id],
   );
   assert.deepEqual(d.events.at(-1), {
     ...d.events.at(-1),
@@ -198,12 +198,12 @@ test('a schedule every 2 s: backups appear, prune keeps the last 2, and every ke
   });
 
   // The policy held: the last 2 backups, and nothing else in the repository.
-  assert.deepEqual(listIds(repo), [backups[2]!.id, backups[3]!.id]);
+  assert.deepEqual(listIds(repo), [backups[2].id, backups[3].id]);
   assertNoLeftovers(repo);
   verifyDeep(repo);
   for (const [i, b] of [
-    [2, backups[2]!],
-    [3, backups[3]!],
+    [2, backups[2]],
+    [3, backups[3]],
   ] as const) {
     const counter = await restoreIntoFresh(repo, b.id, async (s) => (await s.getData('/app/counter'))!.data);
     assert.equal(Buffer.from(counter!).toString(), String(i), `backup of run ${i + 1} restores counter ${i}`);
@@ -296,9 +296,9 @@ test("a failing run is logged, counted and retried at the next tick; --max-failu
       [2, 'backup', 13, 'connection', 2, 2],
     ],
   );
-  assert.match(failures[0]!.message, /cannot connect to ZooKeeper at 127\.0\.0\.1:1/);
-  assert.match(failures[0]!.next, /^\d{4}-/, 'the first failure names the next try');
-  assert.equal(failures[1]!.next, null, 'the last one does not: the daemon stops');
+  assert.match(failures[0].message, /cannot connect to ZooKeeper at 127\.0\.0\.1:1/);
+  assert.match(failures[0].next, /^\d{4}-/, 'the first failure names the next try');
+  assert.equal(failures[1].next, null, 'the last one does not: the daemon stops');
   assert.ok(failures.every((f) => f.level === 'error'));
   // A connect attempt outlasts the 1 s ticks: the ticks in between were skipped, each logged.
   const skips = d.events.filter((e) => e.event === 'skip');
@@ -357,9 +357,9 @@ test("a physical schedule with --full-every 2: full, incremental, full, incremen
     backups.map((b) => [b.kind, b.chain.depth, b.chain.parent]),
     [
       ['physical', 0, null],
-      ['physical', 1, backups[0]!.id],
+      ['physical', 1, backups[0].id],
       ['physical', 0, null],
-      ['physical', 1, backups[2]!.id],
+      ['physical', 1, backups[2].id],
     ],
   );
   // keep-last 1 after each run: the newest backup, and while it is an incremental, its base too.
@@ -369,11 +369,11 @@ test("a physical schedule with --full-every 2: full, incremental, full, incremen
     [
       [1, []],
       [2, []],
-      [1, [backups[0]!.id, backups[1]!.id]],
+      [1, [backups[0].id, backups[1].id]],
       [2, []],
     ],
   );
-  const [full2, inc2] = [backups[2]!, backups[3]!];
+  const [full2, inc2] = [backups[2], backups[3]];
   assert.deepEqual(listIds(repo), [full2.id, inc2.id]);
   assert.deepEqual(manifestOf(repo, inc2.id).extra.chain, { base: full2.id, parent: full2.id, depth: 1 });
 

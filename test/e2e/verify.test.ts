@@ -140,7 +140,7 @@ test('--deep catches changed content whose hashes and manifests were all rewritt
   const m = sidecar(repo, id);
   const snap = m.members.find((x) => x.role === 'snapshot')!;
   const archive = readFileSync(join(repo, 'archives', `${id}.tar`));
-  const bytes = Buffer.from(archive.subarray(snap.offset!, snap.offset! + snap.size));
+  const bytes = Buffer.from(archive.subarray(snap.offset, snap.offset! + snap.size));
   const at = bytes.indexOf(Buffer.from('value 42'));
   assert.ok(at > 0);
   bytes.write('VALUE 42', at); // same length: only the content (and so the seal) disagrees
@@ -151,7 +151,7 @@ test('--deep catches changed content whose hashes and manifests were all rewritt
   let inner: BackupManifest | undefined;
   const packer = new ArchivePacker([{ name: snap.name, path: join(staging, snap.name) }], (entries) => {
     const { archive: _a, ...rest } = m;
-    inner = { ...rest, members: m.members.map((x) => (x.name === snap.name ? { ...x, sha256: sha, offset: entries[0]!.offset } : x)) };
+    inner = { ...rest, members: m.members.map((x) => (x.name === snap.name ? { ...x, sha256: sha, offset: entries[0].offset } : x)) };
     return Buffer.from(JSON.stringify(inner, null, 2) + '\n');
   });
   const chunks: Buffer[] = [];

@@ -48,7 +48,7 @@ function loadIfComplete(member: ZkEnsemble['servers'][number], name: string) {
     return loadSnapshotTree(decompress(readFileSync(ref.path), ref.compression, ref.path), ref.name, ref.zxid);
   } catch (err) {
     assert.ok(err instanceof IntegrityError && err.problem === 'truncated', `${name} of member ${member.id}: ${(err as Error).message}`);
-    assert.equal(name, all[0]!.name, `only the newest snapshot of member ${member.id} may be cut short`);
+    assert.equal(name, all[0].name, `only the newest snapshot of member ${member.id} may be cut short`);
     const warnings: string[] = [];
     const r = exportDataDir({ dataDir: member.dataDir, warn: (m) => warnings.push(m) });
     assert.notEqual(r.snapshot, name);
@@ -137,8 +137,8 @@ test('export --to-zxid at each checkpoint equals the live tree captured there, o
 });
 
 test('the file-derived tree keeps node types the client API hides', () => {
-  const last = checkpoints[checkpoints.length - 1]!;
-  const leader = ensemble.servers[0]!;
+  const last = checkpoints[checkpoints.length - 1];
+  const leader = ensemble.servers[0];
   const r = runCli(['export', '--data-dir', leader.dataDir, '--to-zxid', formatZxid(last.zxid)]);
   assert.equal(r.code, 0, r.stderr);
   const lines = new Map<string, { type: string; stat: { ephemeralOwner: string } }>(
@@ -160,7 +160,7 @@ test('the file-derived tree keeps node types the client API hides', () => {
 });
 
 test("ZooKeeper's TxnLogToolkit counts the same txns in every log", async () => {
-  const leader = ensemble.servers[0]!;
+  const leader = ensemble.servers[0];
   for (const log of listDataDir(leader.dataDir).logs) {
     const ours = [...iterateTxnLog(readFileSync(log.path), log.path)].length;
     const res = await runJava('org.apache.zookeeper.server.persistence.TxnLogToolkit', [log.path]);

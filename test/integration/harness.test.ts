@@ -66,8 +66,8 @@ test('a 3-member ensemble elects exactly one leader', async () => {
       assert.equal((await readFile(path.join(s.dataDir, 'myid'), 'utf8')).trim(), String(s.id));
     }
     // A write through one member is visible through another once synced.
-    await zkCli(ensemble.servers[0]!.connectString, ['create /ens hello']);
-    const seen = await zkCli(ensemble.servers[2]!.connectString, ['sync /ens', 'get /ens']);
+    await zkCli(ensemble.servers[0].connectString, ['create /ens hello']);
+    const seen = await zkCli(ensemble.servers[2].connectString, ['sync /ens', 'get /ens']);
     assert.match(seen, /^hello$/m);
   } finally {
     await ensemble.destroy();
@@ -137,7 +137,7 @@ test('zkCli creates container and TTL nodes in one shell session', async () => {
     assert.equal(logs.length, 1);
     const dump = await runJava('org.apache.zookeeper.server.persistence.TxnLogToolkit', [
       '-d',
-      path.join(zk.dataLogDir, 'version-2', logs[0]!),
+      path.join(zk.dataLogDir, 'version-2', logs[0]),
     ]);
     assert.equal(dump.code, 0, dump.stderr);
     assert.match(dump.stdout, /createContainer \/cont,/);

@@ -102,11 +102,11 @@ async function outage(opts: {
     await s.close();
   }
   old.push(await writeAndCapture(leader.connectString, 'e1-a', 60));
-  await waitForZxid(victim, old[0]!.zxid + 1n); // and the checkpoint session's close
+  await waitForZxid(victim, old[0].zxid + 1n); // and the checkpoint session's close
   const before = backup(victim, repo, false).id;
   old.push(await writeAndCapture(leader.connectString, 'e1-b', 10));
-  await waitForZxid(victim, old[1]!.zxid + 1n);
-  for (const s of ensemble.servers) await waitForZxid(s, old[1]!.zxid + 1n);
+  await waitForZxid(victim, old[1].zxid + 1n);
+  for (const s of ensemble.servers) await waitForZxid(s, old[1].zxid + 1n);
 
   await victim.stop();
   const dropped = opts.drop ? appendDroppedTxn(victim, DROPPED_PATH) : null;
@@ -132,10 +132,10 @@ async function outage(opts: {
         : 'unknown';
   if (opts.order === 'trunc') fresh.push(await writeAndCapture(newLeader.connectString, 'e2-a', 30));
   fresh.push(await writeAndCapture(newLeader.connectString, 'e2-b', 10));
-  await waitForZxid(victim, fresh[fresh.length - 1]!.zxid + 1n);
+  await waitForZxid(victim, fresh[fresh.length - 1].zxid + 1n);
   const afterId = backup(victim, repo, true).id;
   fresh.push(await writeAndCapture(newLeader.connectString, 'e2-c', 10));
-  await waitForZxid(victim, fresh[fresh.length - 1]!.zxid + 1n);
+  await waitForZxid(victim, fresh[fresh.length - 1].zxid + 1n);
   const later = backup(victim, repo, true).id;
   return { ensemble, victim, repo, dropped, old, fresh, backups: { before, during, after: afterId, later }, rejoinedBy };
 }
@@ -231,7 +231,7 @@ async function assertNeverRestoresDropped(o: Outcome): Promise<void> {
     const { records } = await exportBackup({ ref: `${b.backup.id}@${formatZxid(cp.zxid)}`, repo: o.repo });
     assertSameTree(records, cp.tree, `checkpoint ${cp.label}`, { clientView: true });
   }
-  const latestCp = o.fresh[o.fresh.length - 1]!;
+  const latestCp = o.fresh[o.fresh.length - 1];
   const latest = await exportBackup({ ref: 'latest', repo: o.repo });
   assert.ok(latest.zxid >= latestCp.zxid, `latest restores ${formatZxid(latest.zxid)}`);
   // verify --deep names the dropped txn.
@@ -301,10 +301,10 @@ describe('a plain SNAP rejoin, nothing dropped', () => {
     const listed = list(o.repo);
     const after = listed.find((b) => b.id === o.backups.after)!;
     assert.equal(after.chain?.parent, null, 'a new chain after the rejoin');
-    assert.equal(zxidEpoch(BigInt(after.zxid.from)), zxidEpoch(o.fresh[0]!.zxid), 'from the snapshot the leader sent');
+    assert.equal(zxidEpoch(BigInt(after.zxid.from)), zxidEpoch(o.fresh[0].zxid), 'from the snapshot the leader sent');
     const later = listed.find((b) => b.id === o.backups.later)!;
     assert.equal(later.chain?.parent, o.backups.after, 'and incrementals continue it');
-    const cp = o.fresh[o.fresh.length - 1]!;
+    const cp = o.fresh[o.fresh.length - 1];
     const latest = await exportBackup({ ref: 'latest', repo: o.repo });
     // latest ends at the checkpoint session's close, one txn after the checkpoint.
     assert.equal(latest.zxid, cp.zxid + 1n);

@@ -37,7 +37,7 @@ async function waitFor(memberConnect: string, zxid: bigint): Promise<void> {
 }
 
 function physicalBackup(label: string, incremental: boolean) {
-  const member = ensemble.servers[0]!;
+  const member = ensemble.servers[0];
   const r = runCli(['backup', '--data-dir', member.dataDir, '--repo', repo, '--json', ...(incremental ? ['--incremental'] : [])]);
   assert.equal(r.code, 0, r.stderr);
   const json = JSON.parse(r.stdout);
@@ -56,7 +56,7 @@ before(async () => {
       // Back up member 1 once its own log holds the checkpoint: a full backup at the second
       // checkpoint, incrementals at the later ones.
       if (checkpoints.length >= 2) {
-        await waitFor(ensemble.servers[0]!.connectString, cp.zxid);
+        await waitFor(ensemble.servers[0].connectString, cp.zxid);
         physicalBackup(label, checkpoints.length > 2);
       }
     },
@@ -89,19 +89,19 @@ test('a full backup then incrementals form one chain; list shows each restorable
     backups.map((b) => b.id),
   );
   assert.ok(list.every((b) => b.kind === 'physical'));
-  assert.deepEqual(list[0]!.chain, { base: list[0]!.id, parent: null, depth: 0 });
+  assert.deepEqual(list[0].chain, { base: list[0].id, parent: null, depth: 0 });
   for (let i = 1; i < list.length; i++) {
-    assert.equal(list[i]!.zxid.from, list[0]!.zxid.from, 'incrementals restore from the same base');
-    assert.ok(BigInt(list[i]!.zxid.to) > BigInt(list[i - 1]!.zxid.to));
-    assert.deepEqual(list[i]!.chain, { base: list[0]!.id, parent: list[i - 1]!.id, depth: i });
+    assert.equal(list[i].zxid.from, list[0].zxid.from, 'incrementals restore from the same base');
+    assert.ok(BigInt(list[i].zxid.to) > BigInt(list[i - 1].zxid.to));
+    assert.deepEqual(list[i].chain, { base: list[0].id, parent: list[i - 1].id, depth: i });
   }
   const table = runCli(['list', '--repo', repo]).stdout.split('\n');
-  assert.match(table[2]!, new RegExp(`^${list[1]!.id} .* incremental of ${list[0]!.id}$`));
-  const inspect = runCli(['inspect', backups[backups.length - 1]!.id, '--repo', repo, '--json']);
+  assert.match(table[2], new RegExp(`^${list[1].id} .* incremental of ${list[0].id}$`));
+  const inspect = runCli(['inspect', backups[backups.length - 1].id, '--repo', repo, '--json']);
   assert.equal(inspect.code, 0, inspect.stderr);
   const m = JSON.parse(inspect.stdout);
-  assert.equal(m.extra.chain.parent, backups[backups.length - 2]!.id);
-  assert.equal(m.extra.chain.base, backups[0]!.id);
+  assert.equal(m.extra.chain.parent, backups[backups.length - 2].id);
+  assert.equal(m.extra.chain.base, backups[0].id);
 });
 
 test('restore --to-zxid of every covered checkpoint starts a real server serving that tree in every field', async () => {
@@ -129,7 +129,7 @@ test('restore --to-zxid of every covered checkpoint starts a real server serving
 });
 
 test('restore --to-time resolves to the last txn at or before that time', async () => {
-  const cp = checkpoints[checkpoints.length - 1]!;
+  const cp = checkpoints[checkpoints.length - 1];
   const out = join(work, 'by-time');
   const r = runCli(['restore', '--to-time', new Date(cp.time).toISOString(), '--data-dir', out, '--repo', repo, '--json']);
   assert.equal(r.code, 0, r.stderr);
@@ -140,7 +140,7 @@ test('restore --to-time resolves to the last txn at or before that time', async 
 });
 
 test('a whole 3-member ensemble started from restored dataDirs elects a leader and serves the tree from every member', async () => {
-  const cp = checkpoints[checkpoints.length - 1]!;
+  const cp = checkpoints[checkpoints.length - 1];
   const dirs = [1, 2, 3].map((i) => join(work, `ens-${i}`));
   for (const [i, d] of dirs.entries()) {
     const r = runCli(['restore', '--to-zxid', formatZxid(cp.zxid), '--data-dir', d, '--myid', String(i + 1), '--repo', repo]);
@@ -158,7 +158,7 @@ test('a whole 3-member ensemble started from restored dataDirs elects a leader a
 
 test("ZooKeeper as referee: TxnLogToolkit's chop of the original files plus a real server give zkvault's tree", async () => {
   await ensemble.stop();
-  const member = ensemble.servers[0]!;
+  const member = ensemble.servers[0];
   const src = dataDirSources(member.dataDir);
   // A checkpoint whose newest snapshot is already complete by then (ZooKeeper itself would load a
   // fuzzy one and replay from there, which is not the state at the checkpoint).
@@ -217,7 +217,7 @@ test("ZooKeeper as referee: TxnLogToolkit's chop of the original files plus a re
 /** A copy of member 1's (stopped) dataDir, by default with only its oldest snapshot, to shape histories. */
 function historyCopy(name: string, keepAllSnapshots = false): { dir: string; v2: string; logs: string[] } {
   const dir = join(work, name);
-  cpSync(ensemble.servers[0]!.dataDir, dir, { recursive: true });
+  cpSync(ensemble.servers[0].dataDir, dir, { recursive: true });
   const v2 = join(dir, 'version-2');
   const hex = (n: string) => BigInt('0x' + n.split('.')[1]);
   const snaps = readdirSync(v2)
@@ -234,13 +234,13 @@ test('a log missing in the middle: backup reports the gap and covers up to it; r
   await ensemble.stop();
   const h = historyCopy('gap');
   assert.ok(h.logs.length >= 3);
-  rmSync(join(h.v2, h.logs[1]!));
+  rmSync(join(h.v2, h.logs[1]));
   const gapRepo = join(work, 'gap-repo');
   const b = runCli(['backup', '--data-dir', h.dir, '--repo', gapRepo, '--json']);
   assert.equal(b.code, 0, b.stderr);
   assert.match(b.stderr, /txns 0x[0-9a-f]+\.\.0x[0-9a-f]+ are missing/);
   const out = JSON.parse(b.stdout);
-  const gapStart = BigInt('0x' + h.logs[1]!.slice(4));
+  const gapStart = BigInt('0x' + h.logs[1].slice(4));
   assert.equal(BigInt(out.zxid.to), gapStart - 1n, 'covers up to the hole');
   const inside = runCli(['restore', '--to-zxid', formatZxid(gapStart + 1n), '--data-dir', join(work, 'gap-in'), '--repo', gapRepo]);
   assert.equal(inside.code, 2);
@@ -260,7 +260,7 @@ test('an incremental whose logs were purged past the last backup restarts the ch
   // Autopurge ran: the logs holding the chain's last txn are gone (newer snapshots remain).
   const late = historyCopy('purge-late', true);
   for (const l of late.logs.slice(0, 2)) rmSync(join(late.v2, l));
-  const inc = runCli(['backup', '--data-dir', ensemble.servers[0]!.dataDir, '--repo', pRepo, '--incremental', '--json']);
+  const inc = runCli(['backup', '--data-dir', ensemble.servers[0].dataDir, '--repo', pRepo, '--incremental', '--json']);
   assert.equal(inc.code, 0, inc.stderr);
   assert.equal(JSON.parse(inc.stdout).unchanged, false);
   const incChain = JSON.parse(runCli(['inspect', JSON.parse(inc.stdout).id, '--repo', pRepo, '--json']).stdout).extra.chain;
@@ -285,17 +285,17 @@ test('an incremental reads from the log that holds its parent’s last txn, and 
   const later = historyCopy('scope-later', true);
   assert.ok(later.logs.length >= 5, `the workload left ${later.logs.length} logs`);
   // Damage in a log before the parent's last txn: the incremental has no business reading it.
-  const old = join(later.v2, later.logs[0]!);
+  const old = join(later.v2, later.logs[0]);
   const bytes = readFileSync(old);
   bytes.fill(0x5a, 40, 80);
   writeFileSync(old, bytes);
-  rmSync(join(later.v2, later.logs[3]!));
+  rmSync(join(later.v2, later.logs[3]));
   const inc = runCli(['backup', '--data-dir', later.dir, '--repo', sRepo, '--incremental', '--json']);
   assert.equal(inc.code, 0, inc.stderr);
-  assert.doesNotMatch(inc.stderr, new RegExp(later.logs[0]!.replace('.', '\\.')));
+  assert.doesNotMatch(inc.stderr, new RegExp(later.logs[0].replace('.', '\\.')));
   assert.match(inc.stderr, /txns 0x[0-9a-f]+\.\.0x[0-9a-f]+ are missing .*; the backup covers up to 0x[0-9a-f]+ only/);
   const out = JSON.parse(inc.stdout);
-  assert.equal(BigInt(out.zxid.to), BigInt('0x' + later.logs[3]!.slice(4)) - 1n, 'covers up to the hole');
+  assert.equal(BigInt(out.zxid.to), BigInt('0x' + later.logs[3].slice(4)) - 1n, 'covers up to the hole');
   const extra = JSON.parse(runCli(['inspect', out.id, '--repo', sRepo, '--json']).stdout).extra;
   assert.equal(extra.chain.parent, JSON.parse(full.stdout).id);
   assert.equal(extra.gaps.length, 1);
@@ -358,7 +358,7 @@ test('export ID@ZXID of a physical backup prints the checkpoint tree; restore ID
     '--zk',
     target.connectString,
     '--auth',
-    WORKLOAD_AUTH[0]!,
+    WORKLOAD_AUTH[0],
     '--repo',
     repo,
     '--json',

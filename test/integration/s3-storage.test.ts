@@ -106,8 +106,8 @@ test('without conditional writes, separate storages (as separate processes) raci
   // Equal-length bodies: s3rver writes a replaced object in place, and unequal lengths could interleave.
   const results = await Promise.all(retrying.map((s, i) => s.putIfAbsent('locks/backup.json', Buffer.from(`writer ${i}`))));
   assert.equal(results.filter(Boolean).length, 1, `winners: ${results.join(',')}`);
-  assert.match((await racers[0]!.getBuffer('locks/backup.json')).toString(), /^writer \d$/);
-  await emptyPrefix(racers[0]!);
+  assert.match((await racers[0].getBuffer('locks/backup.json')).toString(), /^writer \d$/);
+  await emptyPrefix(racers[0]);
   for (const s of racers) s.destroy();
 });
 

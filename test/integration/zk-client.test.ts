@@ -1,5 +1,6 @@
 // The ZooKeeper adapter, the live-tree walker and the test workload, against real ZooKeeper servers.
 import assert from 'node:assert/strict';
+import { parseConnectString } from '../../src/core/connect-string.js';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,7 +11,7 @@ import {
   DEFAULT_MAX_REQUEST_BYTES,
   fourLetterWord,
   openSession,
-  parseConnectString,
+
   RequestTooLargeError,
   requestBytes,
   serverZxid,
@@ -106,7 +107,7 @@ describe('ZooKeeper adapter against a standalone server', () => {
     await s.create('/ünïcödé', null, OPEN);
     await s.create('/ünïcödé/日本', new TextEncoder().encode('日本語'), OPEN);
     assert.deepEqual((await s.getChildren('/ünïcödé'))!.children, ['日本']);
-    assert.equal(new TextDecoder().decode((await s.getData('/ünïcödé/日本'))!.data!), '日本語');
+    assert.equal(new TextDecoder().decode((await s.getData('/ünïcödé/日本'))!.data), '日本語');
   });
 
   test('ACLs round trip, setAcl checks aversion, and perms outside 1..31 do not break the client', async () => {
@@ -179,7 +180,7 @@ describe('ZooKeeper adapter against a standalone server', () => {
       ['create', 'create', 'check', 'setData', 'delete'],
     );
     assert.deepEqual(results[1], { type: 'create', path: '/multi/s-0000000001' });
-    assert.equal(results[3]!.type === 'setData' && results[3]!.stat.version, 1);
+    assert.equal(results[3].type === 'setData' && results[3].stat.version, 1);
 
     await s.create('/multi/b', null, OPEN);
     const before = await serverZxid(server.connectString);
@@ -306,7 +307,7 @@ describe('ZooKeeper adapter against a standalone server', () => {
         all.map((r) => r.path),
         [...all.map((r) => r.path)].sort(comparePaths),
       );
-      assert.equal(all[0]!.path, '/');
+      assert.equal(all[0].path, '/');
       assert.ok(!all.some((r) => r.path === '/zookeeper' || r.path.startsWith('/zookeeper/')));
       const tree = await readLiveTree(s, '/types');
       const byPath = new Map(tree.map((r) => [r.path, r]));
@@ -333,7 +334,7 @@ describe('ZooKeeper adapter against a standalone server', () => {
       // (DataNode.getClientEphemeralOwner): over the client protocol they read as persistent.
       for (const p of ['/types/cont', '/types/cont-by-client', '/types/ttl', '/types/ttl-by-client'])
         assert.equal(type(p), 'persistent', p);
-      assert.equal(new TextDecoder().decode(byPath.get('/types/cont')!.data!), 'shell-container');
+      assert.equal(new TextDecoder().decode(byPath.get('/types/cont')!.data), 'shell-container');
       assert.deepEqual([...byPath.get('/types/ttl-by-client')!.data!], [7]);
       assert.deepEqual(byPath.get('/types/eph')!.acl, OPEN);
       const rec: NodeRecord = byPath.get('/types/cont/child')!;
@@ -363,7 +364,7 @@ describe('ZooKeeper adapter against a standalone server', () => {
     const walking = readLiveTree(s, '/churn', { concurrency: 2 });
     const deleting = Promise.all(Array.from({ length: 100 }, (_, i) => s.delete(`/churn/n${i * 2}`)));
     const [tree] = await Promise.all([walking, deleting]);
-    assert.equal(tree[0]!.path, '/churn');
+    assert.equal(tree[0].path, '/churn');
     assert.ok(tree.length >= 101 && tree.length <= 201, `walked ${tree.length} nodes`);
     for (let i = 0; i < 100; i++) assert.ok(tree.some((r) => r.path === `/churn/n${i * 2 + 1}`));
   });
@@ -446,10 +447,10 @@ describe('the workload, end to end on a server that rolls logs and snapshots', (
       ['base', 'churn', 'rolled', 'final'],
     );
     for (let i = 1; i < checkpoints.length; i++) {
-      assert.ok(checkpoints[i]!.zxid > checkpoints[i - 1]!.zxid);
-      assert.ok(checkpoints[i]!.time >= checkpoints[i - 1]!.time);
+      assert.ok(checkpoints[i].zxid > checkpoints[i - 1].zxid);
+      assert.ok(checkpoints[i].time >= checkpoints[i - 1].time);
     }
-    const txns = (checkpoints.at(-1)!.zxid & 0xffffffffn) - (checkpoints[0]!.zxid & 0xffffffffn);
+    const txns = (checkpoints.at(-1)!.zxid & 0xffffffffn) - (checkpoints[0].zxid & 0xffffffffn);
     assert.ok(txns >= 400n, `only ${txns} txns between the first and last checkpoint`);
     for (const c of checkpoints)
       for (const r of c.tree) assert.ok(r.stat.mzxid <= c.zxid && r.stat.pzxid <= c.zxid, `${c.label} ${r.path}`);

@@ -129,7 +129,7 @@ export class Leader {
    * but it is named after, and its digest section records, the txn before (zxid and digest).
    */
   async inFlightSnapshot(): Promise<{ name: string; zxid: bigint; bytes: Buffer }> {
-    const before = this.txns[this.txns.length - 2]!;
+    const before = this.txns[this.txns.length - 2];
     const tree = this.tree;
     tree.digest = () => before.digest!.value;
     try {

@@ -1,5 +1,6 @@
 // A retention policy for tests: every rule 0 unless given, durations written as on the command line.
-import { parseRetentionDuration, type RetentionPolicy } from '../../src/core/retention.js';
+import { parseRetentionDuration } from '../../src/core/duration.js';
+import type { RetentionPolicy } from '../../src/core/retention.js';
 
 export function policy(p: Partial<Omit<RetentionPolicy, 'within'>> & { within?: string } = {}): RetentionPolicy {
   return {

@@ -625,7 +625,7 @@ export async function startStandalone(opts: ZkServerOptions = {}): Promise<ZkSer
   const server = await prepareServer(1, 1, opts, opts.dataDir, opts.dataLogDir);
   for (let attempt = 1; ; attempt++) {
     const [clientPort] = await freePorts(1);
-    await server.configure(clientPort as number, []);
+    await server.configure(clientPort, []);
     try {
       await server.start();
       return server;
@@ -672,10 +672,10 @@ export async function startEnsemble(
     const ports = await freePorts(3 * size);
     const peers: Peer[] = members.map((m, i) => ({
       id: m.id,
-      quorumPort: ports[3 * i + 1] as number,
-      electionPort: ports[3 * i + 2] as number,
+      quorumPort: ports[3 * i + 1],
+      electionPort: ports[3 * i + 2],
     }));
-    await Promise.all(members.map((m, i) => m.configure(ports[3 * i] as number, peers)));
+    await Promise.all(members.map((m, i) => m.configure(ports[3 * i], peers)));
     ensemble.connectString = members.map((m) => m.connectString).join(',');
     try {
       for (const m of members) m.spawnJvm();
@@ -801,7 +801,7 @@ export async function zkCli(connectString: string, commands: string[], opts: { a
   const stdoutLines = result.stdout.split('\n');
   const kept: string[] = [];
   for (let i = 0; i < stdoutLines.length; i++) {
-    const line = stdoutLines[i] as string;
+    const line = stdoutLines[i];
     if (SHELL_NOISE.test(line)) continue;
     // The shell prints a blank line before each watcher message.
     if (line === '' && SHELL_NOISE.test(stdoutLines[i + 1] ?? '')) continue;

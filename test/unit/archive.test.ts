@@ -73,7 +73,7 @@ test('pack: members in order then manifest.json, with exact offsets, sizes and h
     [...Object.keys(files), 'manifest.json'],
   );
   for (const e of entries.slice(0, -1)) {
-    const data = files[e.name]!;
+    const data = files[e.name];
     assert.equal(e.size, data.length);
     assert.equal(e.sha256, sha(data));
     assert.ok(archive.subarray(e.offset, e.offset + e.size).equals(data), `bytes of ${e.name} at ${e.offset}`);
@@ -108,12 +108,12 @@ test('read: entries with offsets; extract one member with its hash; read the man
   const dest = path.join(dir, 'x', 'snap');
   const got = await extractArchiveMember(chunked(archive), 'fixture.tar', 'snapshot.100000040', dest);
   assert.ok(got);
-  assert.equal(got.sha256, sha(files['snapshot.100000040']!));
-  assert.ok((await readFile(dest)).equals(files['snapshot.100000040']!));
+  assert.equal(got.sha256, sha(files['snapshot.100000040']));
+  assert.ok((await readFile(dest)).equals(files['snapshot.100000040']));
   const long = await extractArchiveMember(chunked(archive, 512), 'fixture.tar', LONG_NAME, path.join(dir, 'x', 'long'));
-  assert.equal(long?.size, files[LONG_NAME]!.length);
+  assert.equal(long?.size, files[LONG_NAME].length);
   const pax = await extractArchiveMember(chunked(archive, 512), 'fixture.tar', PAX_NAME, path.join(dir, 'x', 'pax'));
-  assert.equal(pax?.sha256, sha(files[PAX_NAME]!));
+  assert.equal(pax?.sha256, sha(files[PAX_NAME]));
   assert.equal(pax.entry.offset - pax.entry.headerOffset, 3 * 512, 'pax header, its record, then the ustar header');
   assert.equal(await extractArchiveMember(chunked(archive), 'fixture.tar', 'no-such-member', path.join(dir, 'x', 'none')), null);
   const manifest = await readArchiveManifest(chunked(archive, 100_000), 'fixture.tar');
@@ -139,7 +139,7 @@ test('read: an archive written by node-tar reads too', async () => {
   await writeFile(path.join(dir, 'a.txt'), 'alpha');
   await writeFile(path.join(dir, 'b.bin'), randomBytes(5000));
   const { bytes } = await collect(
-    Readable.from(createTar({ cwd: dir, portable: true }, ['a.txt', 'b.bin']) as unknown as AsyncIterable<Buffer>),
+    Readable.from(createTar({ cwd: dir, portable: true }, ['a.txt', 'b.bin'])),
   );
   const seen: Array<[string, string]> = [];
   await readArchive(chunked(bytes), 'node-tar.tar', async (entry, body) => {
@@ -155,7 +155,7 @@ test('read: an archive written by node-tar reads too', async () => {
 
 test('read: every kind of truncation is an IntegrityError (truncated) naming the archive', async () => {
   const { archive, packer } = await fixture();
-  const first = packer.summary.entries[0]!;
+  const first = packer.summary.entries[0];
   const cuts: Array<[number, RegExp]> = [
     [0, /without the end-of-archive marker/],
     [100, /inside a header/],
@@ -180,7 +180,7 @@ test('read: every kind of truncation is an IntegrityError (truncated) naming the
 
 test('read: a damaged header, a lone zero block and data after the end are malformed, with offsets', async () => {
   const { archive, packer } = await fixture();
-  const second = packer.summary.entries[1]!; // empty.bin: its header is the block before its data
+  const second = packer.summary.entries[1]; // empty.bin: its header is the block before its data
   const flipped = Buffer.from(archive);
   flipped[second.offset - 512 + 3] ^= 0x20;
   await assert.rejects(listArchive(chunked(flipped), 'b.tar'), (err: unknown) => {
@@ -227,7 +227,7 @@ test('pack: streams in bounded chunks, reader hands out bounded chunks', async (
   const result = await readArchive(wrapped, 'big.tar', async (_entry, body) => {
     for await (const c of body) maxIn = Math.max(maxIn, c.length);
   });
-  assert.equal(result.entries[0]!.size, 24 * 1024 * 1024);
+  assert.equal(result.entries[0].size, 24 * 1024 * 1024);
   assert.equal(result.sha256, packer.summary.sha256);
   assert.ok(maxOut <= 1024 * 1024 + 1024, `packer chunk ${maxOut}`);
   assert.ok(maxIn <= 1024 * 1024 + 1024, `reader chunk ${maxIn}`);
@@ -235,7 +235,7 @@ test('pack: streams in bounded chunks, reader hands out bounded chunks', async (
 
 test('pack: a member that changed after it was hashed is refused; names are checked', async () => {
   const { sources } = await fixture();
-  await writeFile(sources[0]!.path, 'different now');
+  await writeFile(sources[0].path, 'different now');
   const packer = new ArchivePacker(sources, () => Buffer.from('{}'));
   await assert.rejects(collect(packer.stream()), (err: unknown) => {
     assert.ok(err instanceof IntegrityError);

@@ -18,8 +18,8 @@ function lcsLength(a: string[], b: string[]): number {
   const dp = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
   for (let i = 1; i <= a.length; i++)
     for (let j = 1; j <= b.length; j++)
-      dp[i]![j] = a[i - 1] === b[j - 1] ? dp[i - 1]![j - 1]! + 1 : Math.max(dp[i - 1]![j]!, dp[i]![j - 1]!);
-  return dp[a.length]![b.length]!;
+      dp[i][j] = a[i - 1] === b[j - 1] ? dp[i - 1][j - 1] + 1 : Math.max(dp[i - 1][j], dp[i][j - 1]);
+  return dp[a.length][b.length];
 }
 
 const sideA = (e: LineEdit[]) => e.filter((x) => x.op !== '+').map((x) => x.text);
@@ -63,14 +63,14 @@ test('unified hunks: numbering, context, merging of nearby changes, pure inserts
   const b = a.replace('l2\n', 'L2\n').replace('l5\n', 'L5\n').replace('l18\n', 'L18\n');
   const hunks = textHunks(a, b)!;
   assert.equal(hunks.length, 2, 'l2 and l5 share a hunk; l18 has its own');
-  assert.deepEqual([hunks[0]!.aStart, hunks[0]!.aLines, hunks[0]!.bStart, hunks[0]!.bLines], [1, 8, 1, 8]);
-  assert.deepEqual([hunks[1]!.aStart, hunks[1]!.aLines, hunks[1]!.bStart, hunks[1]!.bLines], [15, 6, 15, 6]);
+  assert.deepEqual([hunks[0].aStart, hunks[0].aLines, hunks[0].bStart, hunks[0].bLines], [1, 8, 1, 8]);
+  assert.deepEqual([hunks[1].aStart, hunks[1].aLines, hunks[1].bStart, hunks[1].bLines], [15, 6, 15, 6]);
   assert.deepEqual(
-    hunks[1]!.lines.map((l) => l.op + l.text),
+    hunks[1].lines.map((l) => l.op + l.text),
     [' l15', ' l16', ' l17', '-l18', '+L18', ' l19', ' l20'],
   );
   const ins = textHunks('', 'x\ny')!;
-  assert.deepEqual([ins[0]!.aStart, ins[0]!.aLines, ins[0]!.bStart, ins[0]!.bLines], [0, 0, 1, 2]);
+  assert.deepEqual([ins[0].aStart, ins[0].aLines, ins[0].bStart, ins[0].bLines], [0, 0, 1, 2]);
   assert.deepEqual(toHunks([{ op: ' ', text: 'same' }]), []);
   assert.deepEqual(splitLines('a\nb\n'), ['a', 'b']);
   assert.deepEqual(splitLines(''), []);

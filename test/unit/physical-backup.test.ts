@@ -56,7 +56,7 @@ test('an incremental stores each new txn once, in order, framed exactly as the s
   const mid = L.zxid;
   for (let i = 0; i < 30; i++) L.delete(`/m${i}`);
   writeLog(v2, L.log(parentEnd + 1n, mid));
-  const torn = frameLogRecord(encodeTxn(L.txns[0]!)).subarray(0, 20);
+  const torn = frameLogRecord(encodeTxn(L.txns[0])).subarray(0, 20);
   writeLog(v2, L.log(mid - 4n, L.zxid), torn);
   const warnings: string[] = [];
   const inc = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true, warn: (m) => warnings.push(m) });
@@ -215,7 +215,7 @@ test('a chain whose base lost its archive is reported by plain verify, and no in
   const v = await verifyBackups({ repo: repoDir, refs: [inc.id] });
   assert.equal(v.ok, false);
   assert.match(
-    v.backups[0]!.problems.join('\n'),
+    v.backups[0].problems.join('\n'),
     new RegExp(`backup ${inc.id} builds on ${full.id}, and its archive archives/${full.id}\\.tar is missing: its chain is broken`),
   );
   const from2 = L.zxid + 1n;

@@ -83,12 +83,12 @@ test('replay reproduces the tree at every recorded zxid, checking every digest',
 test('a fuzzy snapshot is not used for a zxid inside its fuzzy window', async () => {
   const { snaps, logs, fuzzyAt, states } = await scenario();
   const warnings: string[] = [];
-  const r = replayToZxid([src(snaps[0]!)], logs.map(src), { targetZxid: fuzzyAt, warn: (m) => warnings.push(m) });
+  const r = replayToZxid([src(snaps[0])], logs.map(src), { targetZxid: fuzzyAt, warn: (m) => warnings.push(m) });
   assert.equal(r.snapshot, null, 'fell back to replaying from the beginning');
   assert.deepEqual(r.tree.records(), states.get(fuzzyAt));
   assert.match(warnings.join('\n'), /may already hold txns/);
-  const after = replayToZxid([src(snaps[0]!)], logs.map(src), { targetZxid: fuzzyAt + 2n });
-  assert.equal(after.snapshot?.name, snaps[0]!.name, 'used once the window has closed');
+  const after = replayToZxid([src(snaps[0])], logs.map(src), { targetZxid: fuzzyAt + 2n });
+  assert.equal(after.snapshot?.name, snaps[0].name, 'used once the window has closed');
   assert.equal(after.digestsChecked, 1, 'only the snapshot digest, once replay reaches its zxid; no per-txn digest while fuzzy');
 });
 
@@ -96,7 +96,7 @@ test('default target is the last complete txn; the newest snapshot is the base',
   const { snaps, logs, end, L } = await scenario();
   const r = replayToZxid(snaps.map(src), logs.map(src));
   assert.equal(r.zxid, end);
-  assert.equal(r.snapshot?.name, snaps[1]!.name);
+  assert.equal(r.snapshot?.name, snaps[1].name);
   assert.deepEqual(r.tree.records(), L.tree.records());
   assert.equal(r.tree.sessions.has(0xb2n), true);
   assert.equal(r.tree.sessions.has(0xa1n), false);
@@ -133,10 +133,10 @@ test('a zxid past the logs, before the history, or across a gap fails naming the
     (e: unknown) => e instanceof UsageError && e.message.includes(`0x${end.toString(16)}`),
   );
   assert.throws(
-    () => replayToZxid([src(snaps[1]!)], [logs[2]!].map(src), { targetZxid: 3n }),
+    () => replayToZxid([src(snaps[1])], [logs[2]].map(src), { targetZxid: 3n }),
     (e: unknown) => e instanceof UsageError && /before the oldest usable snapshot/.test(e.message),
   );
-  const gap = [logs[0]!, logs[2]!].map(src);
+  const gap = [logs[0], logs[2]].map(src);
   assert.throws(
     () => replayToZxid([], gap, { targetZxid: end }),
     (e: unknown) => e instanceof UsageError && /0xa to 0x14 are missing/.test(e.message) && /0x0 to 0x9/.test(e.message),
@@ -146,14 +146,14 @@ test('a zxid past the logs, before the history, or across a gap fails naming the
 
 test('a digest that disagrees with the replayed tree is an integrity error', async () => {
   const { snaps, logs, L } = await scenario();
-  const t = L.txns[12]!;
+  const t = L.txns[12];
   t.digest = { version: 2, value: t.digest!.value + 1n };
   const bad = L.log(10n, 20n);
   assert.throws(
-    () => replayToZxid([], [logs[0]!, bad, logs[2]!].map(src)),
+    () => replayToZxid([], [logs[0], bad, logs[2]].map(src)),
     (e: unknown) => e instanceof IntegrityError && e.problem === 'checksum' && /tree digest mismatch after txn 0xd/.test(e.message),
   );
-  assert.doesNotThrow(() => replayToZxid([], [logs[0]!, bad, logs[2]!].map(src), { verifyDigests: false }));
+  assert.doesNotThrow(() => replayToZxid([], [logs[0], bad, logs[2]].map(src), { verifyDigests: false }));
   void snaps;
 });
 
@@ -240,7 +240,7 @@ test('a fuzzy snapshot node whose ACL index the map lacks gets its list from the
   });
   const log = { name: 'log.1', zxid: 1n, read: () => Buffer.concat([txnLogHeaderBytes(), frameLogRecord(create)]) };
   const r = replayToZxid([snap], [log], { verifyDigests: false });
-  assert.deepEqual(r.tree.records('/x')[0]!.acl, secret);
+  assert.deepEqual(r.tree.records('/x')[0].acl, secret);
   assert.throws(
     () => replayToZxid([snap], [{ ...log, read: () => txnLogHeaderBytes() }], { verifyDigests: false }),
     (e: unknown) => e instanceof IntegrityError && /use an ACL index the snapshot's ACL map lacks/.test(e.message),
@@ -309,7 +309,7 @@ test('a snapshot digest nothing settles: an older base is used, or the restore f
 
 test('a snapshot digest the next txn’s digest disagrees with too is an integrity error, even with an older base', async () => {
   const { L, old, inFlight } = await inFlightScenario();
-  const t6 = L.txns[5]!;
+  const t6 = L.txns[5];
   t6.digest = { version: 2, value: t6.digest!.value ^ 1n };
   const bad = L.log(4n, 8n);
   for (const snaps of [[inFlight], [old, inFlight]]) {
@@ -377,7 +377,7 @@ test('a snapshot without a digest serves a point only where its fuzzy window is 
   const end = L.zxid;
   const logs = [L.log(1n, 8n), L.log(9n, end)];
   const snaps = [snapA, snapB].map(src);
-  assert.equal(snaps[0]!.name, 'snapshot.9');
+  assert.equal(snaps[0].name, 'snapshot.9');
   // The newest state: the newest snapshot serves, as ZooKeeper itself loads it.
   const newest = replayToZxid(snaps, logs.map(src));
   assert.equal(newest.snapshot?.name, 'snapshot.14');
@@ -393,10 +393,10 @@ test('a snapshot without a digest serves a point only where its fuzzy window is 
   assert.equal(early.snapshot, null);
   assert.deepEqual(early.tree.records(), states.get(0xcn));
   assert.throws(
-    () => replayToZxid([src(snapB)], [logs[1]!].map(src), { targetZxid: 0x18n }),
+    () => replayToZxid([src(snapB)], [logs[1]].map(src), { targetZxid: 0x18n }),
     (e: unknown) => e instanceof UsageError && /no digest, so how far its fuzzy window reaches is unknown/.test(e.message),
   );
-  assert.throws(() => replayToZxid(snaps, [logs[1]!].map(src), { targetZxid: 0xcn }), UsageError);
+  assert.throws(() => replayToZxid(snaps, [logs[1]].map(src), { targetZxid: 0xcn }), UsageError);
 });
 
 test('a point in time before the base snapshot: an older base serves it, else a usage error, never the snapshot as it is', async () => {

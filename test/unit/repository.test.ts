@@ -160,17 +160,17 @@ test('commit: archive (members, manifest.json last) then the sidecar; lock and s
   const archive = await h.storage.getBuffer(`archives/${m.id}.tar`);
   assert.deepEqual(m.archive, { key: `archives/${m.id}.tar`, size: archive.length, sha256: sha(archive) });
   for (const [mem, data] of [
-    [m.members[0]!, snap],
-    [m.members[1]!, log],
+    [m.members[0], snap],
+    [m.members[1], log],
   ] as const) {
-    assert.ok(archive.subarray(mem.offset!, mem.offset! + mem.size).equals(data), `${mem.name} at its recorded offset`);
+    assert.ok(archive.subarray(mem.offset, mem.offset! + mem.size).equals(data), `${mem.name} at its recorded offset`);
   }
   const listed = await listArchive(Readable.from([archive]), 'a.tar');
   assert.deepEqual(
     listed.entries.map((e) => e.name),
     ['snapshot.100000005', 'logs/log.100000001', 'manifest.json'],
   );
-  const innerEntry = listed.entries[2]!;
+  const innerEntry = listed.entries[2];
   const inner = JSON.parse(archive.subarray(innerEntry.offset, innerEntry.offset + innerEntry.size).toString());
   const { archive: _omit, ...withoutArchive } = m;
   assert.deepEqual(inner, withoutArchive, 'the archive holds the same manifest, without its own archive field');
@@ -512,7 +512,7 @@ test('a corrupted archive byte: extractMember throws the exact integrity error, 
     return true;
   });
   assert.deepEqual(
-    await readdir(h.tempDir).then(async (dirs) => (dirs.length ? readdir(path.join(h.tempDir, dirs[0]!)) : [])),
+    await readdir(h.tempDir).then(async (dirs) => (dirs.length ? readdir(path.join(h.tempDir, dirs[0])) : [])),
     [],
     'no file left for the bad member',
   );
@@ -528,7 +528,7 @@ test('a corrupted archive byte: extractMember throws the exact integrity error, 
       ],
     ],
   );
-  assert.equal(problems[0]!.offset, snap.offset);
+  assert.equal(problems[0].offset, snap.offset);
   assert.ok(problems.every((p) => p.id === m.id));
   await reader.close();
 });

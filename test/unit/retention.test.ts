@@ -3,16 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../../src/errors.js';
-import {
-  isoWeek,
-  parseFixedDuration,
-  parseRetentionDuration,
-  planLeftovers,
-  planRetention,
-  subtractDuration,
-  type RetentionCandidate,
-  type RetentionPlan,
-} from '../../src/core/retention.js';
+import { isoWeek, planLeftovers, planRetention, type RetentionCandidate, type RetentionPlan } from '../../src/core/retention.js';
+import { parseFixedDuration, parseRetentionDuration, subtractDuration } from '../../src/core/duration.js';
 import { newBackupId } from '../../src/repository/ids.js';
 import { policy } from '../support/retention-policy.js';
 
@@ -102,9 +94,9 @@ test('hourly backups over a year: hourly 24, daily 7, weekly 4, monthly 12 keep 
   assert.deepEqual(reasonsAt('2025-12-28T23:30:00Z'), ['daily 2025-12-28', 'weekly 2025-W52']);
   assert.deepEqual(reasonsAt('2025-12-14T23:30:00Z'), ['weekly 2025-W50']);
   assert.deepEqual(reasonsAt('2025-02-28T23:30:00Z'), ['monthly 2025-02']);
-  assert.deepEqual(plan.remove[0]!.reasons, ['no rule (hourly 24, daily 7, weekly 4, monthly 12) keeps it']);
+  assert.deepEqual(plan.remove[0].reasons, ['no rule (hourly 24, daily 7, weekly 4, monthly 12) keeps it']);
   // Oldest first, like list.
-  assert.ok(plan.keep.every((d, i) => i === 0 || plan.keep[i - 1]!.createdAt <= d.createdAt));
+  assert.ok(plan.keep.every((d, i) => i === 0 || plan.keep[i - 1].createdAt <= d.createdAt));
 });
 
 test('last N and yearly: the N newest, and the newest backup of each year', () => {
@@ -113,9 +105,9 @@ test('last N and yearly: the N newest, and the newest backup of each year', () =
   const plan = planRetention({ backups, policy: policy({ last: 3, yearly: 5 }) });
   const newest = backups.slice(-3).map((b) => b.id);
   const r = kept(plan);
-  assert.deepEqual(r.get(newest[2]!), ['last 1 of 3', 'yearly 2026']);
-  assert.deepEqual(r.get(newest[1]!), ['last 2 of 3']);
-  assert.deepEqual(r.get(newest[0]!), ['last 3 of 3']);
+  assert.deepEqual(r.get(newest[2]), ['last 1 of 3', 'yearly 2026']);
+  assert.deepEqual(r.get(newest[1]), ['last 2 of 3']);
+  assert.deepEqual(r.get(newest[0]), ['last 3 of 3']);
   assert.deepEqual(keptTimes(plan), [
     '2023-12-31T00:00:00.000Z',
     '2024-12-31T00:00:00.000Z',
@@ -134,7 +126,7 @@ test('keep-within counts back from the newest backup, not from now: backups that
     keptTimes(plan),
     backups.slice(-8).map((b) => b.createdAt),
   );
-  assert.deepEqual(plan.keep[0]!.reasons, ['within 7d of the newest backup']);
+  assert.deepEqual(plan.keep[0].reasons, ['within 7d of the newest backup']);
   assert.equal(plan.remove.length, 22);
   // Calendar months: 1mo back from Mar 31 is Mar 3 (Feb 31 rolls over), as Date.UTC does it.
   const within = planRetention({ backups, policy: policy({ within: '1mo' }) });
@@ -149,7 +141,7 @@ test('a kept incremental keeps its whole chain: the base and every parent, with 
     6,
   );
   const plan = planRetention({ backups, policy: policy({ last: 1 }) });
-  const newest = backups[71]!; // depth 5 of the chain started at hour 66
+  const newest = backups[71]; // depth 5 of the chain started at hour 66
   const chain = backups.slice(66, 72);
   assert.deepEqual(
     plan.keep.map((d) => d.id),
@@ -157,7 +149,7 @@ test('a kept incremental keeps its whole chain: the base and every parent, with 
   );
   const r = kept(plan);
   assert.deepEqual(r.get(newest.id), ['last 1 of 1']);
-  assert.deepEqual(r.get(chain[0]!.id), [`base of kept incremental ${newest.id}`]);
+  assert.deepEqual(r.get(chain[0].id), [`base of kept incremental ${newest.id}`]);
   for (const b of chain.slice(1, 5)) assert.deepEqual(r.get(b.id), [`in the chain of kept incremental ${newest.id}`]);
   assert.equal(plan.remove.length, 66);
 
@@ -167,8 +159,8 @@ test('a kept incremental keeps its whole chain: the base and every parent, with 
     daily.keep.map((d) => d.id),
     [...backups.slice(42, 48), ...backups.slice(66, 72)].map((b) => b.id),
   );
-  assert.deepEqual(kept(daily).get(backups[42]!.id), [`base of kept incremental ${backups[47]!.id}`]);
-  assert.deepEqual(kept(daily).get(backups[47]!.id), ['daily 2026-11-19']);
+  assert.deepEqual(kept(daily).get(backups[42].id), [`base of kept incremental ${backups[47].id}`]);
+  assert.deepEqual(kept(daily).get(backups[47].id), ['daily 2026-11-19']);
 });
 
 test("pruning a chain's base while an incremental on it is kept is refused: the base is kept, with the reason", () => {
@@ -176,17 +168,17 @@ test("pruning a chain's base while an incremental on it is kept is refused: the 
   // One chain: full on Nov 1, incrementals on Nov 15 and Nov 20. keep-daily 1 selects only the newest;
   // keep-within 3d reaches nothing older either: by the rules alone the base would go.
   const [base, mid, newest] = physicalChain([t0, t0 + 14 * DAY, t0 + 19 * DAY], 10);
-  const plan = planRetention({ backups: [base!, mid!, newest!], policy: policy({ daily: 1, within: '3d' }) });
+  const plan = planRetention({ backups: [base, mid, newest], policy: policy({ daily: 1, within: '3d' }) });
   assert.equal(plan.remove.length, 0);
   const r = kept(plan);
-  assert.deepEqual(r.get(newest!.id), ['daily 2026-11-20', 'within 3d of the newest backup']);
-  assert.deepEqual(r.get(base!.id), [`base of kept incremental ${newest!.id}`]);
-  assert.deepEqual(r.get(mid!.id), [`in the chain of kept incremental ${newest!.id}`]);
+  assert.deepEqual(r.get(newest.id), ['daily 2026-11-20', 'within 3d of the newest backup']);
+  assert.deepEqual(r.get(base.id), [`base of kept incremental ${newest.id}`]);
+  assert.deepEqual(r.get(mid.id), [`in the chain of kept incremental ${newest.id}`]);
 
   // Two kept incrementals on one base: both are named.
-  const plan2 = planRetention({ backups: [base!, mid!, newest!], policy: policy({ last: 2 }) });
-  assert.deepEqual(kept(plan2).get(base!.id), [`base of kept incrementals ${mid!.id}, ${newest!.id}`]);
-  assert.deepEqual(kept(plan2).get(mid!.id), ['last 2 of 2', `in the chain of kept incremental ${newest!.id}`]);
+  const plan2 = planRetention({ backups: [base, mid, newest], policy: policy({ last: 2 }) });
+  assert.deepEqual(kept(plan2).get(base.id), [`base of kept incrementals ${mid.id}, ${newest.id}`]);
+  assert.deepEqual(kept(plan2).get(mid.id), ['last 2 of 2', `in the chain of kept incremental ${newest.id}`]);
 });
 
 test('an older chain goes whole once nothing kept needs it; a full backup kept by a rule needs no chain', () => {
@@ -208,9 +200,9 @@ test('an older chain goes whole once nothing kept needs it; a full backup kept b
   const fullOnly = planRetention({ backups: backups.slice(0, 5), policy: policy({ last: 1 }) });
   assert.deepEqual(
     fullOnly.keep.map((d) => d.id),
-    [backups[4]!.id],
+    [backups[4].id],
   );
-  assert.deepEqual(fullOnly.keep[0]!.reasons, ['last 1 of 1']);
+  assert.deepEqual(fullOnly.keep[0].reasons, ['last 1 of 1']);
 });
 
 test("partial backups are not restore points: they never take a rule's place, and go once superseded", () => {
@@ -248,12 +240,12 @@ test('a series that is always partial still keeps a history: rules fall back to 
     plan.keep.map((x) => x.id),
     backups.slice(-3).map((b) => b.id),
   );
-  assert.deepEqual(kept(plan).get(backups[9]!.id), [
+  assert.deepEqual(kept(plan).get(backups[9].id), [
     'daily 2026-11-10 (partial: the rule ran out of complete backups)',
     'within 1d of the newest backup (partial: no complete backup in the window)',
     'newest backup of its series, partial: kept until a complete backup follows it',
   ]);
-  assert.deepEqual(kept(plan).get(backups[7]!.id), ['daily 2026-11-08 (partial: the rule ran out of complete backups)']);
+  assert.deepEqual(kept(plan).get(backups[7].id), ['daily 2026-11-08 (partial: the rule ran out of complete backups)']);
   // With some complete backups, a rule takes them first and only then partial ones.
   const mixed = [...backups.slice(0, 8), logical(t0 + 8 * DAY), logical(t0 + 9 * DAY)];
   const plan2 = planRetention({ backups: mixed, policy: policy({ daily: 3 }) });
@@ -261,7 +253,7 @@ test('a series that is always partial still keeps a history: rules fall back to 
     plan2.keep.map((x) => x.id),
     mixed.slice(-3).map((b) => b.id),
   );
-  assert.deepEqual(kept(plan2).get(mixed[7]!.id), ['daily 2026-11-08 (partial: the rule ran out of complete backups)']);
+  assert.deepEqual(kept(plan2).get(mixed[7].id), ['daily 2026-11-08 (partial: the rule ran out of complete backups)']);
 });
 
 test('broken backups are not restore points and are left alone, with a warning', () => {
@@ -269,21 +261,21 @@ test('broken backups are not restore points and are left alone, with a warning',
   const [full, inc1, inc2] = physicalChain([t0, t0 + HOUR, t0 + 2 * HOUR], 10);
   const older = logical(t0 - DAY);
   const newer = logical(t0 + DAY);
-  const present = new Set([full!.id, inc2!.id, older.id]); // inc1's and newer's archives are gone
-  const plan = planRetention({ backups: [older, full!, inc1!, inc2!, newer], policy: policy({ last: 1 }), archivesPresent: present });
+  const present = new Set([full.id, inc2.id, older.id]); // inc1's and newer's archives are gone
+  const plan = planRetention({ backups: [older, full, inc1, inc2, newer], policy: policy({ last: 1 }), archivesPresent: present });
   const r = kept(plan);
   // The logical series: `newer` is broken, so `older` is its newest restore point.
   assert.deepEqual(r.get(older.id), ['last 1 of 1']);
-  assert.match(r.get(newer.id)![0]!, /^broken, not a restore point: its archive is missing/);
+  assert.match(r.get(newer.id)![0], /^broken, not a restore point: its archive is missing/);
   // The physical chain: inc2 runs through inc1 → broken; full is the newest restore point.
-  assert.deepEqual(r.get(full!.id), ['last 1 of 1']);
-  assert.match(r.get(inc1!.id)![0]!, /its archive is missing/);
-  assert.match(r.get(inc2!.id)![0]!, new RegExp(`its chain runs through ${inc1!.id}, which cannot be restored`));
+  assert.deepEqual(r.get(full.id), ['last 1 of 1']);
+  assert.match(r.get(inc1.id)![0], /its archive is missing/);
+  assert.match(r.get(inc2.id)![0], new RegExp(`its chain runs through ${inc1.id}, which cannot be restored`));
   assert.equal(plan.remove.length, 0);
   assert.equal(plan.warnings.length, 3);
   // An incremental whose parent is not in the repository at all.
-  const orphanInc = planRetention({ backups: [inc2!], policy: policy({ last: 1 }) });
-  assert.match(orphanInc.keep[0]!.reasons[0]!, new RegExp(`continues ${inc1!.id}, which is missing from the repository`));
+  const orphanInc = planRetention({ backups: [inc2], policy: policy({ last: 1 }) });
+  assert.match(orphanInc.keep[0].reasons[0], new RegExp(`continues ${inc1.id}, which is missing from the repository`));
 });
 
 test('series: each kind and source is counted apart unless --group-by none', () => {
@@ -293,7 +285,7 @@ test('series: each kind and source is counted apart unless --group-by none', () 
   const p = physicalChain([t0 + 30 * 60_000], 1);
   const all = [...a, ...b, ...p];
   const bySeries = planRetention({ backups: all, policy: policy({ last: 2 }) });
-  assert.deepEqual(new Set(bySeries.keep.map((x) => x.id)), new Set([a[2]!.id, a[3]!.id, b[2]!.id, b[3]!.id, p[0]!.id]));
+  assert.deepEqual(new Set(bySeries.keep.map((x) => x.id)), new Set([a[2].id, a[3].id, b[2].id, b[3].id, p[0].id]));
   assert.deepEqual([...new Set(bySeries.keep.map((x) => x.series))].sort(), [
     'logical 10.0.0.1:2181 /app-a',
     'logical 10.0.0.1:2181 /app-b',
@@ -302,7 +294,7 @@ test('series: each kind and source is counted apart unless --group-by none', () 
   const together = planRetention({ backups: all, policy: policy({ last: 2, groupBy: 'none' }) });
   assert.deepEqual(
     together.keep.map((x) => x.id),
-    [a[3]!.id, b[3]!.id],
+    [a[3].id, b[3].id],
   );
   assert.ok(together.keep.every((x) => x.series === 'all'));
 });
@@ -362,6 +354,6 @@ test('leftovers: archives without a manifest and unfinished uploads go once olde
       ['archives/20261120T115500000Z-0003.tar', 'archive', false],
     ],
   );
-  assert.match(plan[1]!.reason, /no manifest.*2h00m old/);
-  assert.match(plan[2]!.reason, /only 5m00s old \(grace 1h00m\): it may belong to a run still in flight/);
+  assert.match(plan[1].reason, /no manifest.*2h00m old/);
+  assert.match(plan[2].reason, /only 5m00s old \(grace 1h00m\): it may belong to a run still in flight/);
 });

@@ -41,8 +41,8 @@ test("the writer reproduces a real server's snapshot.0 byte layout and seals", a
   assert.equal(info.seals, 2);
   assert.deepEqual(info.digest, { zxid: 0n, version: 2, value: 0n });
   assert.equal(info.lastZxid, null);
-  assert.equal(nodes[2]!.stat.aversion, -1);
-  assert.deepEqual(nodes[2]!.acl, [{ perms: 1, scheme: 'world', id: 'anyone' }]);
+  assert.equal(nodes[2].stat.aversion, -1);
+  assert.deepEqual(nodes[2].acl, [{ perms: 1, scheme: 'world', id: 'anyone' }]);
 });
 
 function sampleTree(): DataTree {

@@ -138,7 +138,7 @@ test('transient failures of whole operations are retried, and each retry is repo
       ['remove', 1, 5],
     ],
   );
-  assert.match(events[0]!.what, /^write a on memory:\/\/test$/);
+  assert.match(events[0].what, /^write a on memory:\/\/test$/);
 });
 
 test('after the last attempt the transient error is thrown as it is (a ConnectionError, exit 13)', async () => {

@@ -50,7 +50,7 @@ test('every txn type encodes and decodes back, digest trailers included', () => 
 });
 
 test('a create without parentCVersion is read as CreateTxnV0', () => {
-  const w = encodeTxn(sample[1]!).subarray(0, -16); // drop parentCVersion and the digest
+  const w = encodeTxn(sample[1]).subarray(0, -16); // drop parentCVersion and the digest
   const t = decodeTxn(Buffer.from(w), 'x', 0);
   assert.equal(t.body.kind === 'create' && t.body.parentCVersion, -1);
   assert.equal(t.digest, null);
@@ -94,7 +94,7 @@ test('a torn tail is reported with its offset, not thrown', () => {
 
 test('a flipped payload byte is a checksum error naming the record offset', () => {
   const buf = logOf(sample);
-  const second = LOG_HEADER_SIZE + frameLogRecord(encodeTxn(sample[0]!)).length;
+  const second = LOG_HEADER_SIZE + frameLogRecord(encodeTxn(sample[0])).length;
   buf[second + 20] ^= 0x10;
   assert.throws(
     () => drain(buf),
@@ -109,7 +109,7 @@ test('an impossible length and an unknown type are malformed; a wrong magic is r
     () => drain(buf),
     (e: unknown) => e instanceof IntegrityError && e.problem === 'malformed' && e.offset === LOG_HEADER_SIZE + 8,
   );
-  const unknown = logOf([{ ...sample[6]!, header: { ...sample[6]!.header, type: 99 } }]);
+  const unknown = logOf([{ ...sample[6], header: { ...sample[6].header, type: 99 } }]);
   assert.throws(
     () => drain(unknown),
     (e: unknown) => e instanceof IntegrityError && e.problem === 'malformed' && /unsupported txn type 99/.test(e.message),

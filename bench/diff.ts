@@ -14,7 +14,7 @@ import { DataTree } from '../src/core/tree.js';
 import { formatZxid } from '../src/core/zxid.js';
 import { openRepository } from '../src/repository/repository.js';
 import { treeRecords } from '../src/services/diff.js';
-import { SnapshotSpool } from '../src/zk/snapshot-spool.js';
+import { SnapshotSpool } from '../src/datadir/snapshot-spool.js';
 import { fmtMB, measureProcess } from './measure.js';
 
 const scale = Number(process.env.ZKVAULT_BENCH_SCALE ?? '1');

@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import zookeeper from 'node-zookeeper-client';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const demoDir = path.join(root, '.demo');
@@ -23,6 +22,9 @@ function fail(message) {
 const harness = await import(pathToFileURL(path.join(root, 'dist/test/support/zk-harness.js')).href).catch((err) => {
   fail(`cannot load the built test harness (run \`npm run build\` first): ${err.message}`);
 });
+// zkvault's own ZooKeeper session layer writes the demo's znodes.
+const { openSession } = await import(pathToFileURL(path.join(root, 'dist/src/zk/client.js')).href);
+const OPEN = [{ perms: 31, scheme: 'world', id: 'anyone' }];
 
 /** Shared between steps. */
 const ctx = {
@@ -46,31 +48,31 @@ const steps = [
     },
   },
   {
-    title: "Write some znodes (node-zookeeper-client, plus container and TTL nodes via ZooKeeper's shell)",
+    title: "Write some znodes (zkvault's own session layer, plus container and TTL nodes via ZooKeeper's shell)",
     async run() {
-      const client = (ctx.client = await connect(ctx.zk.connectString));
+      const client = (ctx.client = await openSession({ connectString: ctx.zk.connectString, connectTimeoutMs: 60000 }));
       {
-        const { CreateMode, ACL, Permission, Id } = zookeeper;
+        const bytes = (data) => (data === null ? null : Buffer.isBuffer(data) ? data : Buffer.from(data));
         const nodes = [
-          ['/demo', null, CreateMode.PERSISTENT],
-          ['/demo/config', JSON.stringify({ featureX: true, replicas: 3 }), CreateMode.PERSISTENT],
-          ['/demo/services', '', CreateMode.PERSISTENT],
-          ['/demo/services/api', 'http://10.0.0.1:8080', CreateMode.PERSISTENT],
-          ['/demo/services/web', 'http://10.0.0.2:8080', CreateMode.PERSISTENT],
-          ['/demo/binary', Buffer.from([0, 1, 2, 0xfe, 0xff]), CreateMode.PERSISTENT],
-          ['/demo/workers', null, CreateMode.PERSISTENT],
-          ['/demo/workers/alive', 'session-bound', CreateMode.EPHEMERAL],
+          ['/demo', null, 'persistent'],
+          ['/demo/config', JSON.stringify({ featureX: true, replicas: 3 }), 'persistent'],
+          ['/demo/services', '', 'persistent'],
+          ['/demo/services/api', 'http://10.0.0.1:8080', 'persistent'],
+          ['/demo/services/web', 'http://10.0.0.2:8080', 'persistent'],
+          ['/demo/binary', Buffer.from([0, 1, 2, 0xfe, 0xff]), 'persistent'],
+          ['/demo/workers', null, 'persistent'],
+          ['/demo/workers/alive', 'session-bound', 'ephemeral'],
         ];
         for (const [p, data, mode] of nodes) {
-          await create(client, p, data, ACL.OPEN_ACL_UNSAFE, mode);
+          await client.create(p, bytes(data), OPEN, mode);
           ctx.written.push(p);
         }
-        const seq = await create(client, '/demo/queue-', 'job 1', ACL.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT_SEQUENTIAL);
+        const seq = await client.create('/demo/queue-', bytes('job 1'), OPEN, 'persistent_sequential');
         ctx.written.push(seq);
-        const readOnly = [new ACL(Permission.READ, new Id('world', 'anyone'))];
-        await create(client, '/demo/read-only', 'look, do not touch', readOnly, CreateMode.PERSISTENT);
+        const readOnly = [{ perms: 1, scheme: 'world', id: 'anyone' }];
+        await client.create('/demo/read-only', bytes('look, do not touch'), readOnly, 'persistent');
         ctx.written.push('/demo/read-only');
-        for (let i = 0; i < 5; i++) await setData(client, '/demo/config', JSON.stringify({ featureX: i % 2 === 0, replicas: 3 + i }));
+        for (let i = 0; i < 5; i++) await client.setData('/demo/config', bytes(JSON.stringify({ featureX: i % 2 === 0, replicas: 3 + i })));
       }
       await harness.zkCli(ctx.zk.connectString, [
         'create -c /demo/locks',
@@ -145,9 +147,9 @@ const steps = [
       await rm(out, { recursive: true, force: true });
       await zkvaultOk(['restore', '--to-zxid', ctx.physical.zxid.to, '--data-dir', out]);
       const restored = await harness.startStandalone({ dataDir: out });
-      const client = await connect(restored.connectString);
-      const children = await new Promise((resolve, reject) => client.getChildren('/demo', (err, c) => (err ? reject(err) : resolve(c))));
-      client.close();
+      const client = await openSession({ connectString: restored.connectString, connectTimeoutMs: 60000 });
+      const { children } = await client.getChildren('/demo');
+      await client.close();
       await restored.stop();
       note(
         `a real server started from ${path.relative(root, out)} serves /demo with ${children.length} children: ${children.sort().join(', ')}`,
@@ -157,7 +159,7 @@ const steps = [
   {
     title: 'Stop ZooKeeper',
     async run() {
-      ctx.client.close();
+      await ctx.client.close();
       await ctx.zk.stop();
       note(
         `stopped; its dataDir stays in ${path.relative(root, ctx.dataDir)} (try: bin/zkvault export --data-dir ${path.relative(root, ctx.dataDir)})`,
@@ -169,35 +171,6 @@ const steps = [
 function note(message) {
   console.log(`    ${message}`);
 }
-
-function connect(connectString) {
-  return new Promise((resolve, reject) => {
-    const client = zookeeper.createClient(connectString, { sessionTimeout: 30000, retries: 3 });
-    const timer = setTimeout(() => {
-      client.close();
-      reject(new Error(`could not connect to ZooKeeper at ${connectString}`));
-    }, 60000);
-    client.once('connected', () => {
-      clearTimeout(timer);
-      resolve(client);
-    });
-    client.connect();
-  });
-}
-
-function create(client, p, data, acls, mode) {
-  const buf = data === null ? undefined : Buffer.isBuffer(data) ? data : Buffer.from(data);
-  return new Promise((resolve, reject) =>
-    client.create(p, buf, acls, mode, (err, created) => (err ? reject(new Error(`create ${p}: ${err.message}`)) : resolve(created))),
-  );
-}
-
-function setData(client, p, data) {
-  return new Promise((resolve, reject) =>
-    client.setData(p, Buffer.from(data), -1, (err) => (err ? reject(new Error(`setData ${p}: ${err.message}`)) : resolve())),
-  );
-}
-
 /** Runs the CLI and fails the step unless it exits 0. */
 async function zkvaultOk(args) {
   const r = await zkvault(args);
@@ -230,7 +203,7 @@ for (const [i, step] of steps.entries()) {
     break;
   }
 }
-ctx.client?.close();
+await ctx.client?.close();
 if (ctx.zk?.pid !== undefined) await ctx.zk.stop().catch(() => {});
 if (failed) {
   fail(`step ${failed.step} (${failed.title}): ${failed.err?.message ?? failed.err}`);

@@ -25,6 +25,10 @@ fi
 export AWS_EC2_METADATA_DISABLED=true
 say "building (npm run build)"
 npm run --silent build
+# The code's shape first (format, lint, layers, unused code, file size): a failure here fails the run.
+say "checking the code (scripts/check.sh)"
+check_status=0
+bash scripts/check.sh || check_status=$?
 
 # Test sources map to their compiled files (test/x/y.test.ts -> dist/test/x/y.test.js). Listing
 # sources rather than dist/ keeps stale compiled tests of deleted sources from running.
@@ -79,6 +83,10 @@ if [ -n "$leaked" ]; then
   # The harness's reaper kills JVMs whose test process is gone and removes their temp dirs.
   node -e "import('./dist/test/support/zk-harness.js').then((m) => m.reapOrphans())" || true
   kill -9 $leaked 2>/dev/null || true
+  [ "$status" -ne 0 ] || status=1
+fi
+if [ "$check_status" -ne 0 ]; then
+  say "ERROR: scripts/check.sh failed (see its output above); the run fails even if every test passed"
   [ "$status" -ne 0 ] || status=1
 fi
 exit "$status"

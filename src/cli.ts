@@ -1,76 +1,10 @@
 // Builds the commander program, lazy-loads each command, and owns the one error → exit-code mapping.
-import { Command, CommanderError, Option } from 'commander';
-import { CancelledError, EXIT_CODES, UsageError, ZkvaultError } from './errors.js';
+import { Command, CommanderError } from 'commander';
+import type { CommandModule, Runner } from './commands/context.js';
+import { addGlobalOptions, applyBooleanEnv } from './commands/env-options.js';
+import { CancelledError, EXIT_CODES, ZkvaultError } from './errors.js';
 import { Printer } from './output/printer.js';
 import { VERSION } from './version.js';
-
-/** Options every command accepts. */
-export interface GlobalOptions {
-  json: boolean;
-  quiet: boolean;
-}
-
-export interface CommandContext {
-  printer: Printer;
-  signal: AbortSignal;
-}
-
-/**
- * An option whose value may also come from `ZKVAULT_<FLAG>` (the command line wins), as the CLI
- * contract requires of every flag.
- */
-export function envOption(flags: string, description: string): Option {
-  const opt = new Option(flags, description);
-  const long = opt.long?.replace(/^--/, '');
-  if (!long) return opt;
-  const name = 'ZKVAULT_' + long.toUpperCase().replace(/-/g, '_');
-  if (opt.required || opt.optional) return opt.env(name);
-  // commander would switch a boolean flag on for any value, "false" and "0" included: these are read
-  // by applyBooleanEnv instead.
-  booleanEnv.set(opt, name);
-  opt.description = `${description} (env: ${name}=1)`;
-  return opt;
-}
-
-const booleanEnv = new WeakMap<Option, string>();
-
-/** The ZKVAULT_ variable an option made by {@link envOption} reads, boolean or not. */
-export function envNameOf(opt: Option): string | undefined {
-  return booleanEnv.get(opt) ?? opt.envVar;
-}
-const TRUE_WORDS = /^(1|true|yes|on)$/i;
-const FALSE_WORDS = /^(0|false|no|off|)$/i;
-
-/** Sets the boolean flags not given on the command line from their ZKVAULT_ variables. */
-function applyBooleanEnv(cmd: Command): void {
-  for (const opt of cmd.options) {
-    const name = booleanEnv.get(opt);
-    const raw = name === undefined ? undefined : process.env[name];
-    if (raw === undefined) continue;
-    const key = opt.attributeName();
-    if (cmd.getOptionValueSource(key) === 'cli') continue;
-    const on = TRUE_WORDS.test(raw.trim()) ? true : FALSE_WORDS.test(raw.trim()) ? false : undefined;
-    if (on === undefined) {
-      throw new UsageError(`${name}=${JSON.stringify(raw)} is not a yes/no value`, {
-        hint: `set ${name} to 1 or 0 (true/false, yes/no, on/off), or unset it`,
-      });
-    }
-    // A --no-… flag switched on means its value is false; switched off, every flag keeps its default.
-    if (on) cmd.setOptionValueWithSource(key, !opt.negate, 'env');
-  }
-}
-
-function addGlobalOptions(cmd: Command): Command {
-  return cmd
-    .addOption(envOption('--json', 'print the result as one JSON document on stdout'))
-    .addOption(envOption('--quiet', 'print only the result and errors'));
-}
-
-type CommandModule = { register: (program: Command, run: Runner) => void };
-export type Runner = (
-  action: (ctx: CommandContext, options: GlobalOptions) => Promise<number | void>,
-  options: GlobalOptions,
-) => Promise<void>;
 
 const COMMANDS: Array<() => Promise<CommandModule>> = [
   () => import('./commands/backup.js'),

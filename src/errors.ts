@@ -111,13 +111,6 @@ export class IntegrityError extends ZkvaultError {
   }
 }
 
-export class PartialError extends ZkvaultError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('partial', message, options);
-    this.name = 'PartialError';
-  }
-}
-
 export class InternalError extends ZkvaultError {
   constructor(message: string, options?: ErrorOptions) {
     super('internal', message, options);

@@ -1,38 +1,21 @@
 // `zkvault backup`: logical (walk a live tree) or, with --data-dir, physical (copy a server's files).
 import type { Command } from 'commander';
-import { envOption, type Runner } from '../cli.js';
 import { UsageError } from '../errors.js';
-import { addRepoOption, addZkOptions } from './options.js';
-import { formatBytes, formatDuration } from '../output/format.js';
-import type { BackupResult } from '../services/backup.js';
+import { humanBackup } from '../output/backup.js';
+import type { GlobalOptions, Runner } from './context.js';
+import { collect, envOption } from './env-options.js';
+import { addRepoOption, addZkOptions, openRepo } from './options.js';
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-export function humanBackup(r: BackupResult): string {
-  const lines = [
-    `backup ${r.id}${r.partial ? ' (PARTIAL)' : ''}`,
-    `  kind       ${r.kind}`,
-    `  nodes      ${r.nodes} (${r.counts.persistent} persistent, ${r.counts.ephemeral} ephemeral, ${r.counts.container} container, ${r.counts.ttl} ttl; ${formatBytes(r.counts.dataBytes)} of data)` +
-      (r.kind === 'logical'
-        ? '\n             (read through the client API, where container and TTL nodes show as persistent)'
-        : `\n             (in the base snapshot, ${r.zxid.from}; the tree at a later zxid may hold more or fewer)`),
-    `  archive    ${formatBytes(r.bytes)}`,
-    `  zxid       ${r.zxid.from} .. ${r.zxid.to}` +
-      (r.consistent === undefined
-        ? ''
-        : r.consistent
-          ? '  (consistent: nothing changed during the walk)'
-          : `  (fuzzy: ${r.changedDuringWalk} node(s) changed during the walk)`),
-    `  took       ${formatDuration(r.durationMs)}`,
-  ];
-  if (r.unreadable.length > 0) {
-    lines.push(`  unreadable ${r.unreadable.length} node(s):`);
-    for (const u of r.unreadable.slice(0, 20)) lines.push(`    ${u.path}: ${u.reason}`);
-    if (r.unreadable.length > 20) lines.push(`    … and ${r.unreadable.length - 20} more (zkvault inspect ${r.id})`);
-  }
-  return lines.join('\n');
+interface BackupFlags extends GlobalOptions, Record<string, unknown> {
+  path: string;
+  exclude?: string[];
+  concurrency: string;
+  dataDir?: string;
+  logDir?: string;
+  incremental?: boolean;
+  zk: string;
+  auth?: string[];
+  repo: string;
 }
 
 export function register(program: Command, run: Runner): void {
@@ -47,14 +30,14 @@ export function register(program: Command, run: Runner): void {
     .addOption(envOption('--incremental', 'physical: store only txns after what the repository holds'));
   addZkOptions(cmd);
   addRepoOption(cmd);
-  cmd.action(async (opts) =>
+  cmd.action(async (opts: BackupFlags) =>
     run(async ({ printer, signal }) => {
       if (opts.dataDir) {
         const { backupPhysical } = await import('../services/physical-backup.js');
         const result = await backupPhysical({
           dataDir: opts.dataDir,
           logDir: opts.logDir,
-          repo: opts.repo,
+          repo: await openRepo(opts, { create: true, signal, warn: (m) => printer.warn(m) }),
           incremental: Boolean(opts.incremental),
           signal,
           warn: (m) => printer.warn(m),
@@ -86,7 +69,7 @@ export function register(program: Command, run: Runner): void {
         auth: opts.auth,
         path: opts.path,
         exclude: opts.exclude,
-        repo: opts.repo,
+        repo: await openRepo(opts, { create: true, signal, warn: (m) => printer.warn(m) }),
         concurrency,
         signal,
         onProgress: (n) => printer.progress(`walked ${n} nodes…`),

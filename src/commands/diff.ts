@@ -1,12 +1,16 @@
 // `zkvault diff A B`: compare two trees (backups, a backup at a zxid, live trees); exit 5 when they differ.
 import type { Command } from 'commander';
-import { envOption, type Runner } from '../cli.js';
 import { UsageError } from '../errors.js';
-import { addRepoOption } from './options.js';
+import type { GlobalOptions, Runner } from './context.js';
+import { collect, envOption } from './env-options.js';
+import { addRepoOption, openRepo } from './options.js';
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  // The environment form may hold several entries, one per line (as --auth elsewhere).
-  return [...(previous ?? []), ...value.split('\n').filter((v) => v.length > 0)];
+interface DiffFlags extends GlobalOptions, Record<string, unknown> {
+  path?: string;
+  stat?: boolean;
+  ignoreStat?: boolean;
+  auth?: string[];
+  repo: string;
 }
 
 const SOURCE = 'a backup id, ID@ZXID, latest, or zk://HOST:PORT[,HOST:PORT…][/path] (a live tree)';
@@ -29,7 +33,7 @@ export function register(program: Command, run: Runner): void {
       ).argParser(collect),
     );
   addRepoOption(cmd);
-  cmd.action(async (a: string, b: string, opts) =>
+  cmd.action(async (a: string, b: string, opts: DiffFlags) =>
     run(async ({ printer, signal }) => {
       if (opts.stat && opts.ignoreStat) throw new UsageError('give --stat or --ignore-stat, not both');
       const service = await import('../services/diff.js');
@@ -37,7 +41,7 @@ export function register(program: Command, run: Runner): void {
         .diffSources({
           a,
           b,
-          repo: opts.repo,
+          repo: () => openRepo(opts, { signal, warn: (m) => printer.warn(m) }),
           path: opts.path,
           stat: Boolean(opts.stat),
           auth: opts.auth,
@@ -46,8 +50,8 @@ export function register(program: Command, run: Runner): void {
           onProgress: (m) => printer.progress(m),
         })
         .finally(() => printer.progressDone());
-      const { renderDiff } = await import('../output/diff.js');
-      printer.result(service.diffJson(result), () => renderDiff(result));
+      const { diffJson, renderDiff } = await import('../output/diff.js');
+      printer.result(diffJson(result), () => renderDiff(result));
       return service.diffExitCode(result);
     }, opts),
   );

@@ -1,12 +1,23 @@
 // `zkvault export`: a tree as NDJSON on stdout, one node per line, sorted by path.
 import type { Command } from 'commander';
-import { envOption, type Runner } from '../cli.js';
-import { UsageError } from '../errors.js';
-import { formatZxid, parseZxid } from '../core/zxid.js';
 import { toExportLine } from '../core/node-record.js';
+import { formatZxid, parseZxid } from '../core/zxid.js';
+import { UsageError } from '../errors.js';
+import type { GlobalOptions, Runner } from './context.js';
+import { envOption } from './env-options.js';
+import { addRepoOption, openRepo } from './options.js';
+
+interface ExportFlags extends GlobalOptions, Record<string, unknown> {
+  dataDir?: string;
+  logDir?: string;
+  toZxid?: string;
+  path?: string;
+  verifyDigest?: boolean;
+  repo: string;
+}
 
 export function register(program: Command, run: Runner): void {
-  program
+  const cmd = program
     .command('export')
     .description('print a tree as NDJSON on stdout, one node per line, sorted by path')
     .argument('[id]', 'backup id, ID@ZXID or latest')
@@ -14,38 +25,48 @@ export function register(program: Command, run: Runner): void {
     .addOption(envOption('--log-dir <dir>', 'the dataLogDir, when logs live apart from snapshots'))
     .addOption(envOption('--to-zxid <zxid>', 'replay to this zxid (0x… hex or decimal); default: the last complete txn'))
     .addOption(envOption('--path <path>', 'only this znode and its descendants'))
-    .addOption(envOption('--no-verify-digest', 'do not compare recorded tree digests (checksums are still verified)'))
-    .addOption(envOption('--repo <location>', 'repository holding the backup').default('./zkvault-repo'))
-    .action(async (id: string | undefined, opts) =>
-      run(async ({ printer, signal }) => {
-        if (!opts.dataDir && !id) {
-          throw new UsageError('export needs a backup id or --data-dir', {
-            hint: 'zkvault export latest, or zkvault export --data-dir /var/lib/zookeeper [--to-zxid 0x…]',
-          });
-        }
-        if (opts.dataDir && id) throw new UsageError('give a backup id or --data-dir, not both');
-        const service = await import('../services/export.js');
-        const result = opts.dataDir
-          ? service.exportDataDir({
-              dataDir: opts.dataDir,
-              logDir: opts.logDir,
-              toZxid: opts.toZxid !== undefined ? parseZxid(opts.toZxid, '--to-zxid') : undefined,
-              path: opts.path,
-              verifyDigests: opts.verifyDigest !== false,
-              signal,
-              warn: (m) => printer.warn(m),
-            })
-          : await service.exportBackup({ ref: id!, repo: opts.repo, path: opts.path, signal, warn: (m) => printer.warn(m) });
-        for (const rec of result.records) {
+    .addOption(envOption('--no-verify-digest', 'do not compare recorded tree digests (checksums are still verified)'));
+  addRepoOption(cmd).action(async (id: string | undefined, opts: ExportFlags) =>
+    run(async ({ printer, signal }) => {
+      if (!opts.dataDir && !id) {
+        throw new UsageError('export needs a backup id or --data-dir', {
+          hint: 'zkvault export latest, or zkvault export --data-dir /var/lib/zookeeper [--to-zxid 0x…]',
+        });
+      }
+      if (opts.dataDir && id) throw new UsageError('give a backup id or --data-dir, not both');
+      const service = await import('../services/export.js');
+      const write = async (records: Iterable<Parameters<typeof toExportLine>[0]>) => {
+        for (const rec of records) {
           const pending = printer.write(JSON.stringify(toExportLine(rec)) + '\n');
           if (pending) await pending;
         }
+      };
+      if (opts.dataDir) {
+        const r = service.exportDataDir({
+          dataDir: opts.dataDir,
+          logDir: opts.logDir,
+          toZxid: opts.toZxid !== undefined ? parseZxid(opts.toZxid, '--to-zxid') : undefined,
+          path: opts.path,
+          verifyDigests: opts.verifyDigest !== false,
+          signal,
+          warn: (m) => printer.warn(m),
+        });
+        await write(r.records);
         printer.info(
-          'id' in result
-            ? `exported ${result.records.length} nodes of backup ${result.id} at ${formatZxid(result.zxid)}`
-            : `exported ${result.records.length} nodes at ${formatZxid(result.zxid)} ` +
-                `(${result.snapshot ?? 'no snapshot'} + ${result.txnsApplied} txns from ${result.logsRead} logs, ${result.digestsChecked} digests checked)`,
+          `exported ${r.records.length} nodes at ${formatZxid(r.zxid)} ` +
+            `(${r.snapshot ?? 'no snapshot'} + ${r.txnsApplied} txns from ${r.logsRead} logs, ${r.digestsChecked} digests checked)`,
         );
-      }, opts),
-    );
+        return;
+      }
+      const r = await service.exportBackup({
+        ref: id!,
+        repo: await openRepo(opts, { signal, warn: (m) => printer.warn(m) }),
+        path: opts.path,
+        signal,
+        warn: (m) => printer.warn(m),
+      });
+      await write(r.records);
+      printer.info(`exported ${r.records.length} nodes of backup ${r.id} at ${formatZxid(r.zxid)}`);
+    }, opts),
+  );
 }

@@ -1,65 +1,18 @@
 // `zkvault list`: the complete backups, oldest first — a table, or with --json an array of objects.
 import type { Command } from 'commander';
-import { envOption, type Runner } from '../cli.js';
-import { formatBytes } from '../output/format.js';
-import type { ListedBackup } from '../services/list.js';
+import { renderList } from '../output/list.js';
+import type { GlobalOptions, Runner } from './context.js';
+import { addRepoOption, openRepo } from './options.js';
 
 export function register(program: Command, run: Runner): void {
-  program
-    .command('list')
-    .description('list the complete backups, oldest first: id, kind, time, zxid range, nodes, size')
-    .addOption(envOption('--repo <location>', 'repository: a directory, file:///path or s3://bucket/prefix').default('./zkvault-repo'))
-    .action(async (opts) =>
-      run(async ({ printer, signal }) => {
-        const { listBackups } = await import('../services/list.js');
-        const result = await listBackups({ repo: opts.repo, signal, warn: (m) => printer.warn(m) });
-        if (result.backups.length === 0) printer.info(`no backups in ${result.location} yet`);
-        printer.result(result.backups, () => (result.backups.length === 0 ? '' : renderList(result.backups)));
-      }, opts),
-    );
-}
-
-/** `2024-05-01T12:00:00.123Z` → `2024-05-01 12:00:00Z`. */
-export function formatTime(iso: string): string {
-  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-}
-
-export function formatZxidRange(zxid: { from: string; to: string }): string {
-  return zxid.from === zxid.to ? zxid.from : `${zxid.from}..${zxid.to}`;
-}
-
-function renderList(backups: ListedBackup[]): string {
-  const rows = backups.map((b) => [
-    b.id,
-    b.kind,
-    formatTime(b.createdAt),
-    formatZxidRange(b.zxid),
-    String(b.nodes),
-    formatBytes(b.bytes),
-    [
-      b.partial ? 'PARTIAL' : '',
-      b.chain?.parent ? `incremental of ${b.chain.parent}` : '',
-      b.beyondCut
-        ? `txns ${formatZxidRange(b.beyondCut)} ${b.beyondCut.dropped ? 'dropped by the ensemble' : 'unconfirmed'}, never restored`
-        : '',
-    ]
-      .filter(Boolean)
-      .join(', '),
-  ]);
-  const total = backups.reduce((n, b) => n + b.bytes, 0);
-  return (
-    renderTable(['ID', 'KIND', 'CREATED (UTC)', 'ZXID', 'NODES', 'SIZE', ''], rows, [4, 5]) +
-    `\n${backups.length} backup${backups.length === 1 ? '' : 's'}, ${formatBytes(total)}`
+  const cmd = program.command('list').description('list the complete backups, oldest first: id, kind, time, zxid range, nodes, size');
+  addRepoOption(cmd).action(async (opts: GlobalOptions & Record<string, unknown>) =>
+    run(async ({ printer, signal }) => {
+      const { listBackups } = await import('../services/list.js');
+      const warn = (m: string) => printer.warn(m);
+      const result = await listBackups({ repo: await openRepo(opts, { signal, warn }), signal, warn });
+      if (result.backups.length === 0) printer.info(`no backups in ${result.location} yet`);
+      printer.result(result.backups, () => (result.backups.length === 0 ? '' : renderList(result.backups)));
+    }, opts),
   );
-}
-
-/** Plain-text columns; `right` lists the columns to right-align (numbers). Trailing spaces trimmed. */
-export function renderTable(headers: string[], rows: string[][], right: number[] = []): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (right.includes(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
 }

@@ -1,23 +1,39 @@
 // `zkvault schedule`: a foreground daemon — a backup at every tick of --cron (logical, or physical with
 // --data-dir), then prune when --keep-* rules are given; logs one event per line on stderr.
 import type { Command } from 'commander';
-import { envOption, type Runner } from '../cli.js';
-import { CancelledError, UsageError } from '../errors.js';
 import { parseFixedDuration } from '../core/duration.js';
+import { CancelledError, UsageError } from '../errors.js';
 import { createEventLog } from '../output/schedule-log.js';
-import { addKeepOptions, keepFlagsFrom } from './prune.js';
-import { addRepoOption, addZkOptions } from './options.js';
+import { redactLocation } from '../storage/redact.js';
 import type { ScheduledBackup, ScheduleSummary } from '../services/schedule.js';
+import type { GlobalOptions, Runner } from './context.js';
+import { collect, envOption, optionText } from './env-options.js';
+import { addKeepOptions, addRepoOption, addZkOptions, keepFlagsFrom, openRepo } from './options.js';
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
+interface ScheduleFlags extends GlobalOptions, Record<string, unknown> {
+  cron?: string;
+  timezone?: string;
+  path: string;
+  exclude?: string[];
+  concurrency: string;
+  dataDir?: string;
+  logDir?: string;
+  incremental?: boolean;
+  fullEvery?: string;
+  maxFailures?: string;
+  maxRuns?: string;
+  stopGrace: string;
+  logFormat: string;
+  zk: string;
+  auth?: string[];
+  repo: string;
 }
 
 function positiveInt(value: unknown, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined;
-  const text = String(value).trim();
+  const text = optionText(value).trim();
   if (!/^\d+$/.test(text) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
-    throw new UsageError(`${flag} ${String(value)} is not a whole number of ${min} or more`);
+    throw new UsageError(`${flag} ${optionText(value)} is not a whole number of ${min} or more`);
   }
   return Number(text);
 }
@@ -48,7 +64,7 @@ export function register(program: Command, run: Runner): void {
   addZkOptions(cmd);
   addKeepOptions(cmd);
   addRepoOption(cmd);
-  cmd.action(async (opts) =>
+  cmd.action(async (opts: ScheduleFlags) =>
     run(async ({ printer, signal }) => {
       if (!opts.cron)
         throw new UsageError('schedule needs --cron', { hint: 'e.g. zkvault schedule --cron "0 * * * *" --keep-hourly 24 --keep-daily 7' });
@@ -72,12 +88,12 @@ export function register(program: Command, run: Runner): void {
       const summary = await runSchedule({
         cron: String(opts.cron),
         timezone: opts.timezone,
-        repo: opts.repo,
+        repo: { location: redactLocation(opts.repo), open: (o) => openRepo(opts, o) },
         backup,
         retention: keep ?? undefined,
         maxFailures: positiveInt(opts.maxFailures, '--max-failures', 1),
         maxRuns: positiveInt(opts.maxRuns, '--max-runs', 1),
-        stopGraceMs: parseFixedDuration(String(opts.stopGrace), '--stop-grace'),
+        stopGraceMs: parseFixedDuration(opts.stopGrace, '--stop-grace'),
         signal,
         onEvent: createEventLog({ format: logFormat, quiet: printer.quiet }),
       });

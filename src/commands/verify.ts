@@ -1,8 +1,10 @@
 // `zkvault verify`: integrity of backups; exit 4 when any problem is found.
 import type { Command } from 'commander';
-import { envOption, type Runner } from '../cli.js';
 import { UsageError } from '../errors.js';
-import { addRepoOption } from './options.js';
+import { renderVerify } from '../output/verify.js';
+import type { GlobalOptions, Runner } from './context.js';
+import { envOption } from './env-options.js';
+import { addRepoOption, openRepo } from './options.js';
 
 export function register(program: Command, run: Runner): void {
   const cmd = program
@@ -12,28 +14,17 @@ export function register(program: Command, run: Runner): void {
     .addOption(envOption('--all', 'every backup in the repository'))
     .addOption(envOption('--deep', 'also load every tree and check it against its manifest'));
   addRepoOption(cmd);
-  cmd.action(async (ids: string[], opts) =>
+  cmd.action(async (ids: string[], opts: GlobalOptions & { all?: boolean; deep?: boolean } & Record<string, unknown>) =>
     run(async ({ printer, signal }) => {
       if (ids.length > 0 && opts.all) throw new UsageError('give backup ids or --all, not both');
       const { verifyBackups } = await import('../services/verify.js');
       const result = await verifyBackups({
-        repo: opts.repo,
+        repo: await openRepo(opts, { signal, warn: (m) => printer.warn(m) }),
         refs: opts.all ? [] : ids.length ? ids : ['latest'],
         deep: Boolean(opts.deep),
         signal,
       });
-      printer.result(result, () =>
-        result.backups
-          .map((b) =>
-            [
-              b.ok ? `ok      ${b.id}` : `FAILED  ${b.id}`,
-              ...b.problems.map((p) => `        ${p}`),
-              ...(b.warnings ?? []).map((w) => `        note: ${w}`),
-            ].join('\n'),
-          )
-          .concat(result.ok ? [`${result.backups.length} backup(s) verified${opts.deep ? ' (deep)' : ''}`] : [])
-          .join('\n'),
-      );
+      printer.result(result, () => renderVerify(result, Boolean(opts.deep)));
       return result.ok ? 0 : 4;
     }, opts),
   );

@@ -13,7 +13,13 @@ export interface ChainLink {
 export function chainLinkOf(kind: string, extra: Record<string, unknown> | undefined): ChainLink | null {
   if (kind !== 'physical') return null;
   const c = extra?.chain as Partial<ChainLink> | undefined;
-  if (!c || typeof c !== 'object' || typeof c.base !== 'string' || !(c.parent === null || typeof c.parent === 'string') || typeof c.depth !== 'number') {
+  if (
+    !c ||
+    typeof c !== 'object' ||
+    typeof c.base !== 'string' ||
+    !(c.parent === null || typeof c.parent === 'string') ||
+    typeof c.depth !== 'number'
+  ) {
     return null;
   }
   return { base: c.base, parent: c.parent, depth: c.depth };

@@ -4,7 +4,6 @@
 //   blob = czxid(8) mzxid(8) pzxid(8) ctime(8) mtime(8) version(4) cversion(4) aversion(4) owner(8)
 //
 // Paths under `/zookeeper/` hash to 0 (`/zookeeper` itself counts); the root hashes as "".
-import type { ZNode } from './tree.js';
 import { crc32, crc32Ascii } from '../formats/checksum.js';
 
 export const DIGEST_VERSION = 2;
@@ -28,8 +27,14 @@ export function digestPathBytes(key: string, encoding: DigestPathEncoding): Uint
   return out;
 }
 
+/** What the hash of a node reads: its data (CRC-32 continued from a seed) and its persisted stat. */
+export interface DigestableNode {
+  crcData(seed: number): number;
+  readonly stat: { readonly buf: Uint8Array; readonly off: number };
+}
+
 /** The unsigned 32-bit hash of one node; `key` is the tree key (root = ""). */
-export function nodeDigest(key: string, node: ZNode, encoding: DigestPathEncoding = 'utf8'): number {
+export function nodeDigest(key: string, node: DigestableNode, encoding: DigestPathEncoding = 'utf8'): number {
   if (key.startsWith('/zookeeper/')) return 0;
   const { buf, off } = node.stat;
   return statHash(node.crcData(pathCrc(key, encoding)), buf, off);

@@ -1,6 +1,7 @@
 // Planning a logical restore: a pure function from (the backup's nodes, the target's nodes, the
 // options) to the list of changes and the reason for every node left alone. Applying is separate,
 // so --dry-run prints exactly what a real run would do.
+import { createHash } from 'node:crypto';
 import { nodeTypeOf, storedCversion, type AclEntry, type NodeRecord, type NodeType } from './node-record.js';
 import { OPEN_ACL_UNSAFE as OPEN_ACL } from './tree.js';
 import { isRedactedDigest, isSystemPath } from './znode-path.js';
@@ -125,7 +126,6 @@ export function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
 export function sameAcl(a: readonly AclEntry[], b: readonly AclEntry[]): boolean {
   return a.length === b.length && a.every((x, i) => x.perms === b[i].perms && x.scheme === b[i].scheme && x.id === b[i].id);
 }
-
 
 /**
  * The ACL a node is restored with: redacted digest entries replaced by the restorer's own id for that
@@ -303,4 +303,20 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
 /** Stored cversion of a target node, from what a client sees. */
 export function targetStoredCversion(node: TargetNode): number {
   return storedCversion(node.stat.cversion, node.numChildren);
+}
+
+/**
+ * The digest ids (`user:base64(sha1(user:password))`, as ZooKeeper's digest provider makes them) of
+ * the restorer's own `digest:user:password` credentials, by user.
+ */
+export function digestIdsOf(auth: readonly string[]): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const a of auth) {
+    if (!a.startsWith('digest:')) continue;
+    const credentials = a.slice('digest:'.length);
+    const colon = credentials.indexOf(':');
+    if (colon <= 0) continue;
+    ids.set(credentials.slice(0, colon), `${credentials.slice(0, colon)}:${createHash('sha1').update(credentials).digest('base64')}`);
+  }
+  return ids;
 }

@@ -211,7 +211,7 @@ export class DataTree {
 
   /** True when some path is not plain ASCII (only then can the path encoding matter). */
   hasNonAsciiPath(): boolean {
-    for (const key of this.nodes.keys()) if (/[^\x00-\x7f]/.test(key)) return true;
+    for (const key of this.nodes.keys()) if (/[^\p{ASCII}]/u.test(key)) return true;
     return false;
   }
 

@@ -25,7 +25,9 @@ export function znodePathProblem(path: string): string | undefined {
 export function validateZnodePath(path: string, flag = '--path'): string {
   const problem = znodePathProblem(path);
   if (problem !== undefined) {
-    throw new UsageError(`${flag} "${path}" is not a znode path (${flag} ${problem})`, { hint: 'use an absolute znode path such as /app or /' });
+    throw new UsageError(`${flag} "${path}" is not a znode path (${flag} ${problem})`, {
+      hint: 'use an absolute znode path such as /app or /',
+    });
   }
   return path;
 }

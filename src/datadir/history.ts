@@ -4,7 +4,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { observeHistory, type HistoryEvent, type HistoryFacts } from '../core/committed.js';
 import { zxidEpoch } from '../core/zxid.js';
-import type { DataDirListing, LogFileRef } from '../formats/data-dir.js';
+import type { DataDirListing, LogFileRef } from './listing.js';
 import { iterateTxnLog, verifyTxnLogFile, type LogRecord, type LogTail } from '../formats/txn-log.js';
 
 /** One log file, read and verified: where its complete records end, and what they hold. */

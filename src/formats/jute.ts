@@ -117,7 +117,7 @@ export class JuteReader {
   aclList(what = 'acl'): AclEntry[] | null {
     const n = this.vectorLength(what);
     if (n === -1) return null;
-    const out: AclEntry[] = new Array(n);
+    const out = new Array<AclEntry>(n);
     for (let i = 0; i < n; i++) {
       const perms = this.int('acl perms');
       const scheme = this.string('acl scheme');
@@ -130,7 +130,7 @@ export class JuteReader {
   stringList(what: string): string[] | null {
     const n = this.vectorLength(what);
     if (n === -1) return null;
-    const out: string[] = new Array(n);
+    const out = new Array<string>(n);
     for (let i = 0; i < n; i++) out[i] = this.string(what);
     return out;
   }

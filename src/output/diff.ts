@@ -180,3 +180,19 @@ export function renderDiff(r: DiffResult, options: RenderDiffOptions = {}): stri
   }
   return out.join('\n');
 }
+
+/** The `--json` document: the contract's `same` and `changes`, then descriptions of what was compared. */
+export function diffJson(r: DiffResult): Record<string, unknown> {
+  return {
+    same: r.same,
+    changes: r.changes.map((c) => ({ path: c.path, change: c.change, fields: c.fields })),
+    a: r.a,
+    b: r.b,
+    path: r.path,
+    compared: r.stat ? ['data', 'acl', 'type', 'stat'] : ['data', 'acl', 'type'],
+    clientView: r.clientView,
+    counts: { added: r.counts.added, removed: r.counts.removed, modified: r.counts.modified, unchanged: r.counts.unchanged },
+    excluded: r.excluded,
+    notes: r.notes,
+  };
+}

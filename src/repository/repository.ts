@@ -4,7 +4,8 @@ import { mkdtemp, readdir, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { IntegrityError, NotFoundError, UsageError, UserError, throwIfAborted } from '../errors.js';
-import { openStorage, parseLocation, redactLocation } from '../storage/location.js';
+import { openStorage, parseLocation, type S3SettingsInput } from '../storage/location.js';
+import { redactLocation } from '../storage/redact.js';
 import { LocalStorage } from '../storage/local.js';
 import { getBufferIfExists, joinLocation, type Storage } from '../storage/storage.js';
 import { isBackupId, newBackupId } from './ids.js';
@@ -64,6 +65,8 @@ const LOCAL_TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
 export interface OpenRepositoryOptions {
   /** Allow a repository that does not exist yet; its marker is written by the first beginBackup. */
   create?: boolean;
+  /** S3 settings for s3:// locations (each one given wins over its ZKVAULT_S3_* variable). */
+  s3?: S3SettingsInput;
   /** Default signal for reads (list, resolve, readers). beginBackup takes its own. */
   signal?: AbortSignal;
   /** A lock with no sign of life for this long is broken, with a warning (default 6 h). */
@@ -82,7 +85,7 @@ export interface OpenRepositoryOptions {
 /** Opens the repository at a `--repo` location (a path, file:///…, s3://…). */
 export async function openRepository(location: string, opts: OpenRepositoryOptions = {}): Promise<StorageRepository> {
   const parsed = parseLocation(location);
-  const storage = await openStorage(parsed, { signal: opts.signal, warn: opts.warn });
+  const storage = await openStorage(parsed, { signal: opts.signal, warn: opts.warn, s3: opts.s3 });
   return openRepositoryOnStorage(storage, redactLocation(location), opts);
 }
 

@@ -7,12 +7,13 @@ import { formatZxid, zxidToFileSuffix } from '../core/zxid.js';
 import { openSession, type ZkSession } from '../zk/client.js';
 import { walkLiveTree } from '../zk/live-tree.js';
 import { hasRedactedDigest, isSystemPath, SYSTEM_SUBTREE } from '../core/znode-path.js';
-import { SnapshotSpool } from '../zk/snapshot-spool.js';
-import { openRepository } from '../repository/repository.js';
-import { manifestToResult, type BackupResult } from './backup-result.js';
+import { SnapshotSpool } from '../datadir/snapshot-spool.js';
+import type { Repository } from '../repository/types.js';
+import { manifestToResult, type BackupResult } from '../repository/backup-summary.js';
 
-export type { BackupResult } from './backup-result.js';
+export type { BackupResult } from '../repository/backup-summary.js';
 import { validateZnodePath } from '../core/znode-path.js';
+import { normalizeConnectString } from '../core/connect-string.js';
 
 export interface LogicalBackupOptions {
   zk: string;
@@ -21,7 +22,7 @@ export interface LogicalBackupOptions {
   path?: string;
   /** Subtrees left out. */
   exclude?: string[];
-  repo: string;
+  repo: Repository;
   /** Nodes read at once (default 64). */
   concurrency?: number;
   signal?: AbortSignal;
@@ -35,7 +36,6 @@ async function currentZxid(session: ZkSession): Promise<bigint> {
   return session.lastZxidSeen;
 }
 
-
 export async function backupLogical(options: LogicalBackupOptions): Promise<BackupResult> {
   const started = Date.now();
   const path = validateZnodePath(options.path ?? '/');
@@ -45,7 +45,7 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
     });
   }
   const exclude = (options.exclude ?? []).map((e) => validateZnodePath(e, '--exclude'));
-  const repo = await openRepository(options.repo, { create: true, signal: options.signal, warn: options.warn });
+  const repo = options.repo;
   const session = await openSession({ connectString: options.zk, auth: options.auth, signal: options.signal });
   let writer;
   try {
@@ -105,7 +105,7 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
     const manifest = await writer.commit({
       kind: 'logical',
       createdAt,
-      source: { zk: options.zk, path, host: hostname() },
+      source: { zk: normalizeConnectString(options.zk), path, host: hostname() },
       zxid: { from: formatZxid(from), to: formatZxid(to) },
       consistent: from === to,
       changedDuringWalk: changed,

@@ -4,23 +4,23 @@
 //
 // Paths are absolute server paths on both sides. `zk://CONNECT[/path]` walks /path on a session
 // without a chroot; a logical backup taken through a chroot has its paths put back under that chroot.
-import { AuthError, UsageError, UserError, throwIfAborted } from '../errors.js';
+import { UsageError, UserError, throwIfAborted } from '../errors.js';
 import { diffTrees, type DiffCounts, type NodeChange } from '../core/diff.js';
 import { clientCversion, type NodeRecord } from '../core/node-record.js';
 import { displayPath, OPEN_ACL_UNSAFE, treeKey, type DataTree } from '../core/tree.js';
-import { formatZxid } from '../core/zxid.js';
-import { parseConnectString } from '../core/connect-string.js';
+import { formatZxid, parseZxid } from '../core/zxid.js';
 import { hasRedactedDigest, isSystemPath, isWithin, znodePathProblem } from '../core/znode-path.js';
-import type { BackupManifest, Repository } from '../repository/types.js';
-import type { PointInTime } from './pitr.js';
-import { unknownSubtrees } from './backup-tree.js';
+import type { Repository } from '../repository/types.js';
+import { unknownSubtrees } from '../sources/backup-tree.js';
+import { readLiveTree } from '../sources/live.js';
+import { loadTree, parseTreeRef, resolveTreeSource, type TreeSource } from '../sources/tree-source.js';
 
 export interface DiffServiceOptions {
   /** `ID`, `ID@ZXID`, `latest` or `zk://CONNECT[/path]`. */
   a: string;
   b: string;
-  /** Repository holding the backups named (opened only when a side is a backup). */
-  repo: string;
+  /** Opens the repository holding the backups named (called only when a side is a backup). */
+  repo: () => Promise<Repository>;
   /** Compare only this znode and its descendants. */
   path?: string;
   /** Also compare every stat field. */
@@ -79,37 +79,6 @@ export interface DiffResult {
   notes: string[];
 }
 
-type ParsedRef = { kind: 'live'; ref: string; connect: string; path: string } | { kind: 'backup'; ref: string };
-
-/**
- * Splits `zk://CONNECT[/path]`: CONNECT is `host:port[,host:port…]`; everything from the first `/`
- * after it is the subtree to walk (default `/`) on a session without a chroot.
- */
-export async function parseTreeRef(ref: string): Promise<ParsedRef> {
-  if (ref.startsWith('zk://')) {
-    const rest = ref.slice('zk://'.length);
-    const slash = rest.indexOf('/');
-    const hosts = slash < 0 ? rest : rest.slice(0, slash);
-    let path = slash < 0 ? '/' : rest.slice(slash);
-    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
-    if (hosts.trim() === '')
-      throw new UsageError(`"${ref}" names no ZooKeeper server`, { hint: 'e.g. zk://127.0.0.1:2181 or zk://h1:2181,h2:2181/app' });
-    if (hosts.includes('@'))
-      throw new UsageError(`"${ref}": credentials do not go in a zk:// source`, { hint: 'pass them with --auth SCHEME:CREDENTIALS' });
-    const problem = znodePathProblem(path);
-    if (problem)
-      throw new UsageError(`the path in "${ref}" ${problem}`, { hint: 'zk://HOST:PORT/path walks /path; e.g. zk://127.0.0.1:2181/app' });
-    const parsed = parseConnectString(hosts); // validates hosts and ports (UsageError)
-    return { kind: 'live', ref, connect: parsed.hosts.join(','), path };
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) {
-    throw new UsageError(`"${ref}" is not a tree source`, { hint: 'give a backup id, ID@ZXID, latest, or zk://HOST:PORT[/path]' });
-  }
-  if (ref.trim() === '')
-    throw new UsageError('an empty tree source was given', { hint: 'give a backup id, ID@ZXID, latest, or zk://HOST:PORT[/path]' });
-  return { kind: 'backup', ref };
-}
-
 /** `/c` + `/x` → `/c/x`; `/c` + `/` → `/c`. */
 function underChroot(chroot: string, path: string): string {
   if (chroot === '') return path;
@@ -122,15 +91,11 @@ function insideChroot(chroot: string, path: string): string {
   return path === chroot ? '/' : path.slice(chroot.length);
 }
 
-interface ResolvedBackup {
-  kind: 'backup';
-  ref: string;
-  manifest: BackupManifest;
-  point: PointInTime;
+type ResolvedBackup = Extract<TreeSource, { kind: 'backup' }> & {
   chroot: string;
   root: string;
   excluded: Array<{ path: string; reason: string; unread?: boolean }>;
-}
+};
 interface ResolvedLive {
   kind: 'live';
   ref: string;
@@ -143,17 +108,15 @@ function asString(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
-/** A backup ref → its manifest and point, checked against what the backup can give (nothing loaded). */
-async function resolveBackup(repo: Repository, ref: string): Promise<ResolvedBackup> {
-  const { resolveSource } = await import('./restore-offline.js');
-  const { manifest, point } = await resolveSource(repo, { ref });
+/** A backup source, checked against what the backup can give (nothing loaded). */
+function resolvedBackup(repo: Repository, source: Extract<TreeSource, { kind: 'backup' }>): ResolvedBackup {
+  const { manifest, point, ref } = source;
   if (point.zxid !== undefined) {
     if (manifest.kind === 'logical') {
       throw new UsageError(`backup ${manifest.id} is logical: it holds one tree (${manifest.zxid.to}), so ${ref} names no other point`, {
         hint: `use ${manifest.id} without @ZXID; ID@ZXID needs a physical backup`,
       });
     }
-    const { parseZxid } = await import('../core/zxid.js');
     if (point.zxid < parseZxid(manifest.zxid.from) || point.zxid > parseZxid(manifest.zxid.to)) {
       throw new UsageError(`backup ${manifest.id} covers ${manifest.zxid.from}..${manifest.zxid.to}, not ${formatZxid(point.zxid)}`, {
         hint: `zkvault list --repo ${repo.location} shows each backup's range`,
@@ -167,7 +130,7 @@ async function resolveBackup(repo: Repository, ref: string): Promise<ResolvedBac
       ? { path: underChroot(chroot, u.path), reason: `unreadable when backup ${manifest.id} was taken`, unread: true }
       : { path: underChroot(chroot, u.path), reason: `left out of backup ${manifest.id} (--exclude)` },
   );
-  return { kind: 'backup', ref, manifest, point, chroot, root, excluded };
+  return { ...source, chroot, root, excluded };
 }
 
 /**
@@ -209,10 +172,12 @@ export function* treeRecords(tree: DataTree, root: string, chroot = ''): Generat
 }
 
 function* without(records: Iterable<NodeRecord>, excluded: ReadonlyArray<{ path: string }>): Generator<NodeRecord> {
-  if (excluded.length === 0) return yield* records;
+  if (excluded.length === 0) {
+    yield* records;
+    return;
+  }
   for (const r of records) if (!excluded.some((e) => isWithin(r.path, e.path))) yield r;
 }
-
 
 interface LoadedSide {
   side: DiffSide;
@@ -222,9 +187,8 @@ interface LoadedSide {
 }
 
 async function loadBackup(repo: Repository, r: ResolvedBackup, root: string, o: DiffServiceOptions): Promise<LoadedSide> {
-  const { treeAtPoint } = await import('./restore-offline.js');
   o.onProgress?.(`reading ${r.ref} (backup ${r.manifest.id})…`);
-  const { tree, zxid } = await treeAtPoint(repo, r.manifest, r.point, { signal: o.signal, warn: o.warn });
+  const { tree, zxid } = await loadTree(r, { repo, signal: o.signal, warn: o.warn });
   throwIfAborted(o.signal);
   // commonRoot keeps root within what the backup holds, so within its chroot too.
   const records = treeRecords(tree, insideChroot(r.chroot, root), r.chroot);
@@ -243,48 +207,21 @@ async function loadBackup(repo: Repository, r: ResolvedBackup, root: string, o: 
 }
 
 async function loadLive(r: ResolvedLive, root: string, o: DiffServiceOptions): Promise<LoadedSide> {
-  const { openSession } = await import('../zk/client.js');
-  const { readLiveTree } = await import('../zk/live-tree.js');
   o.onProgress?.(`reading the live tree at ${r.connect}…`);
-  const session = await openSession({ connectString: r.connect, auth: o.auth, signal: o.signal });
-  try {
-    await session.sync('/');
-    await session.exists('/');
-    const before = session.lastZxidSeen;
-    const unreadable: string[] = [];
-    let records: NodeRecord[] = [];
-    if ((await session.exists(root)) !== null) {
-      try {
-        records = await readLiveTree(session, root, { signal: o.signal, onUnreadable: (p) => unreadable.push(p) });
-      } catch (err) {
-        // The walk reports an unreadable root as missing; say what really happened.
-        if (unreadable.includes(root)) {
-          throw new AuthError(`${root} on ${r.connect}: the credentials given cannot read it`, {
-            hint: 'pass --auth SCHEME:CREDENTIALS for a user with READ on it',
-            cause: err,
-          });
-        }
-        throw err;
-      }
-    }
-    await session.exists('/');
-    const after = session.lastZxidSeen;
-    let hiddenAcls = 0;
-    for (const rec of records) if (hasRedactedDigest(rec.acl)) hiddenAcls++;
-    const side: DiffSide = {
-      ref: r.ref,
-      kind: 'live',
-      zxid: formatZxid(after),
-      zxidBefore: formatZxid(before),
-      connect: r.connect,
-      root: r.root,
-      clientView: true,
-      nodes: records.length,
-    };
-    return { side, records, unreadable, hiddenAcls };
-  } finally {
-    await session.close().catch(() => {});
-  }
+  const live = await readLiveTree(r.connect, root, { auth: o.auth, signal: o.signal });
+  let hiddenAcls = 0;
+  for (const rec of live.records) if (hasRedactedDigest(rec.acl)) hiddenAcls++;
+  const side: DiffSide = {
+    ref: r.ref,
+    kind: 'live',
+    zxid: formatZxid(live.zxidAfter),
+    zxidBefore: formatZxid(live.zxidBefore),
+    connect: r.connect,
+    root: r.root,
+    clientView: true,
+    nodes: live.records.length,
+  };
+  return { side, records: live.records, unreadable: live.unreadable, hiddenAcls };
 }
 
 export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
@@ -293,20 +230,19 @@ export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
     const problem = znodePathProblem(o.path) ?? (o.path.length > 1 && o.path.endsWith('/') ? `"${o.path}" must not end with /` : undefined);
     if (problem) throw new UsageError(`--path ${problem}`, { hint: 'use an absolute znode path such as /app or /' });
   }
-  const pa = await parseTreeRef(o.a);
-  const pb = await parseTreeRef(o.b);
-
+  // Both refs are checked before a repository is opened or anything is read.
+  await parseTreeRef(o.a);
+  await parseTreeRef(o.b);
   let repo: Repository | undefined;
-  const resolve = async (p: ParsedRef): Promise<Resolved> => {
-    if (p.kind === 'live') return { kind: 'live', ref: p.ref, connect: p.connect, root: p.path };
-    if (!repo) {
-      const { openRepository } = await import('../repository/repository.js');
-      repo = await openRepository(o.repo, { create: false, signal: o.signal });
-    }
-    return resolveBackup(repo, p.ref);
+  const openRepo = async () => (repo ??= await o.repo());
+  const resolve = async (ref: string): Promise<Resolved> => {
+    const source = await resolveTreeSource({ ref }, openRepo, { allowLive: true });
+    if (source.kind === 'live') return { kind: 'live', ref, connect: source.connect, root: source.path };
+    if (source.kind !== 'backup') throw new UsageError(`"${ref}" is not a tree source`);
+    return resolvedBackup(await openRepo(), source);
   };
-  const ra = await resolve(pa);
-  const rb = await resolve(pb);
+  const ra = await resolve(o.a);
+  const rb = await resolve(o.b);
   const root = commonRoot(ra, rb, o.path);
   const notes: string[] = [];
   if (root !== (o.path ?? '/')) {
@@ -379,22 +315,6 @@ export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
     counts,
     excluded,
     notes,
-  };
-}
-
-/** The `--json` document: the contract's `same` and `changes`, then descriptions of what was compared. */
-export function diffJson(r: DiffResult): Record<string, unknown> {
-  return {
-    same: r.same,
-    changes: r.changes.map((c) => ({ path: c.path, change: c.change, fields: c.fields })),
-    a: r.a,
-    b: r.b,
-    path: r.path,
-    compared: r.stat ? ['data', 'acl', 'type', 'stat'] : ['data', 'acl', 'type'],
-    clientView: r.clientView,
-    counts: { added: r.counts.added, removed: r.counts.removed, modified: r.counts.modified, unchanged: r.counts.unchanged },
-    excluded: r.excluded,
-    notes: r.notes,
   };
 }
 

@@ -1,12 +1,11 @@
 // `inspect`: one backup's manifest, found by id, unique prefix or `latest`.
 import { describeBoundary } from '../core/committed.js';
 import { formatZxid } from '../core/zxid.js';
-import { openRepository } from '../repository/repository.js';
-import type { BackupManifest } from '../repository/types.js';
-import { effectiveRange, loadCommitView } from './physical-manifest.js';
+import type { BackupManifest, Repository } from '../repository/types.js';
+import { effectiveRange, loadCommitView } from '../repository/physical-manifest.js';
 
 export interface InspectOptions {
-  repo: string;
+  repo: Repository;
   /** A backup id, a unique prefix of one, or `latest`. */
   ref: string;
   signal?: AbortSignal;
@@ -25,7 +24,7 @@ export interface InspectResult {
 }
 
 export async function inspectBackup(options: InspectOptions): Promise<InspectResult> {
-  const repo = await openRepository(options.repo, { signal: options.signal, warn: options.warn });
+  const repo = options.repo;
   const manifest = await repo.resolve(options.ref);
   const r = effectiveRange(manifest, manifest.kind === 'physical' ? await loadCommitView(repo) : { boundaries: new Map() });
   const b = r.beyond;

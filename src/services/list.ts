@@ -2,13 +2,12 @@
 import { describeBoundary } from '../core/committed.js';
 import { formatZxid } from '../core/zxid.js';
 import { IntegrityError } from '../errors.js';
-import { openRepository } from '../repository/repository.js';
-import type { BackupKind, BackupManifest } from '../repository/types.js';
-import { effectiveRange, loadCommitView, type CommitView } from './physical-manifest.js';
+import type { BackupKind, BackupManifest, Repository } from '../repository/types.js';
+import { effectiveRange, loadCommitView, type CommitView } from '../repository/physical-manifest.js';
 
 export interface ListOptions {
   /** The --repo location. */
-  repo: string;
+  repo: Repository;
   signal?: AbortSignal;
   /** Manifests skipped as unreadable or too new, and similar non-fatal findings. */
   warn?: (message: string) => void;
@@ -82,7 +81,7 @@ function chainLinks(m: BackupManifest): ListedBackup['chain'] {
 }
 
 export async function listBackups(options: ListOptions): Promise<ListResult> {
-  const repo = await openRepository(options.repo, { signal: options.signal, warn: options.warn });
+  const repo = options.repo;
   const manifests = await repo.list();
   let view: CommitView | undefined;
   try {

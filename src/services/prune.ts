@@ -12,14 +12,12 @@ import {
   type RetentionPolicy,
 } from '../core/retention.js';
 import { newBackupId } from '../repository/ids.js';
-import { openRepository, type StorageRepository } from '../repository/repository.js';
+import type { Repository, RepositoryMaintenance } from '../repository/types.js';
 
 /** Default grace for leftovers: anything younger may belong to a run in flight on another host. */
 export const DEFAULT_ORPHAN_GRACE_MS = 60 * 60 * 1000;
 
 export interface PruneOptions {
-  /** The --repo location. */
-  repo: string;
   policy: RetentionPolicy;
   /** Plan only: nothing is locked or removed. */
   dryRun?: boolean;
@@ -72,14 +70,8 @@ export function policyForOutput(policy: RetentionPolicy): PruneResult['policy'] 
   return { ...counts, within: policy.within?.text ?? null, groupBy: policy.groupBy };
 }
 
-export async function pruneRepository(options: PruneOptions): Promise<PruneResult> {
-  const warn = options.warn ?? (() => {});
-  const repo = await openRepository(options.repo, { create: false, signal: options.signal, warn });
-  return pruneOpenRepository(repo, options);
-}
-
-/** prune on a repository already open (the scheduler's, the tests' in-memory one). */
-export async function pruneOpenRepository(repo: StorageRepository, options: Omit<PruneOptions, 'repo'>): Promise<PruneResult> {
+/** Plans retention and, unless a dry run, removes what the policy does not keep and old leftovers. */
+export async function pruneRepository(repo: Repository & RepositoryMaintenance, options: PruneOptions): Promise<PruneResult> {
   const now = options.now ?? (() => new Date());
   const dryRun = Boolean(options.dryRun);
   throwIfAborted(options.signal);

@@ -7,8 +7,8 @@ import { Cron } from 'croner';
 import { CancelledError, EXIT_CODES, UsageError, ZkvaultError } from '../errors.js';
 import { chainLinkOf, type ChainLink } from '../core/chain.js';
 import { describePolicy, type RetentionPolicy } from '../core/retention.js';
-import { openRepository } from '../repository/repository.js';
-import { redactLocation } from '../storage/location.js';
+import type { StorageRepository } from '../repository/repository.js';
+import type { Repository } from '../repository/types.js';
 import { backupLogical, type BackupResult } from './backup.js';
 import { validateZnodePath } from '../core/znode-path.js';
 import { backupPhysical } from './physical-backup.js';
@@ -31,8 +31,11 @@ export interface ScheduleOptions {
   cron: string;
   /** IANA zone the expression is read in (default: the host's local time). */
   timezone?: string;
-  /** The --repo location. */
-  repo: string;
+  /**
+   * Opens the repository (for each run, with that run's signal): the command knows the location and
+   * its settings. `location` is how the log names it (credentials redacted).
+   */
+  repo: { location: string; open(o: { create?: boolean; signal?: AbortSignal; warn?: (m: string) => void }): Promise<StorageRepository> };
   backup: ScheduledBackup;
   /** Prune after each backup with this policy (none: never prune). */
   retention?: { policy: RetentionPolicy; orphanGraceMs: number };
@@ -197,23 +200,23 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleSummary> 
           path: b.path,
           exclude: b.exclude,
           concurrency: b.concurrency,
-          repo: o.repo,
+          repo: await o.repo.open({ create: true, signal, warn }),
           signal,
           warn,
         });
       } else {
-        const mode = await physicalMode(o.repo, b, signal, warn);
+        const repo = await o.repo.open({ create: true, signal, warn });
+        const mode = await physicalMode(repo, b);
         emit({ event: 'run', run, scheduled: scheduled.toISOString(), mode });
         result = await backupPhysical({
           dataDir: b.dataDir,
           logDir: b.logDir,
-          repo: o.repo,
+          repo,
           incremental: mode === 'incremental',
           signal,
           warn,
         });
-        const repo = await openRepository(o.repo, { signal, warn });
-        chain = chainLinkOf("physical", (await repo.resolve(result.id)).extra);
+        chain = chainLinkOf('physical', (await repo.resolve(result.id)).extra);
       }
       emit({
         event: 'backup',
@@ -231,8 +234,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleSummary> 
       if (!result.unchanged) summary.backups.push(result.id);
       if (o.retention && !result.unchanged) {
         stage = 'prune';
-        const p = await pruneRepository({
-          repo: o.repo,
+        const p = await pruneRepository(await o.repo.open({ signal, warn }), {
           policy: o.retention.policy,
           orphanGraceMs: o.retention.orphanGraceMs,
           signal,
@@ -310,7 +312,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleSummary> 
       timezone: o.timezone ?? null,
       kind: o.backup.kind,
       source: describeSource(o.backup),
-      repo: redactLocation(o.repo),
+      repo: o.repo.location,
       keep: o.retention ? describePolicy(o.retention.policy) : null,
       fullEvery: o.backup.kind === 'physical' && o.backup.fullEvery ? o.backup.fullEvery : null,
       maxFailures,
@@ -354,15 +356,9 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleSummary> 
 }
 
 /** Full or incremental, for a physical run: with fullEvery, from the newest chain of this dataDir. */
-async function physicalMode(
-  repoLocation: string,
-  b: Extract<ScheduledBackup, { kind: 'physical' }>,
-  signal: AbortSignal,
-  warn: (m: string) => void,
-): Promise<'full' | 'incremental'> {
+async function physicalMode(repo: Repository, b: Extract<ScheduledBackup, { kind: 'physical' }>): Promise<'full' | 'incremental'> {
   if (!b.fullEvery) return b.incremental ? 'incremental' : 'full';
   if (b.fullEvery <= 1) return 'full';
-  const repo = await openRepository(repoLocation, { create: true, signal, warn });
   const dataDir = resolvePath(b.dataDir);
   const mine = (await repo.list()).filter((m) => m.kind === 'physical' && m.source.dataDir === dataDir);
   const newest = mine[mine.length - 1];

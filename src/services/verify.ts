@@ -7,12 +7,12 @@ import { loadSnapshotTree } from '../core/snapshot-tree.js';
 import { nodeTypeOf } from '../core/node-record.js';
 import { formatZxid, parseZxid } from '../core/zxid.js';
 import { describeBoundary } from '../core/committed.js';
-import { openRepository } from '../repository/repository.js';
 import type { BackupManifest, Repository } from '../repository/types.js';
-import { effectiveRange, loadCommitView, type CommitView } from './physical-manifest.js';
+import { brokenChain, effectiveRange, loadCommitView, type CommitView } from '../repository/physical-manifest.js';
+import { physicalTree } from '../sources/physical.js';
 
 export interface VerifyOptions {
-  repo: string;
+  repo: Repository;
   /** Backup ids (or latest / prefixes); empty = every backup. */
   refs: string[];
   deep?: boolean;
@@ -29,7 +29,7 @@ export interface VerifyResult {
 }
 
 export async function verifyBackups(options: VerifyOptions): Promise<VerifyResult> {
-  const repo = await openRepository(options.repo, { create: false, signal: options.signal });
+  const repo = options.repo;
   const backups: VerifyResult['backups'] = [];
   let manifests: BackupManifest[];
   if (options.refs.length === 0) {
@@ -89,7 +89,6 @@ export async function verifyOne(repo: Repository, m: BackupManifest, deep: boole
     if (problems.length > 0) return problems; // parsing a member whose bytes are wrong says nothing more
     // Cheap without --deep too: every backup an incremental builds on is still there, archive and all.
     if (m.kind === 'physical' && !deep) {
-      const { brokenChain } = await import('./physical-manifest.js');
       const broken = await brokenChain(repo, m);
       if (broken) problems.push(broken);
     }
@@ -135,7 +134,6 @@ export async function verifyOne(repo: Repository, m: BackupManifest, deep: boole
 
 /** A physical backup's chain is complete, every file parses, and replay to its end matches every digest. */
 async function verifyPhysicalDeep(repo: Repository, m: BackupManifest, view: CommitView | undefined): Promise<string[]> {
-  const { physicalTree } = await import('./pitr.js');
   try {
     const v = view ?? (await loadCommitView(repo));
     const r = await physicalTree(repo, m, {}, { verifyDigests: true, view: v });

@@ -9,6 +9,7 @@ import { LocalStorage } from './local.js';
 import type { RetryPolicy } from './retry.js';
 import type { S3ServerSideEncryption, S3Settings } from './s3.js';
 import type { Storage } from './storage.js';
+import { redactLocation, URL_LIKE } from './redact.js';
 
 export type RepositoryLocation =
   | { scheme: 'file'; /** Absolute directory path. */ path: string; redacted: string }
@@ -217,8 +218,6 @@ const BACKENDS: Record<string, Backend> = {
   },
 };
 
-const URL_LIKE = /^([a-z][a-z0-9+.-]*):\/\//i;
-
 /** Parses a `--repo` value. Throws a UsageError naming the (redacted) location and the accepted forms. */
 export function parseLocation(location: string): RepositoryLocation {
   if (typeof location !== 'string' || location.trim() === '') {
@@ -252,30 +251,4 @@ export function parseLocation(location: string): RepositoryLocation {
 export async function openStorage(location: string | RepositoryLocation, opts: OpenStorageOptions = {}): Promise<Storage> {
   const parsed = typeof location === 'string' ? parseLocation(location) : location;
   return BACKENDS[parsed.scheme].open(parsed, opts);
-}
-
-/**
- * A location string safe to print: URL user info (access keys, passwords) becomes `***`, every query
- * value becomes `***` (presigned signatures, tokens), fragments are dropped. Plain paths are returned
- * unchanged. Works on strings that do not parse as URLs too.
- */
-export function redactLocation(location: string): string {
-  if (!URL_LIKE.test(location)) return location;
-  try {
-    const url = new URL(location);
-    if (url.username !== '' || url.password !== '') {
-      url.username = '***';
-      url.password = '';
-    }
-    const keys = [...new Set(url.searchParams.keys())];
-    for (const key of keys) url.searchParams.set(key, '***');
-    url.hash = '';
-    // URLSearchParams percent-encodes `*`; keep the mask readable.
-    return url.toString().replace(/%2A%2A%2A/g, '***');
-  } catch {
-    return location
-      .replace(/(:\/\/)[^/?#]*@/, '$1***@')
-      .replace(/([?&][^=&#\s]*=)[^&#\s]*/g, '$1***')
-      .replace(/#.*$/, '');
-  }
 }

@@ -5,8 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -16,15 +14,15 @@ import {
   type PutObjectCommandInput,
   type StorageClass,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { AuthError, CancelledError, ConnectionError, NotFoundError, UserError, ZkvaultError } from '../errors.js';
-import { redactLocation } from './location.js';
-import { retrying, type RetryPolicy } from './retry.js';
+import { CancelledError, UserError } from '../errors.js';
+import { redactLocation } from './redact.js';
+import { mapS3Error, sanitizedCause, sdkName, sdkStatus } from './s3-errors.js';
+import { putStream } from './s3-upload.js';
+import { type RetryPolicy } from './retry.js';
 import {
   joinLocation,
   normalizeRange,
   StorageNotFoundError,
-  StorageTransientError,
   validateKey,
   validatePrefix,
   type GetOptions,
@@ -79,137 +77,6 @@ export interface S3StorageOptions extends S3Settings {
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const WRITER_METADATA = 'zkvault-writer';
-
-const AUTH_CODES = new Set([
-  'AccessDenied',
-  'AllAccessDisabled',
-  'AccountProblem',
-  'ExpiredToken',
-  'InvalidAccessKeyId',
-  'InvalidClientTokenId',
-  'InvalidToken',
-  'SignatureDoesNotMatch',
-  'TokenRefreshRequired',
-  'UnrecognizedClientException',
-  'RequestTimeTooSkewed',
-  'CredentialsProviderError',
-]);
-const TRANSIENT_CODES = new Set([
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'BandwidthLimitExceeded',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'InternalError',
-  'ServiceUnavailable',
-  'ConditionalRequestConflict',
-  'OperationAborted',
-]);
-/** Network failures worth another attempt. ENOTFOUND (no such host) is not one of them. */
-const TRANSIENT_NET = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EAI_AGAIN',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
-const NET_WORDS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ECONNABORTED: 'connection aborted',
-  EPIPE: 'connection closed while sending',
-  ETIMEDOUT: 'timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENETDOWN: 'network down',
-  ENOTFOUND: 'no such host (DNS)',
-  EAI_AGAIN: 'DNS lookup failed for now',
-  ERR_STREAM_PREMATURE_CLOSE: 'connection closed early',
-};
-
-const AUTH_HINT =
-  'S3 credentials come only from the standard AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ' +
-  '(and AWS_SESSION_TOKEN), or AWS_PROFILE and ~/.aws/credentials, or an instance or task role; ' +
-  'check them and that they may read, write, list and delete under the repository prefix';
-
-interface SdkErrorLike {
-  name?: string;
-  code?: string;
-  message?: string;
-  Code?: string;
-  errors?: unknown[];
-  $metadata?: { httpStatusCode?: number; requestId?: string };
-}
-
-function sdkStatus(err: unknown): number | undefined {
-  return (err as SdkErrorLike | undefined)?.$metadata?.httpStatusCode;
-}
-
-function sdkName(err: unknown): string {
-  const e = err as SdkErrorLike | undefined;
-  return e?.Code ?? e?.name ?? '';
-}
-
-/** The errno-style code of a network failure, looking inside AggregateError (IPv4 and IPv6 both refused). */
-function netCode(err: unknown): string | undefined {
-  const e = err as SdkErrorLike | undefined;
-  if (typeof e?.code === 'string') return e.code;
-  const inner = e?.errors?.[0] as SdkErrorLike | undefined;
-  if (typeof inner?.code === 'string') return inner.code;
-  return undefined;
-}
-
-/**
- * Removes what must never be printed: query-string secrets (presigned URLs), credentials in URLs,
- * access key ids, and the values of the AWS secret environment variables should a server echo them.
- */
-export function scrubSecrets(text: string): string {
-  let out = text
-    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1***@')
-    .replace(/\b(X-Amz-[A-Za-z-]+|Signature|AWSAccessKeyId|Credential|Expires|x-amz-security-token)=[^&\s"'<>]+/gi, '$1=***')
-    .replace(/\b(AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b/g, '***')
-    .replace(/\bSignature=[0-9a-f]{64}\b/gi, 'Signature=***');
-  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_ACCESS_KEY_ID']) {
-    const value = process.env[name];
-    if (value && value.length >= 4) out = out.split(value).join('***');
-  }
-  return out;
-}
-
-/** A stand-in for an SDK error, kept as `cause` (printed with ZKVAULT_DEBUG): its facts, scrubbed. */
-function sanitizedCause(err: unknown): Error | undefined {
-  if (err === undefined || err === null) return undefined;
-  const e = err as SdkErrorLike & { stack?: string };
-  const out = new Error(scrubSecrets(String(e.message ?? err)));
-  out.name = e.name ?? 'Error';
-  const facts: Record<string, unknown> = {};
-  if (e.code) facts.code = e.code;
-  if (e.$metadata?.httpStatusCode) facts.httpStatusCode = e.$metadata.httpStatusCode;
-  if (e.$metadata?.requestId) facts.requestId = e.$metadata.requestId;
-  Object.assign(out, facts);
-  if (e.stack) out.stack = scrubSecrets(e.stack);
-  return out;
-}
-
-/** Thrown into the other requests of an upload once one has failed for good: final, never retried. */
-class UploadStopped extends Error {
-  constructor() {
-    super('upload stopped: another request of it failed');
-    this.name = 'UploadStopped';
-  }
-}
 
 /** A promise-chain mutex per key: putIfAbsent calls on one key within this process run one at a time. */
 class KeyedQueue {
@@ -294,71 +161,7 @@ export class S3Storage implements Storage {
    * failing upload body) is returned unchanged. `action` and `key` say what was being done.
    */
   mapError(err: unknown, action: string, key?: string): Error {
-    if (err instanceof ZkvaultError) return err;
-    const where = key !== undefined ? joinLocation(this.describe(), key) : this.describe();
-    const endpoint = this.endpointName();
-    const status = sdkStatus(err);
-    const name = sdkName(err);
-    const cause = sanitizedCause(err);
-    const message = scrubSecrets(String((err as SdkErrorLike | undefined)?.message ?? ''));
-    if (name === 'CredentialsProviderError') {
-      return new AuthError(`${where}: cannot ${action}: no usable AWS credentials (${message})`, { hint: AUTH_HINT, cause });
-    }
-    if (name === 'RequestTimeTooSkewed') {
-      return new AuthError(`${where}: ${endpoint} refused to ${action}: this host's clock is too far from the store's`, {
-        hint: "signed requests are valid for 15 minutes around the store's time: fix this host's clock (NTP)",
-        cause,
-      });
-    }
-    if (name === 'InvalidObjectState') {
-      return new UserError(`${where}: cannot ${action}: the object is in an archive storage class and must be restored first`, {
-        hint: 'restore it with `aws s3api restore-object`, or keep archives in a storage class readable at once (--s3-storage-class)',
-        cause,
-      });
-    }
-    if (status === 401 || status === 403 || AUTH_CODES.has(name)) {
-      const code = name && name !== 'Unknown' && name !== 'Error' ? ` ${name}` : '';
-      return new AuthError(`${where}: ${endpoint} refused to ${action}: ${status ?? ''}${code}`.replace(/: $/, ''), {
-        hint: AUTH_HINT,
-        cause,
-      });
-    }
-    if (status === 301 || name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed') {
-      return new UserError(`${where}: cannot ${action}: ${endpoint} says the bucket ${this.bucket} is in another region`, {
-        hint: "give the bucket's region with --s3-region (ZKVAULT_S3_REGION) or AWS_REGION",
-        cause,
-      });
-    }
-    if (name === 'NoSuchBucket') {
-      return new NotFoundError(`${this.describe()}: the bucket ${this.bucket} does not exist at ${endpoint}`, {
-        hint: 'create the bucket first, or check --repo, --s3-endpoint and --s3-region (ZKVAULT_REPO, ZKVAULT_S3_ENDPOINT, ZKVAULT_S3_REGION)',
-        cause,
-      });
-    }
-    if (status !== undefined && (status === 429 || status >= 500 || TRANSIENT_CODES.has(name))) {
-      const code = name && name !== 'Unknown' && name !== 'Error' ? ` ${name}` : '';
-      return new StorageTransientError(`${where}: cannot ${action}: ${endpoint} answered ${status}${code}`, {
-        hint: 'the store is throttling or unavailable; zkvault retried with backoff; run the command again later',
-        cause,
-      });
-    }
-    const net = netCode(err);
-    const timedOut = name === 'TimeoutError';
-    if ((net !== undefined && (TRANSIENT_NET.has(net) || net === 'ENOTFOUND')) || timedOut) {
-      const what = net !== undefined ? (NET_WORDS[net] ?? net) : timedOut ? 'timed out' : 'connection closed';
-      const text = `cannot reach the S3 endpoint ${endpoint} to ${action} ${where}: ${what}`;
-      const hint = 'check --s3-endpoint (ZKVAULT_S3_ENDPOINT), --s3-region, the network, and that the store is running';
-      return net === 'ENOTFOUND' ? new ConnectionError(text, { hint, cause }) : new StorageTransientError(text, { hint, cause });
-    }
-    if (name === 'AbortError') return new CancelledError(undefined, { cause });
-    if (status !== undefined) {
-      const code = name && name !== 'Unknown' && name !== 'Error' ? ` ${name}` : '';
-      return new UserError(
-        `${where}: cannot ${action}: ${endpoint} answered ${status}${code}${message && message !== name ? `: ${message}` : ''}`,
-        { cause },
-      );
-    }
-    return err instanceof Error ? err : new Error(String(err));
+    return mapS3Error(err, action, { describe: this.describe(), endpoint: this.endpointName(), bucket: this.bucket }, key);
   }
 
   /** Runs one SDK call, its failure mapped. */
@@ -373,7 +176,20 @@ export class S3Storage implements Storage {
   async put(key: string, body: Readable | Buffer, opts: PutOptions = {}): Promise<{ size: number }> {
     const objectKey = this.objectKey(key);
     const { signal } = opts;
-    if (!Buffer.isBuffer(body)) return this.putStream(key, objectKey, body, signal);
+    if (!Buffer.isBuffer(body)) {
+      const target = {
+        client: this.client,
+        bucket: this.bucket,
+        partSize: this.partSize,
+        queueSize: this.queueSize,
+        requestRetry: this.opts.requestRetry,
+        warn: this.opts.warn,
+        writeParams: (streamed: boolean) => this.writeParams(streamed),
+        stat: (k: string) => this.stat(k),
+        mapError: (err: unknown, action: string, k?: string) => this.mapError(err, action, k),
+      };
+      return putStream(target, key, objectKey, body, signal);
+    }
     // A single PutObject is the commit itself: an abort is honoured until it is sent, not during it
     // (an abort in flight could not tell whether the server committed).
     if (signal?.aborted) throw new CancelledError();
@@ -386,118 +202,6 @@ export class S3Storage implements Storage {
       key,
     );
     return { size: body.length };
-  }
-
-  /**
-   * Streams `body` as a multipart upload (lib-storage's Upload; a body smaller than one part becomes
-   * one PutObject). Each part is held in memory while it is sent, so its requests are retried here with
-   * `requestRetry`. The first request that fails for good stops everything: parts in flight are
-   * cancelled, the body is destroyed and the upload is aborted, so nothing becomes visible. An abort
-   * signal is honoured until CompleteMultipartUpload (or the single PutObject) is sent; from then on the
-   * put runs to its end, as the commit can no longer be recalled.
-   */
-  private async putStream(key: string, objectKey: string, body: Readable, signal: AbortSignal | undefined): Promise<{ size: number }> {
-    if (signal?.aborted) {
-      body.destroy();
-      throw new CancelledError();
-    }
-    let size = 0;
-    let failure: Error | undefined;
-    let bodyError: unknown;
-    /** Once the commit request has gone out, an abort no longer stops its retries: it may have landed. */
-    let commitSent = false;
-    const inFlight = new AbortController();
-    const stop = () => {
-      inFlight.abort();
-      body.destroy();
-    };
-    signal?.addEventListener('abort', stop, { once: true });
-
-    async function* counted(): AsyncGenerator<Buffer> {
-      try {
-        for await (const chunk of body) {
-          if (signal?.aborted) throw new CancelledError();
-          if (failure) throw new UploadStopped();
-          const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-          size += buf.length;
-          yield buf;
-        }
-      } catch (err) {
-        // The producer's own failure (or the premature close of a body we destroyed) passes through
-        // unmapped: it is not the store's.
-        if (!failure && !signal?.aborted) bodyError = err;
-        throw err;
-      }
-      if (signal?.aborted) throw new CancelledError();
-    }
-    const source = Readable.from(counted(), { objectMode: false });
-
-    const policy = this.opts.requestRetry ?? { attempts: 1, baseDelayMs: 0 };
-    // lib-storage sends every request of the upload through this stand-in for the client.
-    const sendPart = async (command: unknown): Promise<unknown> => {
-      const cleanup = command instanceof AbortMultipartUploadCommand;
-      const commit = command instanceof CompleteMultipartUploadCommand || command instanceof PutObjectCommand;
-      try {
-        return await retrying(
-          `upload ${key}`,
-          async (attempt) => {
-            if (!cleanup) {
-              if (signal?.aborted && !commitSent) throw new CancelledError();
-              if (failure) throw new UploadStopped();
-            }
-            if (commit) commitSent = true;
-            try {
-              return await this.client.send(command as PutObjectCommand, cleanup || commit ? {} : { abortSignal: inFlight.signal });
-            } catch (err) {
-              // A retried Complete whose first try did complete finds the upload gone: the object is
-              // there with every byte we sent.
-              if (command instanceof CompleteMultipartUploadCommand && attempt > 1 && sdkName(err) === 'NoSuchUpload') {
-                const st = await this.stat(key).catch(() => null);
-                if (st && st.size === size) return {};
-              }
-              if (!cleanup && !commit && signal?.aborted) throw new CancelledError(undefined, { cause: sanitizedCause(err) });
-              if (!cleanup && failure) throw new UploadStopped();
-              throw this.mapError(err, 'upload', key);
-            }
-          },
-          {
-            ...policy,
-            signal: cleanup || commit ? undefined : signal,
-            onRetry: (e) =>
-              this.opts.warn?.(
-                `retrying ${e.what} in ${(e.delayMs / 1000).toFixed(1)}s (attempt ${e.attempt + 1} of ${e.attempts}): ${e.error.message}`,
-              ),
-          },
-        );
-      } catch (err) {
-        if (!cleanup && !failure && !(err instanceof CancelledError) && !(err instanceof UploadStopped)) {
-          failure = err as Error;
-          stop();
-        }
-        throw err;
-      }
-    };
-    const uploadClient = { config: this.client.config, send: sendPart } as unknown as S3Client;
-    const upload = new Upload({
-      client: uploadClient,
-      params: { Bucket: this.bucket, Key: objectKey, Body: source, ...this.writeParams(true) },
-      partSize: this.partSize,
-      queueSize: this.queueSize,
-      leavePartsOnError: false,
-    });
-    try {
-      await upload.done();
-      return { size };
-    } catch (err) {
-      source.destroy();
-      body.destroy();
-      if (signal?.aborted) throw new CancelledError(undefined, { cause: sanitizedCause(err) });
-      if (failure) throw failure;
-      if (bodyError !== undefined) throw bodyError;
-      throw this.mapError(err, 'upload', key);
-    } finally {
-      signal?.removeEventListener('abort', stop);
-    }
   }
 
   async get(key: string, opts?: GetOptions): Promise<Readable> {

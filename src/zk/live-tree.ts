@@ -5,8 +5,9 @@
 // clients (see src/zk/client.ts). Only snapshot and log files keep those types.
 import { SYSTEM_SUBTREE } from '../core/znode-path.js';
 import { comparePaths, type NodeRecord } from '../core/node-record.js';
-import { throwIfAborted, UserError } from '../errors.js';
-import { ZK_ERROR, ZkOpError, type ZkSession } from './client.js';
+import { CancelledError, UserError } from '../errors.js';
+import { ZK_ERROR, ZkOpError } from './errors.js';
+import type { ZkSession } from './types.js';
 
 export interface ReadLiveTreeOptions {
   /** Paths (relative to the session's chroot) left out together with their subtrees. */
@@ -20,7 +21,6 @@ export interface ReadLiveTreeOptions {
    */
   onUnreadable?: (path: string, error: ZkOpError) => void;
 }
-
 
 /** How often one node is re-read when its ACL changed between reading its data and its ACL. */
 const MAX_READ_ATTEMPTS = 5;
@@ -81,11 +81,9 @@ export async function walkLiveTree(
     let failed = false;
     const pump = () => {
       if (failed) return;
-      try {
-        throwIfAborted(opts.signal);
-      } catch (error) {
+      if (opts.signal?.aborted) {
         failed = true;
-        return reject(error);
+        return reject(new CancelledError());
       }
       while (active < concurrency && queue.length > 0) {
         const path = queue.pop()!; // depth first keeps the queue short on wide, deep trees
@@ -95,7 +93,7 @@ export async function walkLiveTree(
             active -= 1;
             pump();
           },
-          (error: unknown) => {
+          (error: Error) => {
             failed = true;
             reject(error);
           },

@@ -488,7 +488,7 @@ test('a backup killed mid-run leaves nothing listed', async () => {
   const sig = spawnCli(['backup', '--zk', source.connectString, '--auth', AUTH, '--repo', killRepo, '--concurrency', '1']);
   await new Promise((r) => setTimeout(r, 700));
   sig.kill('SIGINT');
-  const code = await new Promise((r) => sig.on('close', r));
+  const code = await new Promise<number | null>((r) => sig.on('close', r));
   assert.ok(code === 130 || code === 0, `SIGINT exit ${code}`);
   const after = runCli(['list', '--repo', killRepo, '--json']);
   if (code === 130) assert.deepEqual(after.code === 0 ? JSON.parse(after.stdout) : [], []);

@@ -196,13 +196,9 @@ test('systemd: the units pass systemd-analyze verify; their ExecStart lines run 
   assert.deepEqual(listKinds(join(work, 'repo')), ['logical']);
   const [schedule] = unitValues(readFileSync(join(dir, 'zkvault-schedule.service'), 'utf8'), 'ExecStart').map(splitExec);
   assert.equal(schedule[1], 'schedule');
-  runExample(
-    'zkvault-schedule.service',
-    [...schedule.slice(1), '--cron', '* * * * * *', '--max-runs', '1', '--data-dir', server.dataDir],
-    {
-      ...env,
-      ZKVAULT_REPO: join(work, 'physical'),
-    },
-  );
+  runExample('zkvault-schedule.service', [...schedule.slice(1), '--cron', '* * * * * *', '--max-runs', '1', '--data-dir', server.dataDir], {
+    ...env,
+    ZKVAULT_REPO: join(work, 'physical'),
+  });
   assert.deepEqual(listKinds(join(work, 'physical')), ['physical']);
 });

@@ -64,7 +64,7 @@ function startSchedule(args: string[], onEvent: (e: Event) => void = () => {}): 
   });
   const closed = new Promise<void>((resolve) => lines.once('close', () => resolve()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; nonJson: string[] }>((resolve) =>
-    child.once('exit', (code, signal) => closed.then(() => resolve({ code, signal, stdout, nonJson }))),
+    child.once('exit', (code, signal) => void closed.then(() => resolve({ code, signal, stdout, nonJson }))),
   );
   const waitFor = (pred: (e: Event) => boolean) =>
     new Promise<Event>((resolve, reject) => {

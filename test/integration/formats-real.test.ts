@@ -9,12 +9,12 @@ import { startEnsemble, stopAll, zkCli, runJava, requireZooKeeper, type ZkEnsemb
 import { runWorkload, captureCheckpoint, WORKLOAD_AUTH, WORKLOAD_NODES, type Checkpoint } from '../support/workload.js';
 import { assertSameTree } from '../support/compare.js';
 import { runCli } from '../support/cli.js';
-import { listDataDir } from '../../src/formats/data-dir.js';
+import { listDataDir } from '../../src/datadir/listing.js';
 import { decompress } from '../../src/formats/compression.js';
 import { IntegrityError } from '../../src/errors.js';
 import { loadSnapshotTree } from '../../src/core/snapshot-tree.js';
 import { iterateTxnLog } from '../../src/formats/txn-log.js';
-import { dataDirSources } from '../../src/zk/data-dir-source.js';
+import { dataDirSources } from '../../src/datadir/source.js';
 import { replayToZxid } from '../../src/core/replay.js';
 import { exportDataDir } from '../../src/services/export.js';
 import { OpCode } from '../../src/formats/txn.js';

@@ -19,6 +19,7 @@ import { formatZxid, makeZxid, zxidEpoch } from '../../src/core/zxid.js';
 import { exportBackup } from '../../src/services/export.js';
 import { exportDataDir } from '../../src/services/export.js';
 import { UsageError } from '../../src/errors.js';
+import { openRepository } from '../../src/repository/repository.js';
 
 requireZooKeeper();
 after(stopAll);
@@ -197,7 +198,7 @@ async function assertNeverRestoresDropped(o: Outcome): Promise<void> {
       const ref = z === undefined ? b.id : `${b.id}@${formatZxid(z)}`;
       let records;
       try {
-        records = (await exportBackup({ ref, repo: o.repo })).records;
+        records = (await exportBackup({ ref, repo: await openRepository(o.repo) })).records;
       } catch (err) {
         // A zxid between two epochs that no txn has is not a point; anything else must export.
         if (err instanceof UsageError && z !== undefined && zxidEpoch(z) !== zxidEpoch(to)) continue;
@@ -228,11 +229,11 @@ async function assertNeverRestoresDropped(o: Outcome): Promise<void> {
     if (r.code === 2 && /no physical backup covers/.test(r.stderr)) continue; // before the new chain's base
     assert.equal(r.code, 0, r.stderr);
     const b = JSON.parse(r.stdout) as { backup: { id: string } };
-    const { records } = await exportBackup({ ref: `${b.backup.id}@${formatZxid(cp.zxid)}`, repo: o.repo });
+    const { records } = await exportBackup({ ref: `${b.backup.id}@${formatZxid(cp.zxid)}`, repo: await openRepository(o.repo) });
     assertSameTree(records, cp.tree, `checkpoint ${cp.label}`, { clientView: true });
   }
   const latestCp = o.fresh[o.fresh.length - 1];
-  const latest = await exportBackup({ ref: 'latest', repo: o.repo });
+  const latest = await exportBackup({ ref: 'latest', repo: await openRepository(o.repo) });
   assert.ok(latest.zxid >= latestCp.zxid, `latest restores ${formatZxid(latest.zxid)}`);
   // verify --deep names the dropped txn.
   const verify = runCli(['verify', '--all', '--deep', '--repo', o.repo, '--json']);
@@ -305,10 +306,10 @@ describe('a plain SNAP rejoin, nothing dropped', () => {
     const later = listed.find((b) => b.id === o.backups.later)!;
     assert.equal(later.chain?.parent, o.backups.after, 'and incrementals continue it');
     const cp = o.fresh[o.fresh.length - 1];
-    const latest = await exportBackup({ ref: 'latest', repo: o.repo });
+    const latest = await exportBackup({ ref: 'latest', repo: await openRepository(o.repo) });
     // latest ends at the checkpoint session's close, one txn after the checkpoint.
     assert.equal(latest.zxid, cp.zxid + 1n);
-    const at = await exportBackup({ ref: `latest@${formatZxid(cp.zxid)}`, repo: o.repo });
+    const at = await exportBackup({ ref: `latest@${formatZxid(cp.zxid)}`, repo: await openRepository(o.repo) });
     assertSameTree(at.records, cp.tree, 'latest at the last checkpoint', { clientView: true });
   });
 });

@@ -15,8 +15,8 @@ import { assertSameTree } from '../support/compare.js';
 import { openSession, serverZxid } from '../../src/zk/client.js';
 import { readLiveTree } from '../../src/zk/live-tree.js';
 import { formatZxid } from '../../src/core/zxid.js';
-import { listDataDir } from '../../src/formats/data-dir.js';
-import { dataDirSources } from '../../src/zk/data-dir-source.js';
+import { listDataDir } from '../../src/datadir/listing.js';
+import { dataDirSources } from '../../src/datadir/source.js';
 import { loadSnapshotTree } from '../../src/core/snapshot-tree.js';
 
 requireZooKeeper();

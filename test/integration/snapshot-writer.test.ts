@@ -9,7 +9,7 @@ import { Leader } from '../support/history.js';
 import { startStandalone, startEnsemble, stopAll, runJava, requireZooKeeper } from '../support/zk-harness.js';
 import { makeTempDir } from '../support/tmp.js';
 import { assertSameTree } from '../support/compare.js';
-import { writeDataDir } from '../../src/zk/data-dir-sink.js';
+import { writeDataDir } from '../../src/datadir/writer.js';
 import { openSession } from '../../src/zk/client.js';
 import { readLiveTree } from '../../src/zk/live-tree.js';
 import { makeZxid } from '../../src/core/zxid.js';

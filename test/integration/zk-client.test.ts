@@ -11,7 +11,6 @@ import {
   DEFAULT_MAX_REQUEST_BYTES,
   fourLetterWord,
   openSession,
-
   RequestTooLargeError,
   requestBytes,
   serverZxid,
@@ -120,7 +119,7 @@ describe('ZooKeeper adapter against a standalone server', () => {
     assert.equal(stat.aversion, 1);
     assert.deepEqual((await s.getAcl('/acl'))!.acl, [ALICE]);
     await assert.rejects(s.setAcl('/acl', OPEN, 0), (e: unknown) => e instanceof ZkOpError && e.code === ZK_ERROR.BadVersion);
-    // node-zookeeper-client's own getACL would throw inside its socket handler on perms 0.
+    // The server accepts perms outside 1..31 (perms 0 here); a client must read them back, not fail.
     await s.create('/acl/zero', null, [
       { perms: 0, scheme: 'world', id: 'anyone' },
       { ...ALICE, perms: 16 },
@@ -207,7 +206,7 @@ describe('ZooKeeper adapter against a standalone server', () => {
     assert.notEqual(await s.exists('/multi/s-0000000001'), null);
     assert.equal(await serverZxid(server.connectString), before + 1n);
 
-    // node-zookeeper-client's Transaction turns version 0 into -1 (any version); ours must not.
+    // Version 0 in a multi means version 0, not -1 (any version), as some clients get it wrong.
     await s.setData('/multi/b', null);
     await assert.rejects(
       s.multi([{ type: 'check', path: '/multi/b', version: 0 }]),

@@ -3,10 +3,10 @@
 // tree digest after it), which the rest of the ensemble never saw. Written while the server is down.
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { applyTxn } from '../../src/core/apply-txn.js';
-import { listDataDir } from '../../src/formats/data-dir.js';
+import { listDataDir } from '../../src/datadir/listing.js';
 import { encodeTxn, OpCode, type Txn } from '../../src/formats/txn.js';
 import { frameLogRecord, verifyTxnLogFile } from '../../src/formats/txn-log.js';
-import { replayDataDir } from '../../src/zk/data-dir-source.js';
+import { replayDataDir } from '../../src/datadir/source.js';
 
 export interface DroppedTxn {
   zxid: bigint;

@@ -84,13 +84,13 @@ async function ticks(n: number): Promise<void> {
  * each case and a cleanup that removes it.
  */
 export function runStorageConformance(name: string, makeStorage: () => Promise<StorageFixture>): void {
-  const withStorage = (title: string, body: (storage: Storage) => Promise<void>) =>
-    test(title, async () => {
-      const { storage, cleanup } = await makeStorage();
+  const withStorage = (title: string, body: (storage: Storage) => Promise<void>): void =>
+    void test(title, async () => {
+      const fixture = await makeStorage();
       try {
-        await body(storage);
+        await body(fixture.storage);
       } finally {
-        await cleanup();
+        await fixture.cleanup();
       }
     });
 

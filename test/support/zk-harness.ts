@@ -775,7 +775,7 @@ const SHELL_NOISE =
  * Runs ZooKeeper's shell (`org.apache.zookeeper.ZooKeeperMain`, what zkCli.sh runs) against
  * `connectString`, all commands in one JVM and one session: without jline on the classpath the
  * shell reads commands line by line from stdin, so they are piped in, followed by `quit`.
- * Used for what node-zookeeper-client cannot do, e.g. `create -c /cont`, `create -t 60000 /ttl data`.
+ * Used as a referee, and to make nodes the way operators do, e.g. `create -c /cont`, `create -t 60000 /ttl data`.
  *
  * `auth` entries are `scheme:credentials` (e.g. `digest:alice:secret`), sent as `addauth` first.
  * Throws (with the transcript, credentials redacted) if any command fails: the shell reports each

@@ -138,9 +138,7 @@ test('read: an archive written by node-tar reads too', async () => {
   const dir = await makeTempDir('zkvault-archive-');
   await writeFile(path.join(dir, 'a.txt'), 'alpha');
   await writeFile(path.join(dir, 'b.bin'), randomBytes(5000));
-  const { bytes } = await collect(
-    Readable.from(createTar({ cwd: dir, portable: true }, ['a.txt', 'b.bin'])),
-  );
+  const { bytes } = await collect(Readable.from(createTar({ cwd: dir, portable: true }, ['a.txt', 'b.bin'])));
   const seen: Array<[string, string]> = [];
   await readArchive(chunked(bytes), 'node-tar.tar', async (entry, body) => {
     const parts: Buffer[] = [];

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { compareNodes, diffRecords, diffTrees, STAT_FIELDS, type NodeChange } from '../../src/core/diff.js';
 import { CONTAINER_OWNER, ttlOwner, type AclEntry, type NodeRecord, type NodeStat } from '../../src/core/node-record.js';
 import { DataTree } from '../../src/core/tree.js';
-import { commonRoot, parseTreeRef, treeRecords } from '../../src/services/diff.js';
+import { commonRoot, treeRecords } from '../../src/services/diff.js';
+import { parseTreeRef } from '../../src/sources/tree-source.js';
 import { ZkvaultError } from '../../src/errors.js';
 
 const OPEN: AclEntry[] = [{ perms: 31, scheme: 'world', id: 'anyone' }];

@@ -13,10 +13,13 @@ import { encodeTxn } from '../../src/formats/txn.js';
 import { frameLogRecord, txnLogHeaderBytes } from '../../src/formats/txn-log.js';
 import { formatZxid } from '../../src/core/zxid.js';
 import { UsageError, UserError } from '../../src/errors.js';
-import { chooseBackup, physicalTree } from '../../src/services/pitr.js';
+import { chooseBackup, physicalTree } from '../../src/sources/physical.js';
 import { verifyBackups } from '../../src/services/verify.js';
 
 const PREALLOC = 64 * 1024;
+
+/** The repository a backup writes to (created by the first one). */
+const repoAt = (dir: string) => openRepository(dir, { create: true });
 
 function writeLog(v2: string, f: { name: string; bytes: Buffer }, extra: Buffer = Buffer.alloc(0)): void {
   const path = join(v2, f.name);
@@ -46,7 +49,7 @@ test('an incremental stores each new txn once, in order, framed exactly as the s
   });
   for (let i = 0; i < 20; i++) L.setData(`/n${i}`, Buffer.from(`v${i}`));
   writeLog(v2, L.log(1n, L.zxid));
-  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir });
+  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: await repoAt(repoDir) });
   const parentEnd = L.zxid;
   assert.equal(full.zxid.to, formatZxid(parentEnd));
 
@@ -59,7 +62,12 @@ test('an incremental stores each new txn once, in order, framed exactly as the s
   const torn = frameLogRecord(encodeTxn(L.txns[0])).subarray(0, 20);
   writeLog(v2, L.log(mid - 4n, L.zxid), torn);
   const warnings: string[] = [];
-  const inc = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true, warn: (m) => warnings.push(m) });
+  const inc = await backupPhysical({
+    dataDir: join(work, 'data'),
+    repo: await repoAt(repoDir),
+    incremental: true,
+    warn: (m) => warnings.push(m),
+  });
   assert.equal(inc.zxid.to, formatZxid(L.zxid));
   assert.ok(
     warnings.some((w) => /^log\.[0-9a-f]+: .* at byte \d+; copied up to the last complete record$/.test(w)),
@@ -89,7 +97,7 @@ test('an incremental stores each new txn once, in order, framed exactly as the s
   }
 
   // Nothing new: unchanged, and nothing stored.
-  const again = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true });
+  const again = await backupPhysical({ dataDir: join(work, 'data'), repo: await repoAt(repoDir), incremental: true });
   assert.equal(again.unchanged, true);
   assert.equal((await repo.list()).length, 2);
 });
@@ -108,9 +116,14 @@ test('an incremental over logs of another history (same zxids, other txns) start
     writeLog(v2, L.log(1n, L.zxid));
     return join(work, dir);
   };
-  const first = await backupPhysical({ dataDir: await history('a', 'a'), repo: repoDir });
+  const first = await backupPhysical({ dataDir: await history('a', 'a'), repo: await repoAt(repoDir) });
   const warnings: string[] = [];
-  const other = await backupPhysical({ dataDir: await history('b', 'b'), repo: repoDir, incremental: true, warn: (m) => warnings.push(m) });
+  const other = await backupPhysical({
+    dataDir: await history('b', 'b'),
+    repo: await repoAt(repoDir),
+    incremental: true,
+    warn: (m) => warnings.push(m),
+  });
   assert.notEqual(other.id, first.id);
   assert.match(other.gap ?? '', new RegExp(`these logs hold a different txn 0xb than ${first.id} does: another history`));
   assert.match(warnings.join('\n'), /another history .*; taking a full backup, which starts a new chain/);
@@ -122,7 +135,7 @@ test('an incremental does not continue across logs that start a new epoch past i
   const { work, v2, repoDir, L } = await dataDirWithSnapshot();
   for (let i = 0; i < 10; i++) L.create(`/a${i}`);
   writeLog(v2, L.log(1n, L.zxid));
-  const first = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir });
+  const first = await backupPhysical({ dataDir: join(work, 'data'), repo: await repoAt(repoDir) });
   // Rejoined from the new leader's snapshot at 0x2000002bf: the logs go on from 0x2000002c0.
   L.zxid = (2n << 32n) + 0x2bfn;
   const rejoin = await L.snapshot();
@@ -131,7 +144,12 @@ test('an incremental does not continue across logs that start a new epoch past i
   for (let i = 0; i < 5; i++) L.create(`/b${i}`);
   writeLog(v2, L.log(from, L.zxid));
   const warnings: string[] = [];
-  const next = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true, warn: (m) => warnings.push(m) });
+  const next = await backupPhysical({
+    dataDir: join(work, 'data'),
+    repo: await repoAt(repoDir),
+    incremental: true,
+    warn: (m) => warnings.push(m),
+  });
   assert.match(
     next.gap ?? '',
     new RegExp(`the logs continue 0xb \\(the end of ${first.id}\\) only at 0x2000002c0: txns 0x200000001\\.\\.0x2000002bf are missing`),
@@ -157,7 +175,7 @@ test('a dataDir without its logs (kept in a dataLogDir) is named; a fuzzy snapsh
   writeLog(join(logDir, 'version-2'), L.log(1n, L.zxid));
   const warnings: string[] = [];
   await assert.rejects(
-    backupPhysical({ dataDir: data, repo: join(work, 'repo'), warn: (m) => warnings.push(m) }),
+    backupPhysical({ dataDir: data, repo: await repoAt(join(work, 'repo')), warn: (m) => warnings.push(m) }),
     (e: unknown) =>
       e instanceof UserError &&
       /snapshot\.9 holds txns up to 0xb \(its digest's zxid\), but .* holds no transaction logs: no restorable state can be copied/.test(
@@ -166,7 +184,7 @@ test('a dataDir without its logs (kept in a dataLogDir) is named; a fuzzy snapsh
       /--log-dir/.test(e.hint ?? ''),
   );
   assert.match(warnings.join('\n'), /holds no transaction logs; a server with dataLogDir set keeps them there: give it as --log-dir/);
-  const ok = await backupPhysical({ dataDir: data, logDir, repo: join(work, 'repo') });
+  const ok = await backupPhysical({ dataDir: data, logDir, repo: await repoAt(join(work, 'repo')) });
   assert.deepEqual(ok.zxid, { from: '0xb', to: '0xb' });
 });
 
@@ -180,7 +198,7 @@ test('--to-time is served from the txn where the restorable range starts: a time
     states.set(L.zxid, L.tree.records());
   }
   writeLog(v2, L.log(1n, L.zxid)); // the log before the snapshot holds every txn
-  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir });
+  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: await repoAt(repoDir) });
   const repo = await openRepository(repoDir);
   const manifest = await repo.resolve(full.id);
   const timeOf = (z: bigint) => Number(L.txns.find((t) => t.header.zxid === z)!.header.time);
@@ -206,13 +224,13 @@ test('a chain whose base lost its archive is reported by plain verify, and no in
   const { work, v2, repoDir, L } = await dataDirWithSnapshot();
   for (let i = 0; i < 5; i++) L.create(`/a${i}`);
   writeLog(v2, L.log(1n, L.zxid));
-  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir });
+  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: await repoAt(repoDir) });
   const from = L.zxid + 1n;
   for (let i = 0; i < 5; i++) L.create(`/b${i}`);
   writeLog(v2, L.log(from, L.zxid));
-  const inc = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true });
+  const inc = await backupPhysical({ dataDir: join(work, 'data'), repo: await repoAt(repoDir), incremental: true });
   rmSync(join(repoDir, 'archives', `${full.id}.tar`));
-  const v = await verifyBackups({ repo: repoDir, refs: [inc.id] });
+  const v = await verifyBackups({ repo: await repoAt(repoDir), refs: [inc.id] });
   assert.equal(v.ok, false);
   assert.match(
     v.backups[0].problems.join('\n'),
@@ -222,7 +240,12 @@ test('a chain whose base lost its archive is reported by plain verify, and no in
   L.create('/c');
   writeLog(v2, L.log(from2, L.zxid));
   const warnings: string[] = [];
-  const next = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true, warn: (m) => warnings.push(m) });
+  const next = await backupPhysical({
+    dataDir: join(work, 'data'),
+    repo: await repoAt(repoDir),
+    incremental: true,
+    warn: (m) => warnings.push(m),
+  });
   assert.match(warnings.join('\n'), /its chain is broken, so nothing can continue it; taking a full backup, which starts a new chain/);
   const extra = (await (await openRepository(repoDir)).resolve(next.id)).extra as unknown as PhysicalExtra;
   assert.equal(extra.chain.parent, null);
@@ -247,13 +270,13 @@ test('a snapshot without a digest: the full backup restores exactly only at its 
   for (let i = 0; i < 4; i++) step(() => L.create(`/b${i}`));
   writeLog(v2, L.log(1n, L.zxid));
   const warnings: string[] = [];
-  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, warn: (m) => warnings.push(m) });
+  const full = await backupPhysical({ dataDir: join(work, 'data'), repo: await repoAt(repoDir), warn: (m) => warnings.push(m) });
   assert.deepEqual(full.zxid, { from: '0xf', to: '0xf' });
   assert.match(warnings.join('\n'), /snapshot\.8 has no digest .*restores exactly only at its last txn 0xf/);
   const from = L.zxid + 1n;
   for (let i = 0; i < 4; i++) step(() => L.create(`/c${i}`));
   writeLog(v2, L.log(from, L.zxid));
-  const inc = await backupPhysical({ dataDir: join(work, 'data'), repo: repoDir, incremental: true });
+  const inc = await backupPhysical({ dataDir: join(work, 'data'), repo: await repoAt(repoDir), incremental: true });
   assert.deepEqual(inc.zxid, { from: '0xf', to: '0x13' });
   const repo = await openRepository(repoDir);
   const m = await repo.resolve(inc.id);

@@ -11,7 +11,7 @@ import { openRepositoryOnStorage, type StorageRepository } from '../../src/repos
 import type { BackupManifest } from '../../src/repository/types.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { pruneOpenRepository } from '../../src/services/prune.js';
+import { pruneRepository } from '../../src/services/prune.js';
 import { MemoryStorage } from '../support/memory-storage.js';
 import { makeTempDir } from '../support/tmp.js';
 import { policy } from '../support/retention-policy.js';
@@ -93,7 +93,7 @@ test('prune removes what the policy removes, sidecar before archive, newest firs
   const l4 = await backupAt(h);
 
   storage.removed = [];
-  const r = await pruneOpenRepository(h.repo, { policy: policy({ last: 2 }), now: () => new Date(h.clock.t) });
+  const r = await pruneRepository(h.repo, { policy: policy({ last: 2 }), now: () => new Date(h.clock.t) });
   // logical: l3, l4 stay; physical: full2 and inc2 stay, and inc2 keeps inc1 and full.
   assert.deepEqual(
     r.keep.map((d) => d.id),
@@ -131,7 +131,7 @@ test('removing a whole chain goes incrementals first, so an interrupted prune ne
   storage.onRemove = (key) => {
     if (key === `archives/${inc2.id}.tar`) controller.abort();
   };
-  await assert.rejects(pruneOpenRepository(h.repo, { policy: policy({ last: 1 }), signal: controller.signal }), CancelledError);
+  await assert.rejects(pruneRepository(h.repo, { policy: policy({ last: 1 }), signal: controller.signal }), CancelledError);
   assert.deepEqual(
     (await h.repo.list()).map((m) => m.id),
     [full.id, inc1.id, full2.id],
@@ -144,7 +144,7 @@ test('removing a whole chain goes incrementals first, so an interrupted prune ne
   storage.onRemove = (key) => {
     if (key === `archives/${inc1.id}.tar`) throw new Error('storage gave out');
   };
-  await assert.rejects(pruneOpenRepository(h.repo, { policy: policy({ last: 1 }) }), /storage gave out/);
+  await assert.rejects(pruneRepository(h.repo, { policy: policy({ last: 1 }) }), /storage gave out/);
   const listed = await h.repo.list();
   assert.deepEqual(
     listed.map((m) => m.id),
@@ -155,7 +155,7 @@ test('removing a whole chain goes incrementals first, so an interrupted prune ne
 
   // The next prune finishes the job, leftover included.
   storage.onRemove = undefined;
-  const r = await pruneOpenRepository(h.repo, { policy: policy({ last: 1 }), orphanGraceMs: 0 });
+  const r = await pruneRepository(h.repo, { policy: policy({ last: 1 }), orphanGraceMs: 0 });
   assert.deepEqual(
     r.remove.map((d) => d.id),
     [full.id],
@@ -177,14 +177,14 @@ test('prune refuses while a backup holds the lock (exit 11); a dry run needs no 
   await backupAt(h);
   await backupAt(h);
   const inFlight = await h.repo.beginBackup('logical');
-  await assert.rejects(pruneOpenRepository(h.repo, { policy: policy({ last: 1 }) }), (err: unknown) => {
+  await assert.rejects(pruneRepository(h.repo, { policy: policy({ last: 1 }) }), (err: unknown) => {
     assert.ok(err instanceof LockedError);
     assert.equal(err.exitCode, 11);
     assert.match(err.message, new RegExp(`locked by backup ${inFlight.id}`));
     return true;
   });
   const before = storage.keys();
-  const dry = await pruneOpenRepository(h.repo, { policy: policy({ last: 1 }), dryRun: true });
+  const dry = await pruneRepository(h.repo, { policy: policy({ last: 1 }), dryRun: true });
   assert.equal(dry.dryRun, true);
   assert.equal(dry.remove.length, 1);
   assert.equal(dry.removed, 0);
@@ -204,7 +204,7 @@ test('leftovers: an archive without a sidecar goes after the grace; one that get
   await storage.put(`archives/${youngId}.tar`, Buffer.alloc(10));
   storage.setModified(`archives/${youngId}.tar`, new Date(h.clock.t - 60_000));
   await storage.put('archives/notes.txt', Buffer.from('mine'));
-  const r = await pruneOpenRepository(h.repo, { policy: policy({ last: 5 }), now: () => new Date(h.clock.t) });
+  const r = await pruneRepository(h.repo, { policy: policy({ last: 5 }), now: () => new Date(h.clock.t) });
   assert.deepEqual(
     r.orphans.map((o) => [o.key, o.remove]),
     [
@@ -233,7 +233,7 @@ test('an unreadable sidecar still owns its archive: neither is touched', async (
   const a = await backupAt(h);
   const b = await backupAt(h);
   storage.mutate(`manifests/${a.id}.json`, () => Buffer.from('{ not json'));
-  const r = await pruneOpenRepository(h.repo, { policy: policy({ last: 1 }), orphanGraceMs: 0 });
+  const r = await pruneRepository(h.repo, { policy: policy({ last: 1 }), orphanGraceMs: 0 });
   assert.deepEqual(
     r.keep.map((d) => d.id),
     [b.id],
@@ -258,7 +258,7 @@ test('on disk: unfinished uploads of a killed run (dot-named temp files) are fou
   await writeFile(notOurs, 'x');
   const old = new Date(Date.now() - 2 * HOUR);
   await utimes(stale, old, old);
-  const r = await pruneOpenRepository(h.repo, { policy: policy({ last: 1 }) });
+  const r = await pruneRepository(h.repo, { policy: policy({ last: 1 }) });
   assert.deepEqual(
     r.orphans.map((o) => [o.key, o.kind, o.remove]),
     [

@@ -4,7 +4,7 @@ import { readFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Leader } from '../support/history.js';
-import { SnapshotSpool } from '../../src/zk/snapshot-spool.js';
+import { SnapshotSpool } from '../../src/datadir/snapshot-spool.js';
 import { loadSnapshotTree } from '../../src/core/snapshot-tree.js';
 
 const dirs: string[] = [];

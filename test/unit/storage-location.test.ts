@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { UsageError } from '../../src/errors.js';
-import { openStorage, parseLocation, redactLocation } from '../../src/storage/location.js';
+import { openStorage, parseLocation } from '../../src/storage/location.js';
+import { redactLocation } from '../../src/storage/redact.js';
 import { LocalStorage } from '../../src/storage/local.js';
 
 test('a plain path, relative or absolute, is a local directory', async () => {

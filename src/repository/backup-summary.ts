@@ -1,6 +1,6 @@
 // What `backup` returns, logical or physical, built from the manifest it published. Kept apart from
 // the logical service so that a physical backup does not load the ZooKeeper client.
-import type { BackupManifest, NodeCounts } from '../repository/types.js';
+import type { BackupManifest, NodeCounts } from './types.js';
 
 export interface BackupResult {
   id: string;

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { compressionOfName, type Compression } from './compression.js';
+import { compressionOfName, type Compression } from '../formats/compression.js';
 
 export interface SnapshotFileRef {
   kind: 'snapshot';

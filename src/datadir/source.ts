@@ -1,7 +1,7 @@
 // A server's dataDir as a tree source: its snapshot and log files, read and replayed to a zxid.
 import { readFileSync } from 'node:fs';
 import { decompress } from '../formats/compression.js';
-import { listDataDir, type DataDirListing } from '../formats/data-dir.js';
+import { listDataDir, type DataDirListing } from './listing.js';
 import { replayToZxid, type ReplayOptions, type ReplayResult, type LogSource, type SnapshotSource } from '../core/replay.js';
 
 export interface DataDirSources {

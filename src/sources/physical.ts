@@ -15,7 +15,7 @@ import {
   physicalExtra as extraOf,
   type CommitView,
   type EffectiveRange,
-} from './physical-manifest.js';
+} from '../repository/physical-manifest.js';
 
 export interface PointInTime {
   zxid?: bigint;

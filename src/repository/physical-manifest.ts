@@ -13,7 +13,7 @@ import {
 } from '../core/committed.js';
 import { parseZxid, zxidEpoch } from '../core/zxid.js';
 import { IntegrityError, NotFoundError } from '../errors.js';
-import type { BackupManifest, Repository } from '../repository/types.js';
+import type { BackupManifest, Repository } from './types.js';
 
 /** What a physical backup's manifest keeps in `extra`, for chains and point-in-time restores. */
 export interface PhysicalExtra {

@@ -9,6 +9,6 @@ bash scripts/install-deps.sh || {
   say "FATAL: dependencies are missing (see above); the demo needs ZooKeeper, Java and the npm packages"
   exit 1
 }
-say "building (npm run build)"
-npm run --silent build
+# npm ci (run by install-deps on a fresh clone) has just built it through the prepare script.
+bash scripts/build-if-stale.sh
 exec node scripts/demo.mjs "$@"

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs what zkvault's build, tests and demo need, and nothing that is already there:
 #   - Debian's `zookeeper` package (the server jars the tests run) and a Java runtime;
+#   - Kerberos: the KDC and admin tools the SASL/GSSAPI tests run a realm with (krb5-kdc,
+#     krb5-admin-server), and libkrb5-dev, which the optional `kerberos` npm package builds against;
+#   - openssl, which the TLS tests make certificates with;
+#   - docker-compose and systemd, whose `config` and `systemd-analyze verify` check the deploy/
+#     examples (no Docker engine or running systemd is needed);
 #   - the npm dependencies (`npm ci`, whose `prepare` script also runs the TypeScript build).
 # Safe to run again and again.
 # Exit status: 0 ready; 3 ZooKeeper/Java still missing (could not install them); anything else: npm failed.
@@ -15,10 +20,16 @@ have_java() { command -v java >/dev/null 2>&1 && java -version >/dev/null 2>&1; 
 system_packages=()
 [ -f "$ZK_JAR" ] || system_packages+=(zookeeper)
 have_java || system_packages+=(default-jre-headless)
+command -v krb5kdc >/dev/null 2>&1 || system_packages+=(krb5-kdc)
+command -v kadmin.local >/dev/null 2>&1 || system_packages+=(krb5-admin-server)
+[ -f /usr/include/gssapi/gssapi.h ] || system_packages+=(libkrb5-dev)
+command -v openssl >/dev/null 2>&1 || system_packages+=(openssl)
+command -v docker-compose >/dev/null 2>&1 || system_packages+=(docker-compose)
+command -v systemd-analyze >/dev/null 2>&1 || system_packages+=(systemd)
 
 status=0
 if [ "${#system_packages[@]}" -eq 0 ]; then
-  say "ZooKeeper ($ZK_JAR) and Java ($(command -v java)) are installed"
+  say "ZooKeeper ($ZK_JAR), Java ($(command -v java)) and the test tools are installed"
 else
   say "missing: ${system_packages[*]}; installing them with apt-get"
   as_root=()

@@ -3,7 +3,7 @@
 # built-in runner, one test file at a time (2 cores and several JVMs do not mix well in parallel).
 #   bash scripts/test.sh                                  # everything
 #   bash scripts/test.sh test/integration/harness.test.ts # some files or directories (.ts or dist/.js)
-# Installs what is missing first (scripts/install-deps.sh) and builds. Exits with the runner's status.
+# Installs what is missing first (scripts/install-deps.sh) and builds when a source changed. Exits with the runner's status.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf 'test.sh: %s\n' "$*" >&2; }
@@ -23,8 +23,8 @@ fi
 
 # The tests talk to nothing but loopback: never let the AWS SDK probe an instance-metadata address.
 export AWS_EC2_METADATA_DISABLED=true
-say "building (npm run build)"
-npm run --silent build
+# npm ci (run by install-deps on a fresh clone) has just built it through the prepare script.
+bash scripts/build-if-stale.sh
 # The code's shape first (format, lint, layers, unused code, file size): a failure here fails the run.
 say "checking the code (scripts/check.sh)"
 check_status=0

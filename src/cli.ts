@@ -32,11 +32,8 @@ export async function buildProgram(run: Runner): Promise<Command> {
     const mod = await load();
     mod.register(program, run);
   }
-  // Every command that takes --repo takes the S3 flags too, however it declared --repo.
-  const { addS3Options } = await import('./commands/options.js');
   for (const cmd of program.commands) {
     addGlobalOptions(cmd);
-    if (cmd.options.some((o) => o.long === '--repo')) addS3Options(cmd);
     cmd.exitOverride();
   }
   program.hook('preAction', (_program, actionCommand) => applyBooleanEnv(actionCommand));

@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { humanBackup } from '../output/backup.js';
 import type { GlobalOptions, Runner } from './context.js';
 import { collect, envOption } from './env-options.js';
-import { addRepoOption, addZkOptions, openRepo } from './options.js';
+import { addRepoOption, addZkOptions, openRepo, zkAccessOf } from './options.js';
 
 interface BackupFlags extends GlobalOptions, Record<string, unknown> {
   path: string;
@@ -66,7 +66,7 @@ export function register(program: Command, run: Runner): void {
       const { backupLogical } = await import('../services/backup.js');
       const result = await backupLogical({
         zk: opts.zk,
-        auth: opts.auth,
+        access: zkAccessOf(opts),
         path: opts.path,
         exclude: opts.exclude,
         repo: await openRepo(opts, { create: true, signal, warn: (m) => printer.warn(m) }),

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { GlobalOptions, Runner } from './context.js';
-import { collect, envOption } from './env-options.js';
-import { addRepoOption, openRepo } from './options.js';
+import { envOption } from './env-options.js';
+import { addRepoOption, addZkAccessOptions, openRepo, zkAccessOf } from './options.js';
 
 interface DiffFlags extends GlobalOptions, Record<string, unknown> {
   path?: string;
@@ -13,7 +13,7 @@ interface DiffFlags extends GlobalOptions, Record<string, unknown> {
   repo: string;
 }
 
-const SOURCE = 'a backup id, ID@ZXID, latest, or zk://HOST:PORT[,HOST:PORT…][/path] (a live tree)';
+const SOURCE = 'a backup id (or a unique prefix of one), ID@ZXID, latest, or zk://HOST:PORT[,HOST:PORT…][/path] (a live tree)';
 
 export function register(program: Command, run: Runner): void {
   const cmd = program
@@ -25,14 +25,9 @@ export function register(program: Command, run: Runner): void {
     .addOption(
       envOption('--stat', 'also compare every stat field (czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner)'),
     )
-    .addOption(envOption('--ignore-stat', 'compare data, ACL and type only (the default)'))
-    .addOption(
-      envOption(
-        '--auth <scheme:credentials>',
-        'add auth to live (zk://) sessions, e.g. digest:alice:secret (repeatable; never printed)',
-      ).argParser(collect),
-    );
-  addRepoOption(cmd);
+    .addOption(envOption('--ignore-stat', 'compare data, ACL and type only (the default)'));
+  addZkAccessOptions(cmd);
+  addRepoOption(cmd, { readOnly: true });
   cmd.action(async (a: string, b: string, opts: DiffFlags) =>
     run(async ({ printer, signal }) => {
       if (opts.stat && opts.ignoreStat) throw new UsageError('give --stat or --ignore-stat, not both');
@@ -44,7 +39,7 @@ export function register(program: Command, run: Runner): void {
           repo: () => openRepo(opts, { signal, warn: (m) => printer.warn(m) }),
           path: opts.path,
           stat: Boolean(opts.stat),
-          auth: opts.auth,
+          access: zkAccessOf(opts),
           signal,
           warn: (m) => printer.warn(m),
           onProgress: (m) => printer.progress(m),
@@ -52,6 +47,7 @@ export function register(program: Command, run: Runner): void {
         .finally(() => printer.progressDone());
       const { diffJson, renderDiff } = await import('../output/diff.js');
       printer.result(diffJson(result), () => renderDiff(result));
+      if (result.uncomparable) printer.error(result.uncomparable.message, result.uncomparable.hint);
       return service.diffExitCode(result);
     }, opts),
   );

@@ -20,13 +20,13 @@ export function register(program: Command, run: Runner): void {
   const cmd = program
     .command('export')
     .description('print a tree as NDJSON on stdout, one node per line, sorted by path')
-    .argument('[id]', 'backup id, ID@ZXID or latest')
+    .argument('[id]', 'backup id (or a unique prefix of one), ID@ZXID, or latest')
     .addOption(envOption('--data-dir <dir>', "read a server's snapshot and log files from this dataDir"))
     .addOption(envOption('--log-dir <dir>', 'the dataLogDir, when logs live apart from snapshots'))
     .addOption(envOption('--to-zxid <zxid>', 'replay to this zxid (0x… hex or decimal); default: the last complete txn'))
     .addOption(envOption('--path <path>', 'only this znode and its descendants'))
     .addOption(envOption('--no-verify-digest', 'do not compare recorded tree digests (checksums are still verified)'));
-  addRepoOption(cmd).action(async (id: string | undefined, opts: ExportFlags) =>
+  addRepoOption(cmd, { readOnly: true }).action(async (id: string | undefined, opts: ExportFlags) =>
     run(async ({ printer, signal }) => {
       if (!opts.dataDir && !id) {
         throw new UsageError('export needs a backup id or --data-dir', {

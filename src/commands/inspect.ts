@@ -9,7 +9,7 @@ export function register(program: Command, run: Runner): void {
     .command('inspect')
     .description('show one backup: manifest, members, zxid range it can restore to, counts by node type')
     .argument('<id>', 'backup id, a unique prefix of one, or latest');
-  addRepoOption(cmd).action(async (ref: string, opts: GlobalOptions & Record<string, unknown>) =>
+  addRepoOption(cmd, { readOnly: true }).action(async (ref: string, opts: GlobalOptions & Record<string, unknown>) =>
     run(async ({ printer, signal }) => {
       const { inspectBackup } = await import('../services/inspect.js');
       const warn = (m: string) => printer.warn(m);

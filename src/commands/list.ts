@@ -6,7 +6,7 @@ import { addRepoOption, openRepo } from './options.js';
 
 export function register(program: Command, run: Runner): void {
   const cmd = program.command('list').description('list the complete backups, oldest first: id, kind, time, zxid range, nodes, size');
-  addRepoOption(cmd).action(async (opts: GlobalOptions & Record<string, unknown>) =>
+  addRepoOption(cmd, { readOnly: true }).action(async (opts: GlobalOptions & Record<string, unknown>) =>
     run(async ({ printer, signal }) => {
       const { listBackups } = await import('../services/list.js');
       const warn = (m: string) => printer.warn(m);

@@ -1,6 +1,8 @@
 // Flags several commands share, each with its ZKVAULT_* environment variable, and what they turn into:
 // a repository opened with typed S3 settings, ZooKeeper connection options.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { ZkAccess, ZkSaslOptions } from '../zk/client.js';
 import { parseFixedDuration, parseRetentionDuration } from '../core/duration.js';
 import { COUNT_RULES, policyKeepsSomething, type RetentionPolicy } from '../core/retention.js';
 import { UsageError } from '../errors.js';
@@ -27,15 +29,18 @@ const S3_FLAGS: Array<[flags: string, description: string, setting: keyof S3Sett
   ],
 ];
 
-export function addRepoOption(cmd: Command): Command {
+/**
+ * --repo and the S3 flags. A command that only reads the repository (`readOnly`) lists the flags that
+ * reach the store, not those that shape new objects (--s3-sse, --s3-sse-kms-key-id, --s3-storage-class):
+ * it still accepts and checks them, hidden, so that scripts passing one set of flags to every command
+ * keep working.
+ */
+export function addRepoOption(cmd: Command, o: { readOnly?: boolean } = {}): Command {
   cmd.addOption(envOption('--repo <location>', 'repository: a directory, file:///path or s3://bucket/prefix').default('./zkvault-repo'));
-  return addS3Options(cmd);
-}
-
-/** Adds the S3 flags to a command that takes --repo (once). */
-export function addS3Options(cmd: Command): Command {
-  if (cmd.options.some((o) => o.long === '--s3-endpoint')) return cmd;
-  for (const [flags, description] of S3_FLAGS) cmd.addOption(envOption(flags, description));
+  for (const [flags, description, , writeOnly] of S3_FLAGS) {
+    const option = envOption(flags, description);
+    cmd.addOption(o.readOnly && writeOnly ? option.hideHelp() : option);
+  }
   return cmd;
 }
 
@@ -66,13 +71,98 @@ export function openRepo(
 export function addZkOptions(cmd: Command, required = false): Command {
   const zk = envOption('--zk <connect>', 'ZooKeeper connect string, host:port[,host:port…][/chroot]');
   if (!required) zk.default('127.0.0.1:2181');
+  return addZkAccessOptions(cmd.addOption(zk));
+}
+
+/**
+ * How sessions reach and authenticate to an ensemble: --auth (and --auth-file), TLS and SASL. Secrets
+ * on the command line are visible to every user of the host in `ps`: the help says so, and each has a
+ * file or environment form.
+ */
+export function addZkAccessOptions(cmd: Command): Command {
+  const argvNote = '; argv is visible to other users of this host: prefer the file or ZKVAULT_ variable';
   return cmd
-    .addOption(zk)
     .addOption(
-      envOption('--auth <scheme:credentials>', 'add auth to every session, e.g. digest:alice:secret (repeatable; never printed)').argParser(
-        collect,
+      envOption(
+        '--auth <scheme:credentials>',
+        `add auth to every session, e.g. digest:alice:secret (repeatable; never printed${argvNote})`,
+      ).argParser(collect),
+    )
+    .addOption(envOption('--auth-file <file>', 'read --auth entries from a file, one SCHEME:CREDENTIALS per line'))
+    .addOption(envOption('--zk-tls', "connect over TLS (the servers' secureClientPort); hostname verification is always on"))
+    .addOption(envOption('--zk-tls-ca <file>', "PEM CA bundle the servers' certificates chain to (implies --zk-tls)"))
+    .addOption(envOption('--zk-tls-cert <file>', 'PEM client certificate, for servers with ssl.clientAuth=need (implies --zk-tls)'))
+    .addOption(envOption('--zk-tls-key <file>', 'PEM private key of --zk-tls-cert (implies --zk-tls)'))
+    .addOption(
+      envOption(
+        '--zk-tls-servername <name>',
+        "the name the servers' certificates carry, when not the connect string's host (implies --zk-tls)",
       ),
+    )
+    .addOption(envOption('--zk-sasl <spec>', `SASL: digest:USER:PASSWORD (DIGEST-MD5) or kerberos (GSSAPI)${argvNote}`))
+    .addOption(envOption('--zk-sasl-file <file>', 'read --zk-sasl from a file (one line)'))
+    .addOption(envOption('--zk-sasl-keytab <file>', 'kerberos: the client keytab (default: the credential cache, e.g. after kinit)'))
+    .addOption(envOption('--zk-sasl-principal <principal>', 'kerberos: the client principal in the keytab, e.g. zkvault@EXAMPLE.COM'))
+    .addOption(
+      envOption('--zk-sasl-service <name>', "kerberos: the service of the servers' principal SERVICE/HOST@REALM").default('zookeeper'),
     );
+}
+
+function readOptionFile(file: string, flag: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${flag} ${file} cannot be read: ${(err as Error).message}`, { hint: `give ${flag} a readable file` });
+  }
+}
+
+/** The session access the flags give: --auth entries, TLS material (files read), SASL. */
+export function zkAccessOf(opts: Record<string, unknown>): ZkAccess {
+  const auth = [...((opts.auth as string[] | undefined) ?? [])];
+  if (typeof opts.authFile === 'string') {
+    for (const line of readOptionFile(opts.authFile, '--auth-file').split(/\r?\n/))
+      if (line.trim() !== '' && !line.startsWith('#')) auth.push(line.trim());
+  }
+  const access: ZkAccess = auth.length > 0 ? { auth } : {};
+  const tlsFlags = ['zkTlsCa', 'zkTlsCert', 'zkTlsKey', 'zkTlsServername'];
+  if (opts.zkTls === true || tlsFlags.some((f) => opts[f] !== undefined)) {
+    if ((opts.zkTlsCert === undefined) !== (opts.zkTlsKey === undefined)) {
+      throw new UsageError('--zk-tls-cert and --zk-tls-key go together', {
+        hint: 'give the client certificate and its key, both as PEM files',
+      });
+    }
+    access.tls = {
+      ...(typeof opts.zkTlsCa === 'string' ? { ca: readOptionFile(opts.zkTlsCa, '--zk-tls-ca') } : {}),
+      ...(typeof opts.zkTlsCert === 'string' ? { cert: readOptionFile(opts.zkTlsCert, '--zk-tls-cert') } : {}),
+      ...(typeof opts.zkTlsKey === 'string' ? { key: readOptionFile(opts.zkTlsKey, '--zk-tls-key') } : {}),
+      ...(typeof opts.zkTlsServername === 'string' ? { servername: opts.zkTlsServername } : {}),
+    };
+  }
+  let spec = typeof opts.zkSasl === 'string' ? opts.zkSasl : undefined;
+  if (typeof opts.zkSaslFile === 'string') {
+    if (spec !== undefined) throw new UsageError('give --zk-sasl or --zk-sasl-file, not both');
+    spec = readOptionFile(opts.zkSaslFile, '--zk-sasl-file').trim();
+  }
+  if (spec !== undefined) access.sasl = parseSaslSpec(spec, opts);
+  return access;
+}
+
+function parseSaslSpec(spec: string, opts: Record<string, unknown>): ZkSaslOptions {
+  if (spec === 'kerberos' || spec === 'gssapi') {
+    return {
+      mechanism: 'GSSAPI',
+      service: typeof opts.zkSaslService === 'string' ? opts.zkSaslService : 'zookeeper',
+      ...(typeof opts.zkSaslPrincipal === 'string' ? { principal: opts.zkSaslPrincipal } : {}),
+      ...(typeof opts.zkSaslKeytab === 'string' ? { keytab: opts.zkSaslKeytab } : {}),
+    };
+  }
+  const m = /^digest:([^:]+):(.+)$/s.exec(spec);
+  // The spec holds a password: never echo it.
+  if (!m)
+    throw new UsageError('--zk-sasl is neither digest:USER:PASSWORD nor kerberos', {
+      hint: 'e.g. --zk-sasl-file /run/secrets/zk-sasl holding digest:zkvault:PASSWORD',
+    });
+  return { mechanism: 'DIGEST-MD5', username: m[1], password: m[2] };
 }
 
 const RULE_HELP: Record<(typeof COUNT_RULES)[number], string> = {

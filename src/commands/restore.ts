@@ -5,13 +5,13 @@ import { EXIT_CODES, UsageError } from '../errors.js';
 import { offlineRestoreJson, renderOfflineRestore, renderRestore, restoreJson } from '../output/restore.js';
 import type { GlobalOptions, Runner } from './context.js';
 import { envOption } from './env-options.js';
-import { addRepoOption, addZkOptions, openRepo } from './options.js';
+import { addRepoOption, addZkOptions, openRepo, zkAccessOf } from './options.js';
 
 export function register(program: Command, run: Runner): void {
   const cmd = program
     .command('restore')
     .description('restore a backup into a live ensemble (--zk) or as a server dataDir (--data-dir)')
-    .argument('[ref]', 'backup id, ID@ZXID or latest')
+    .argument('[ref]', 'backup id (or a unique prefix of one), ID@ZXID, or latest')
     .addOption(envOption('--path <path>', 'restore only this subtree of the backup'))
     .addOption(envOption('--into <path>', 'put the restored subtree here instead of its own path'))
     .addOption(
@@ -37,7 +37,7 @@ export function register(program: Command, run: Runner): void {
     .addOption(envOption('--to-zxid <zxid>', 'restore the state after this txn, choosing the physical backup that covers it'))
     .addOption(envOption('--to-time <time>', 'restore the state after the last txn at or before this ISO 8601 time (with zone)'));
   addZkOptions(cmd, true);
-  addRepoOption(cmd);
+  addRepoOption(cmd, { readOnly: true });
   cmd.action(async (ref: string | undefined, opts: RestoreFlags) =>
     run(async ({ printer, signal }) => {
       const toZxid = opts.toZxid !== undefined ? parseZxid(opts.toZxid, '--to-zxid') : undefined;
@@ -78,19 +78,12 @@ export function register(program: Command, run: Runner): void {
       if (!Number.isInteger(maxBytes) || maxBytes < 4096)
         throw new UsageError(`--jute-maxbuffer ${opts.juteMaxbuffer} is not a byte count`);
       const repo = await openRepo(opts, { signal, warn });
-      if (!opts.dryRun) {
-        printer.warn(
-          opts.into
-            ? `restoring into a live ensemble fires watches on every node it changes under ${opts.into}`
-            : 'restoring into a live ensemble fires watches on every node it changes; applications see partial state until it ends (--into or an offline restore avoid that)',
-        );
-      }
       const result = await restore({
         repo,
         ref,
         toZxid,
         toTime,
-        target: { kind: 'ensemble', zk: opts.zk, auth: opts.auth, maxRequestBytes: maxBytes },
+        target: { kind: 'ensemble', zk: opts.zk, access: zkAccessOf(opts), maxRequestBytes: maxBytes },
         path: opts.path,
         into: opts.into,
         mode,

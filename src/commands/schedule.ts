@@ -8,7 +8,7 @@ import { redactLocation } from '../storage/redact.js';
 import type { ScheduledBackup, ScheduleSummary } from '../services/schedule.js';
 import type { GlobalOptions, Runner } from './context.js';
 import { collect, envOption, optionText } from './env-options.js';
-import { addKeepOptions, addRepoOption, addZkOptions, keepFlagsFrom, openRepo } from './options.js';
+import { addKeepOptions, addRepoOption, addZkOptions, keepFlagsFrom, openRepo, zkAccessOf } from './options.js';
 
 interface ScheduleFlags extends GlobalOptions, Record<string, unknown> {
   cron?: string;
@@ -81,7 +81,7 @@ export function register(program: Command, run: Runner): void {
         if (opts.logDir) throw new UsageError('--log-dir applies to physical backups (--data-dir)');
         const concurrency = positiveInt(opts.concurrency, '--concurrency', 1)!;
         if (concurrency > 10_000) throw new UsageError(`--concurrency ${opts.concurrency} is not a whole number from 1 to 10000`);
-        backup = { kind: 'logical', zk: opts.zk, auth: opts.auth, path: opts.path, exclude: opts.exclude, concurrency };
+        backup = { kind: 'logical', zk: opts.zk, access: zkAccessOf(opts), path: opts.path, exclude: opts.exclude, concurrency };
       }
       const keep = keepFlagsFrom(opts);
       const { runSchedule } = await import('../services/schedule.js');

@@ -9,18 +9,20 @@ import { addRepoOption, openRepo } from './options.js';
 export function register(program: Command, run: Runner): void {
   const cmd = program
     .command('verify')
-    .description('check backups: checksums always; --deep also parses and replays everything')
-    .argument('[ids...]', 'backup ids (or latest); none with --all')
-    .addOption(envOption('--all', 'every backup in the repository'))
+    .description(
+      'check backups (every backup in the repository unless ids are given): checksums and chains always; --deep also parses and replays everything',
+    )
+    .argument('[ids...]', 'backup ids, unique prefixes of them, or latest (default: every backup, as --all)')
+    .addOption(envOption('--all', 'every backup in the repository, and what is there without a manifest (the default)'))
     .addOption(envOption('--deep', 'also load every tree and check it against its manifest'));
-  addRepoOption(cmd);
+  addRepoOption(cmd, { readOnly: true });
   cmd.action(async (ids: string[], opts: GlobalOptions & { all?: boolean; deep?: boolean } & Record<string, unknown>) =>
     run(async ({ printer, signal }) => {
       if (ids.length > 0 && opts.all) throw new UsageError('give backup ids or --all, not both');
       const { verifyBackups } = await import('../services/verify.js');
       const result = await verifyBackups({
         repo: await openRepo(opts, { signal, warn: (m) => printer.warn(m) }),
-        refs: opts.all ? [] : ids.length ? ids : ['latest'],
+        refs: opts.all || ids.length === 0 ? [] : ids,
         deep: Boolean(opts.deep),
         signal,
       });

@@ -42,6 +42,28 @@ function hex(value: bigint): string {
   return '0x' + (value & MASK64).toString(16);
 }
 
+/** How many znodes a tree holds, by type, and their data bytes (`/zookeeper` and its subtree left out). */
+export interface NodeCounts {
+  nodes: number;
+  persistent: number;
+  ephemeral: number;
+  container: number;
+  ttl: number;
+  /** Total bytes of znode data. */
+  dataBytes: number;
+}
+
+export function zeroCounts(): NodeCounts {
+  return { nodes: 0, persistent: 0, ephemeral: 0, container: 0, ttl: 0, dataBytes: 0 };
+}
+
+/** Adds one node to `counts`. */
+export function countNode(counts: NodeCounts, ephemeralOwner: bigint, dataBytes: number): void {
+  counts.nodes++;
+  counts[nodeTypeOf(ephemeralOwner)]++;
+  counts.dataBytes += Math.max(0, dataBytes);
+}
+
 /** Node type from `ephemeralOwner`, per ZooKeeper's EphemeralType (extended types enabled). */
 export function nodeTypeOf(ephemeralOwner: bigint): NodeType {
   if (ephemeralOwner === 0n) return 'persistent';

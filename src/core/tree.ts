@@ -1,8 +1,8 @@
 // The in-memory znode tree with ZooKeeper's own mutation rules (DataTree semantics, 3.6+): the
 // digest kept incrementally, ACL lists interned, ephemerals indexed by owner session, and the
 // session table and last processed zxid that a snapshot carries alongside the tree.
-import type { AclEntry, NodeRecord, NodeStat } from './node-record.js';
-import { clientCversion, nodeTypeOf } from './node-record.js';
+import type { AclEntry, NodeCounts, NodeRecord, NodeStat } from './node-record.js';
+import { clientCversion, countNode, nodeTypeOf, zeroCounts } from './node-record.js';
 import { nodeDigest, type DigestPathEncoding } from './digest.js';
 import { isSystemPath } from './znode-path.js';
 import { StatView } from '../formats/stat.js';
@@ -351,6 +351,13 @@ export class DataTree {
     const keys: string[] = [];
     for (const key of this.nodes.keys()) if (r === '' || key === r || key.startsWith(r + '/')) keys.push(key);
     return keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** The nodes a restore of this tree creates, by type: every node but `/zookeeper` and its subtree. */
+  counts(): NodeCounts {
+    const c = zeroCounts();
+    for (const [key, node] of this.nodes) if (!isSystemPath(key)) countNode(c, node.stat.ephemeralOwner, node.dataLength);
+    return c;
   }
 
   /**

@@ -8,8 +8,15 @@ import { JuteWriter } from '../formats/jute.js';
 import { SnapshotWriter } from '../formats/snapshot.js';
 import { StatView } from '../formats/stat.js';
 import { recordDigest } from '../core/digest.js';
-import { nodeTypeOf, storedCversion, type AclEntry, type NodeRecord, type NodeStat } from '../core/node-record.js';
-import type { NodeCounts } from '../repository/types.js';
+import {
+  countNode,
+  storedCversion,
+  zeroCounts,
+  type AclEntry,
+  type NodeCounts,
+  type NodeRecord,
+  type NodeStat,
+} from '../core/node-record.js';
 import { treeKey } from '../core/tree.js';
 import { isSystemPath } from '../core/znode-path.js';
 
@@ -36,7 +43,7 @@ export class SnapshotSpool {
   private digestSum = 0n;
   private sawSystemNode = false;
   private sawRoot = false;
-  readonly counts: NodeCounts = { nodes: 0, persistent: 0, ephemeral: 0, container: 0, ttl: 0, dataBytes: 0 };
+  readonly counts: NodeCounts = zeroCounts();
 
   constructor(dir: string) {
     this.spillPath = join(dir, '.nodes.spool');
@@ -72,10 +79,7 @@ export class SnapshotSpool {
     this.encodeInto(this.w, key, rec.data, this.indexOf(rec.acl), stored);
     this.count++;
     if (this.w.length >= FLUSH_AT) this.flush();
-    const type = nodeTypeOf(rec.stat.ephemeralOwner);
-    this.counts.nodes++;
-    this.counts[type]++;
-    this.counts.dataBytes += rec.data?.length ?? 0;
+    countNode(this.counts, rec.stat.ephemeralOwner, rec.data?.length ?? 0);
   }
 
   private flush(): void {

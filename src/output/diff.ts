@@ -194,5 +194,6 @@ export function diffJson(r: DiffResult): Record<string, unknown> {
     counts: { added: r.counts.added, removed: r.counts.removed, modified: r.counts.modified, unchanged: r.counts.unchanged },
     excluded: r.excluded,
     notes: r.notes,
+    ...(r.uncomparable ? { uncomparable: r.uncomparable } : {}),
   };
 }

@@ -1,6 +1,6 @@
 // The repository on top of any Storage: the layout of types.ts, listing from the small sidecar manifests,
 // resolving ids, and starting backups under the repository lock.
-import { mkdtemp, readdir, stat, unlink } from 'node:fs/promises';
+import { readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { IntegrityError, NotFoundError, UsageError, UserError, throwIfAborted } from '../errors.js';
@@ -32,8 +32,17 @@ import type {
 } from './types.js';
 import { factsFromJson } from '../core/committed.js';
 import { archiveKey, manifestKey, StorageBackupWriter } from './writer.js';
+import { makeStagingDir } from './staging.js';
 
 export const BACKUP_LOCK_KEY = 'locks/backup.json';
+
+/** Removes `dir` and the directories under it if they hold no file. */
+async function removeEmptyDirs(dir: string): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => null);
+  if (entries === null) return;
+  for (const e of entries) if (e.isDirectory()) await removeEmptyDirs(path.join(dir, e.name));
+  await rmdir(dir).catch(() => {});
+}
 
 export function historyKey(id: string): string {
   return `history/${id}.json`;
@@ -162,18 +171,45 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
 
   async beginBackup(kind: BackupKind, signal?: AbortSignal): Promise<BackupWriter> {
     throwIfAborted(signal);
-    await this.ensureMarker();
+    const createdNow = await this.ensureMarker();
     const id = await this.unusedId();
     const lock = await RepositoryLock.acquire(this.lockEnvironment(), BACKUP_LOCK_KEY, id);
     let stagingDir: string;
     try {
       throwIfAborted(signal);
-      stagingDir = await mkdtemp(path.join(this.opts.tempDir ?? os.tmpdir(), `zkvault-staging-${id}-`));
+      stagingDir = await makeStagingDir(this.opts.tempDir ?? os.tmpdir(), id, {
+        host: this.opts.host ?? os.hostname(),
+        pid: this.opts.pid ?? process.pid,
+        isAlive: this.opts.isProcessAlive ?? processIsAlive,
+        warn: this.warn,
+      });
     } catch (err) {
       await lock.release();
       throw err;
     }
-    return new StorageBackupWriter({ storage: this.storage, id, kind, stagingDir, lock, signal, now: this.now, warn: this.warn });
+    // A first backup that fails leaves no repository behind: only what this run wrote was there.
+    const afterAbort = createdNow ? () => this.removeIfEmpty() : undefined;
+    return new StorageBackupWriter({
+      storage: this.storage,
+      id,
+      kind,
+      stagingDir,
+      lock,
+      signal,
+      now: this.now,
+      warn: this.warn,
+      afterAbort,
+    });
+  }
+
+  /** Removes the marker (and, for a local directory, the directory) of a repository that holds no backup. */
+  private async removeIfEmpty(): Promise<void> {
+    for await (const o of this.storage.list('')) {
+      if (o.key !== REPOSITORY_MARKER_KEY) return;
+    }
+    await this.storage.remove(REPOSITORY_MARKER_KEY);
+    this.marker = null;
+    if (this.storage instanceof LocalStorage) await removeEmptyDirs(this.storage.root);
   }
 
   private lockEnvironment(): LockEnvironment {
@@ -266,13 +302,16 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
     return true;
   }
 
-  /** Writes the repository marker if there is none, refusing a location that holds something else. */
-  private async ensureMarker(): Promise<void> {
-    if (this.marker) return;
+  /**
+   * Writes the repository marker if there is none, refusing a location that holds something else.
+   * True when this call wrote it (the repository is new).
+   */
+  private async ensureMarker(): Promise<boolean> {
+    if (this.marker) return false;
     const existing = await readMarker(this.storage, this.location);
     if (existing) {
       this.marker = existing;
-      return;
+      return false;
     }
     if (!this.opts.create) {
       throw new NotFoundError(`no zkvault repository at ${this.storage.describe()}`);
@@ -283,8 +322,9 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
       });
     }
     const marker: RepositoryMarker = { format: REPOSITORY_FORMAT, version: REPOSITORY_VERSION, createdAt: this.now().toISOString() };
-    await this.storage.putIfAbsent(REPOSITORY_MARKER_KEY, Buffer.from(JSON.stringify(marker, null, 2) + '\n'));
+    const wrote = await this.storage.putIfAbsent(REPOSITORY_MARKER_KEY, Buffer.from(JSON.stringify(marker, null, 2) + '\n'));
     this.marker = await readMarker(this.storage, this.location);
+    return wrote;
   }
 
   private async unusedId(): Promise<string> {

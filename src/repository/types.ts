@@ -12,6 +12,7 @@
 // An interrupted run leaves no manifests/<id>.json, so it is never listed; prune removes its leftovers.
 
 import type { HistoryFactsJson } from '../core/committed.js';
+import type { NodeCounts } from '../core/node-record.js';
 
 export type BackupKind = 'logical' | 'physical';
 
@@ -34,15 +35,7 @@ export interface ManifestMember {
   offset?: number;
 }
 
-export interface NodeCounts {
-  nodes: number;
-  persistent: number;
-  ephemeral: number;
-  container: number;
-  ttl: number;
-  /** Total bytes of znode data. */
-  dataBytes: number;
-}
+export type { NodeCounts } from '../core/node-record.js';
 
 /** What every backup records. Stored twice: inside the archive and as the sidecar (with `archive`). */
 export interface BackupManifest {

@@ -30,6 +30,8 @@ interface WriterContext {
   signal: AbortSignal | undefined;
   now: () => Date;
   warn: (message: string) => void;
+  /** Called once after an abort has cleaned up (a new repository with nothing in it removes itself). */
+  afterAbort?: () => Promise<void>;
 }
 
 type WriterState = 'open' | 'committing' | 'committed' | 'aborted';
@@ -179,6 +181,9 @@ export class StorageBackupWriter implements BackupWriter {
       await this.ctx.storage.remove(key).catch((err: Error) => problems.push(`could not remove ${key}: ${err.message}`));
     }
     await this.finish(problems);
+    await this.ctx
+      .afterAbort?.()
+      .catch((err: Error) => this.ctx.warn(`backup ${this.id}: could not remove the new, empty repository: ${err.message}`));
   }
 
   private async finish(problems: string[] = []): Promise<void> {

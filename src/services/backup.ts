@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { AuthError, UsageError, throwIfAborted } from '../errors.js';
 import { formatZxid, zxidToFileSuffix } from '../core/zxid.js';
-import { openSession, type ZkSession } from '../zk/client.js';
+import { openSession, type ZkSession, type ZkAccess } from '../zk/client.js';
 import { walkLiveTree } from '../zk/live-tree.js';
 import { hasRedactedDigest, isSystemPath, SYSTEM_SUBTREE } from '../core/znode-path.js';
 import { SnapshotSpool } from '../datadir/snapshot-spool.js';
@@ -17,7 +17,8 @@ import { normalizeConnectString } from '../core/connect-string.js';
 
 export interface LogicalBackupOptions {
   zk: string;
-  auth?: string[];
+  /** Credentials, TLS and SASL for the sessions. Never printed or stored. */
+  access?: ZkAccess;
   /** Subtree to back up (default `/`). */
   path?: string;
   /** Subtrees left out. */
@@ -46,7 +47,7 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
   }
   const exclude = (options.exclude ?? []).map((e) => validateZnodePath(e, '--exclude'));
   const repo = options.repo;
-  const session = await openSession({ connectString: options.zk, auth: options.auth, signal: options.signal });
+  const session = await openSession({ connectString: options.zk, ...options.access, signal: options.signal });
   let writer;
   try {
     writer = await repo.beginBackup('logical', options.signal);

@@ -11,6 +11,7 @@ import { displayPath, OPEN_ACL_UNSAFE, treeKey, type DataTree } from '../core/tr
 import { formatZxid, parseZxid } from '../core/zxid.js';
 import { hasRedactedDigest, isSystemPath, isWithin, znodePathProblem } from '../core/znode-path.js';
 import type { Repository } from '../repository/types.js';
+import type { ZkAccess } from '../zk/client.js';
 import { unknownSubtrees } from '../sources/backup-tree.js';
 import { readLiveTree } from '../sources/live.js';
 import { loadTree, parseTreeRef, resolveTreeSource, type TreeSource } from '../sources/tree-source.js';
@@ -25,8 +26,8 @@ export interface DiffServiceOptions {
   path?: string;
   /** Also compare every stat field. */
   stat?: boolean;
-  /** `scheme:credentials` for live sessions. Never printed. */
-  auth?: string[];
+  /** Credentials, TLS and SASL for live (zk://) sessions. Never printed. */
+  access?: ZkAccess;
   signal?: AbortSignal;
   warn?: (message: string) => void;
   /** Told what is being read, for a progress line. */
@@ -77,6 +78,8 @@ export interface DiffResult {
   excluded: Array<{ path: string; reason: string; unread?: boolean }>;
   /** What a reader of the result should know (client view, narrowed scope, hidden ACLs). */
   notes: string[];
+  /** Set when nothing could be compared: everything asked for was left out on a side (exit 3). */
+  uncomparable?: { message: string; hint: string };
 }
 
 /** `/c` + `/x` → `/c/x`; `/c` + `/` → `/c`. */
@@ -208,7 +211,7 @@ async function loadBackup(repo: Repository, r: ResolvedBackup, root: string, o: 
 
 async function loadLive(r: ResolvedLive, root: string, o: DiffServiceOptions): Promise<LoadedSide> {
   o.onProgress?.(`reading the live tree at ${r.connect}…`);
-  const live = await readLiveTree(r.connect, root, { auth: o.auth, signal: o.signal });
+  const live = await readLiveTree(r.connect, root, { access: o.access, signal: o.signal });
   let hiddenAcls = 0;
   for (const rec of live.records) if (hasRedactedDigest(rec.acl)) hiddenAcls++;
   const side: DiffSide = {
@@ -278,14 +281,15 @@ export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
   });
   la.side.nodes = counts.a;
   lb.side.nodes = counts.b;
+  // Nothing to compare because what was asked for was left out on a side: a partial comparison (exit 3).
+  let uncomparable: DiffResult['uncomparable'];
   if (counts.a === 0 && counts.b === 0) {
     const cover = excluded.find((e) => isWithin(root, e.path));
-    if (cover) {
-      throw new UserError(`${root} cannot be compared: ${cover.path} and below were left out (${cover.reason})`, {
-        hint: cover.unread ? 'compare with backups (or --auth credentials) that can read it' : 'choose a --path outside what was left out',
-      });
-    }
-    throw new UserError(`${root} is in neither ${o.a} nor ${o.b}`, { hint: 'check --path and the path in a zk:// source' });
+    if (!cover) throw new UserError(`${root} is in neither ${o.a} nor ${o.b}`, { hint: 'check --path and the path in a zk:// source' });
+    uncomparable = {
+      message: `${root} cannot be compared: ${cover.path} and below were left out (${cover.reason})`,
+      hint: cover.unread ? 'compare with backups (or --auth credentials) that can read it' : 'choose a --path outside what was left out',
+    };
   }
   if (clientView) {
     const [cv, other] = la.side.clientView ? ([la.side, lb.side] as const) : ([lb.side, la.side] as const);
@@ -305,7 +309,7 @@ export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
   for (const e of excluded) notes.push(`left out: ${e.path} and below (${e.reason})`);
   return {
     // Nothing differs, but what was not read is not known to be the same: exit 3, as for a live side.
-    same: changes.length === 0 && !excluded.some((e) => e.unread),
+    same: changes.length === 0 && !excluded.some((e) => e.unread) && !uncomparable,
     changes,
     a: la.side,
     b: lb.side,
@@ -315,6 +319,7 @@ export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
     counts,
     excluded,
     notes,
+    ...(uncomparable ? { uncomparable } : {}),
   };
 }
 

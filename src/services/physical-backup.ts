@@ -15,13 +15,14 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { NotFoundError, UserError } from '../errors.js';
 import { listDataDir } from '../datadir/listing.js';
+import { replayDataDir } from '../datadir/source.js';
 import { formatZxid, zxidEpoch } from '../core/zxid.js';
 import { addsToKnown, commitBoundaries, describeBoundary, factsToJson, lastReplayable, type HistoryFacts } from '../core/committed.js';
 import { chooseParent } from './physical-backup/parent.js';
 import { stageIncremental } from './physical-backup/incremental.js';
 import { stageFull } from './physical-backup/full.js';
 import type { Parent, Staged } from './physical-backup/common.js';
-import type { Repository } from '../repository/types.js';
+import type { NodeCounts, Repository } from '../repository/types.js';
 import { manifestToResult, type BackupResult } from '../repository/backup-summary.js';
 import { loadCommitView, type CommitView } from '../repository/physical-manifest.js';
 
@@ -98,6 +99,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ph
       warn(
         `txns ${formatZxid(to + 1n)}..${formatZxid(staged.to)} are kept but never restored: ${describeBoundary(boundaries.get(zxidEpoch(staged.to))!)}`,
       );
+    const counts = countsAt(options.dataDir, options.logDir, to, staged.counts, warn);
     const manifest = await writer.commit({
       kind: 'physical',
       createdAt: new Date(started).toISOString(),
@@ -105,7 +107,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ph
       zxid: { from: formatZxid(staged.from), to: formatZxid(to) },
       partial: false,
       unreadable: [],
-      counts: staged.counts,
+      counts,
       extra: staged.extra as unknown as Record<string, unknown>,
     });
     return { ...manifestToResult(manifest, Date.now() - started), gap: gap ?? staged.gapFound };
@@ -113,6 +115,26 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ph
     await writer.abort().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The nodes a restore of this backup creates: the tree at `to`, replayed from the server's files as
+ * restore replays the copies. When they do not, `fallback` (the base snapshot's count, or the parent's)
+ * is recorded, with a warning saying so.
+ */
+function countsAt(dataDir: string, logDir: string | undefined, to: bigint, fallback: NodeCounts, warn: (m: string) => void): NodeCounts {
+  try {
+    const r = replayDataDir(dataDir, logDir, { targetZxid: to });
+    if (r.zxid === to) return r.tree.counts();
+    warn(
+      `the files replay only to ${formatZxid(r.zxid)}, not ${formatZxid(to)}: the node count recorded (${fallback.nodes}) is of an earlier point`,
+    );
+  } catch (err) {
+    warn(
+      `the files do not replay to ${formatZxid(to)} (${(err as Error).message}): the node count recorded (${fallback.nodes}) is of an earlier point`,
+    );
+  }
+  return fallback;
 }
 
 /** Stores what the files showed of the ensemble's history, unless the repository knows it already. */

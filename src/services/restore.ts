@@ -13,11 +13,11 @@ import { EnsembleSink } from '../sinks/ensemble.js';
 import type { AppliedRestore, RestoreSink } from '../sinks/types.js';
 import { sourceNodes, unknownSubtrees } from '../sources/backup-tree.js';
 import { loadTree, partialWarning, resolveTreeSource } from '../sources/tree-source.js';
-import { openSession } from '../zk/client.js';
+import { openSession, type ZkAccess } from '../zk/client.js';
 
 /** Where a restore writes. */
 export type RestoreTarget =
-  | { kind: 'ensemble'; zk: string; auth?: string[]; /** The target servers' jute.maxbuffer, when raised. */ maxRequestBytes?: number }
+  | { kind: 'ensemble'; zk: string; access?: ZkAccess; /** The target servers' jute.maxbuffer, when raised. */ maxRequestBytes?: number }
   | {
       kind: 'dataDir';
       dir: string;
@@ -119,8 +119,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     if (!sink && target.kind === 'ensemble') {
       // The session outlives an interruption long enough to set the ACLs of what was created; the
       // work itself stops at the next batch once the signal is aborted.
-      const session = await openSession({ connectString: target.zk, auth: target.auth, maxRequestBytes: target.maxRequestBytes });
-      sink = new EnsembleSink(session, target.zk, { auth: target.auth, maxRequestBytes: target.maxRequestBytes });
+      const session = await openSession({ connectString: target.zk, ...target.access, maxRequestBytes: target.maxRequestBytes });
+      sink = new EnsembleSink(session, target.zk, { auth: target.access?.auth, maxRequestBytes: target.maxRequestBytes });
     }
     if (!sink) throw new UsageError('restore needs a target');
     const applying = options.dryRun ? new DryRunSink(sink) : sink;
@@ -136,7 +136,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       ephemeralsAsPersistent: offline || options.ephemeralsAsPersistent,
       sequentialCounters: offline ? false : options.sequentialCounters,
       unknown: unknownSubtrees(manifest).map((u) => u.path),
-      digestIds: digestIdsOf(target.kind === 'ensemble' ? (target.auth ?? []) : []),
+      digestIds: digestIdsOf(target.kind === 'ensemble' ? (target.access?.auth ?? []) : []),
     });
     if (plan.conflicts.length > 0) {
       const shown = plan.conflicts.slice(0, 10).join(', ');
@@ -145,6 +145,14 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
         {
           hint: '--mode overwrite updates them, --mode mirror also deletes what the backup lacks, --into /elsewhere restores beside them; --dry-run shows the plan',
         },
+      );
+    }
+    if (target.kind === 'ensemble' && !options.dryRun) {
+      // Said once the backup is known to exist and the plan holds: the run is about to change things.
+      options.warn?.(
+        options.into
+          ? `restoring into a live ensemble fires watches on every node it changes under ${options.into}`
+          : 'restoring into a live ensemble fires watches on every node it changes; applications see partial state until it ends (--into or an offline restore avoid that)',
       );
     }
     const applied = await applying.apply(plan, { tree: loaded.tree, nodes, zxid: loaded.zxid }, options.signal);

@@ -9,13 +9,14 @@ import { chainLinkOf, type ChainLink } from '../core/chain.js';
 import { describePolicy, type RetentionPolicy } from '../core/retention.js';
 import type { StorageRepository } from '../repository/repository.js';
 import type { Repository } from '../repository/types.js';
+import type { ZkAccess } from '../zk/client.js';
 import { backupLogical, type BackupResult } from './backup.js';
 import { validateZnodePath } from '../core/znode-path.js';
 import { backupPhysical } from './physical-backup.js';
 import { pruneRepository } from './prune.js';
 
 export type ScheduledBackup =
-  | { kind: 'logical'; zk: string; auth?: string[]; path?: string; exclude?: string[]; concurrency?: number }
+  | { kind: 'logical'; zk: string; access?: ZkAccess; path?: string; exclude?: string[]; concurrency?: number }
   | {
       kind: 'physical';
       dataDir: string;
@@ -196,7 +197,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleSummary> 
         emit({ event: 'run', run, scheduled: scheduled.toISOString() });
         result = await backupLogical({
           zk: b.zk,
-          auth: b.auth,
+          access: b.access,
           path: b.path,
           exclude: b.exclude,
           concurrency: b.concurrency,

@@ -87,10 +87,11 @@ export async function verifyOne(repo: Repository, m: BackupManifest, deep: boole
       problems.push(`${p.member ? `member ${p.member}: ` : ''}${p.message}${p.offset !== undefined ? ` (at byte ${p.offset})` : ''}`);
     }
     if (problems.length > 0) return problems; // parsing a member whose bytes are wrong says nothing more
-    // Cheap without --deep too: every backup an incremental builds on is still there, archive and all.
-    if (m.kind === 'physical' && !deep) {
+    // Every backup an incremental builds on is still there, archive and all (deep or not: plain and
+    // deep verification never disagree on a chain).
+    if (m.kind === 'physical') {
       const broken = await brokenChain(repo, m);
-      if (broken) problems.push(broken);
+      if (broken) return [...problems, broken]; // replaying what cannot be restored says nothing more
     }
     // Without --deep, checksums and manifests are all that is checked (fast, and enough to find any
     // damage after the backup was written); --deep parses and replays what they vouch for.

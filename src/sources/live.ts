@@ -2,7 +2,7 @@
 // server's zxid before and after it (the walk is fuzzy between the two), and what could not be read.
 import type { NodeRecord } from '../core/node-record.js';
 import { AuthError } from '../errors.js';
-import { openSession } from '../zk/client.js';
+import { openSession, type ZkAccess } from '../zk/client.js';
 import { readLiveTree as walk } from '../zk/live-tree.js';
 
 export interface LiveTree {
@@ -14,8 +14,8 @@ export interface LiveTree {
   zxidAfter: bigint;
 }
 
-export async function readLiveTree(connect: string, root: string, o: { auth?: string[]; signal?: AbortSignal }): Promise<LiveTree> {
-  const session = await openSession({ connectString: connect, auth: o.auth, signal: o.signal });
+export async function readLiveTree(connect: string, root: string, o: { access?: ZkAccess; signal?: AbortSignal }): Promise<LiveTree> {
+  const session = await openSession({ connectString: connect, ...o.access, signal: o.signal });
   try {
     await session.sync('/');
     await session.exists('/');

@@ -154,6 +154,11 @@ export class Connection {
     return new Promise<Reply>((resolve, reject) => {
       this.waiting.push({ xid, resolve, reject });
       this.lastSend = Date.now();
+      // Requests made in one turn of the event loop go out in one write (pipelined walks send dozens).
+      if (this.socket.writableCorked === 0) {
+        this.socket.cork();
+        process.nextTick(() => this.socket.uncork());
+      }
       this.socket.write(encodeRequest(this.writer, xid, type, write));
     });
   }
@@ -235,8 +240,8 @@ export class Connection {
       w.reject(this.ended!);
       return;
     }
-    // Copy out of the shared buffer: replies are read after more data arrives.
-    w.resolve({ header, frame: Buffer.from(frame) });
+    // A view of the chunk it came in (never reused by the socket): readers copy what they keep.
+    w.resolve({ header, frame });
   }
 
   private end(e: ConnectionEnd): void {

@@ -1,6 +1,6 @@
 // ZooKeeper's error codes and the errors a session reports: per-node refusals (ZkOpError), requests too
 // large to send, and the hint that goes with a connection problem.
-import { ZkvaultError } from '../errors.js';
+import { AuthError, ZkvaultError } from '../errors.js';
 import type { ZkOpResult } from './types.js';
 
 /** ZooKeeper's error codes (KeeperException.Code), for messages and for callers' comparisons. */
@@ -121,4 +121,17 @@ export function connectHint(connectString: string): string {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(first);
   const target = m ? `${m[1]} ${m[2]}` : `${first} 2181`;
   return `check that ZooKeeper is running and reachable (e.g. \`echo srvr | nc ${target}\`) and that --zk is right`;
+}
+
+/** A certificate or TLS handshake problem: exit 12, naming what the TLS layer said. */
+export function tlsError(where: string, e: { detail: string; code?: string }): AuthError {
+  const hint =
+    e.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+      ? "the server's certificate does not name the host connected to; give the name it carries with --zk-tls-servername"
+      : /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|CERT_UNTRUSTED/.test(e.code ?? '')
+        ? "the server's certificate is not signed by a CA given with --zk-tls-ca"
+        : /BAD_CERTIFICATE|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|CERTIFICATE_UNKNOWN/.test(e.code ?? '')
+          ? 'the server refused our client certificate (or its absence); give one its truststore trusts with --zk-tls-cert and --zk-tls-key'
+          : "check --zk-tls-ca, --zk-tls-cert, --zk-tls-key and --zk-tls-servername, and that the port is the server's secureClientPort";
+  return new AuthError(`TLS to ZooKeeper at ${where} failed: ${e.detail}${e.code ? ` (${e.code})` : ''}`, { hint });
 }

@@ -17,8 +17,9 @@ export interface SaslMechanism {
   step(serverToken: Buffer | null): Promise<Buffer | null>;
 }
 
-export function saslMechanism(o: ZkSaslOptions): SaslMechanism {
-  return o.mechanism === 'DIGEST-MD5' ? new DigestMd5(o.username, o.password) : new Gssapi(o.service, o.principal, o.keytab);
+/** The mechanism for `o`; GSSAPI authenticates to `service@host`, host being the server connected to. */
+export function saslMechanism(o: ZkSaslOptions, host: string): SaslMechanism {
+  return o.mechanism === 'DIGEST-MD5' ? new DigestMd5(o.username, o.password) : new Gssapi(`${o.service}@${host}`, o.principal, o.keytab);
 }
 
 const md5 = (...parts: Array<string | Buffer>) =>
@@ -138,6 +139,7 @@ class Gssapi implements SaslMechanism {
   private layerDone = false;
 
   constructor(
+    /** `service@host`, the GSSAPI name of the server's principal `service/host@REALM`. */
     private readonly service: string,
     private readonly principal: string | undefined,
     private readonly keytab: string | undefined,

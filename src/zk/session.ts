@@ -8,7 +8,7 @@ import type { AclEntry } from '../core/node-record.js';
 import { znodePathProblem } from '../core/znode-path.js';
 import { AuthError, CancelledError, ConnectionError, UsageError, type ZkvaultError } from '../errors.js';
 import { Connection, ConnectionEnd, type Reply } from './connection.js';
-import { connectHint, DEFAULT_MAX_REQUEST_BYTES, RequestTooLargeError, ZK_ERROR, zkErrorName, ZkOpError } from './errors.js';
+import { connectHint, DEFAULT_MAX_REQUEST_BYTES, RequestTooLargeError, tlsError, ZK_ERROR, zkErrorName, ZkOpError } from './errors.js';
 import {
   body,
   CREATE_FLAGS,
@@ -119,6 +119,7 @@ class WireSession implements ZkSession {
   /** Tries the servers in turn until one accepts the session (or resumes it), or the deadline passes. */
   private async connect(deadline: number, connectTimeoutMs: number): Promise<Connection> {
     let lastProblem = 'no server answered';
+    let closedUnanswered = false;
     for (;;) {
       for (let tried = 0; tried < this.hosts.length; tried++) {
         if (this.broken) throw this.broken;
@@ -141,6 +142,7 @@ class WireSession implements ZkSession {
           if (e.kind === 'tls') throw tlsError(`${host}:${port}`, e);
           if (e.kind === 'lost' && e.detail === 'session expired') throw this.expired();
           lastProblem = `${host}:${port}: ${e.kind === 'lost' ? e.detail : 'closed'}`;
+          if (e.detail === 'the server closed the connection') closedUnanswered = true;
           continue;
         }
         const { connection, session } = opened;
@@ -152,7 +154,7 @@ class WireSession implements ZkSession {
         this.passwd = session.passwd;
         this.timeoutMs = session.timeoutMs;
         try {
-          await this.authenticate(connection);
+          await this.authenticate(connection, host);
         } catch (err) {
           connection.close();
           throw err;
@@ -171,14 +173,19 @@ class WireSession implements ZkSession {
       first
         ? `cannot connect to ZooKeeper at ${this.connectString}: no server answered within ${connectTimeoutMs} ms (${lastProblem})`
         : `lost the connection to ZooKeeper at ${this.connectString} for over ${this.timeoutMs} ms`,
-      { hint: connectHint(this.connectString) },
+      {
+        hint:
+          closedUnanswered && !this.opts.tls
+            ? `a server closed the connection without answering: if that port is a secureClientPort, connect with --zk-tls (and --zk-tls-ca); else ${connectHint(this.connectString)}`
+            : connectHint(this.connectString),
+      },
     );
   }
 
   /** SASL first (when asked for), then every `auth` packet; each must be accepted. */
-  private async authenticate(c: Connection): Promise<void> {
+  private async authenticate(c: Connection, host: string): Promise<void> {
     if (this.opts.sasl) {
-      const mech = saslMechanism(this.opts.sasl);
+      const mech = saslMechanism(this.opts.sasl, host);
       let token: Buffer | null = await mech.initial();
       while (token !== null) {
         const reply = await c.request(this.nextXid(), OP.sasl, body.token(token)).catch((e: ConnectionEnd) => {
@@ -479,17 +486,4 @@ class WireSession implements ZkSession {
 
 function describeEnd(e: ConnectionEnd): string {
   return e.detail;
-}
-
-/** A certificate or TLS handshake problem: exit 12, naming what the TLS layer said. */
-function tlsError(where: string, e: ConnectionEnd): AuthError {
-  const hint =
-    e.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
-      ? "the server's certificate does not name the host connected to; give the name it carries with --zk-tls-servername"
-      : /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|CERT_UNTRUSTED/.test(e.code ?? '')
-        ? "the server's certificate is not signed by a CA given with --zk-tls-ca"
-        : /BAD_CERTIFICATE|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|CERTIFICATE_UNKNOWN/.test(e.code ?? '')
-          ? 'the server refused our client certificate (or its absence); give one its truststore trusts with --zk-tls-cert and --zk-tls-key'
-          : "check --zk-tls-ca, --zk-tls-cert, --zk-tls-key and --zk-tls-servername, and that the port is the server's secureClientPort";
-  return new AuthError(`TLS to ZooKeeper at ${where} failed: ${e.detail}${e.code ? ` (${e.code})` : ''}`, { hint });
 }

@@ -20,6 +20,14 @@ export interface ZkSessionOptions {
   sasl?: ZkSaslOptions;
 }
 
+/** How to reach and authenticate to an ensemble: all a session needs besides the connect string. */
+export interface ZkAccess {
+  /** `scheme:credentials` pairs added to every session, e.g. `digest:alice:secret`. Never printed. */
+  auth?: string[];
+  tls?: ZkTlsOptions;
+  sasl?: ZkSaslOptions;
+}
+
 /** TLS to a server's secureClientPort: PEM contents, not paths. Hostname verification is always on. */
 export interface ZkTlsOptions {
   /** CA bundle that signed the servers' certificates (default: Node's trusted roots). */

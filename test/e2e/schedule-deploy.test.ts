@@ -59,11 +59,17 @@ function runExample(what: string, args: string[], env: Record<string, string>): 
   assert.equal(r.code, 0, `${what}: zkvault ${args.join(' ')}\n${r.stderr}`);
 }
 
-/** Which tool a test needs, or why it cannot run here (reported as a skip, with the reason). */
-function toolMissing(cmd: string, args: string[]): string | undefined {
+/**
+ * A tool a test needs: scripts/install-deps.sh installs it (Debian's `docker-compose`, `systemd`), so
+ * one missing is a failure that says so, never a skip.
+ */
+function requireTool(cmd: string, args: string[], pkg: string): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.error) return `${cmd} is not installed here (${(r.error as NodeJS.ErrnoException).code}); install it to validate this example`;
-  return undefined;
+  if (r.error) {
+    assert.fail(
+      `${cmd} is not installed here (${(r.error as NodeJS.ErrnoException).code}): run scripts/install-deps.sh, or apt-get install -y ${pkg}`,
+    );
+  }
 }
 
 test('every YAML file under deploy/ parses', () => {
@@ -104,15 +110,12 @@ test('Kubernetes CronJob: one run at a time; its backup and prune containers run
   assert.deepEqual(listKinds(repo), ['logical']);
 });
 
-test('docker-compose: `docker-compose config` accepts it; the schedule services run as written', async (t) => {
+test('docker-compose: `docker-compose config` accepts it; the schedule services run as written', async () => {
   const file = join(DEPLOY, 'docker-compose', 'docker-compose.yml');
-  const missing = toolMissing('docker-compose', ['version']);
-  if (missing) t.skip(missing);
-  else {
-    for (const profile of [[], ['--profile', 'physical']]) {
-      const r = spawnSync('docker-compose', ['-f', file, ...profile, 'config', '-q'], { encoding: 'utf8' });
-      assert.equal(r.status, 0, `docker-compose ${profile.join(' ')} config: ${r.stderr}`);
-    }
+  requireTool('docker-compose', ['version'], 'docker-compose');
+  for (const profile of [[], ['--profile', 'physical']]) {
+    const r = spawnSync('docker-compose', ['-f', file, ...profile, 'config', '-q'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `docker-compose ${profile.join(' ')} config: ${r.stderr}`);
   }
   const [compose] = parseYaml(file);
   const logical = compose.services.zkvault;
@@ -155,7 +158,7 @@ function unitValues(text: string, key: string): string[] {
     .map((l) => l.slice(key.length + 1));
 }
 
-test('systemd: the units pass systemd-analyze verify; their ExecStart lines run as written', async (t) => {
+test('systemd: the units pass systemd-analyze verify; their ExecStart lines run as written', async () => {
   const dir = join(DEPLOY, 'systemd');
   const units = ['zkvault-backup.service', 'zkvault-backup.timer', 'zkvault-schedule.service'];
   const envFile = Object.fromEntries(
@@ -165,22 +168,19 @@ test('systemd: the units pass systemd-analyze verify; their ExecStart lines run 
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
   assert.ok(envFile.ZKVAULT_ZK && envFile.ZKVAULT_REPO);
-  const missing = toolMissing('systemd-analyze', ['--version']);
-  if (missing) t.skip(missing);
-  else {
-    // verify checks that ExecStart's binary exists: point the units at this checkout's.
-    const tmp = await makeTempDir('zkvault-deploy-systemd-');
-    copyFileSync(join(dir, 'zkvault.env'), join(tmp, 'zkvault.env'));
-    for (const u of units) {
-      const text = readFileSync(join(dir, u), 'utf8')
-        .replaceAll('/usr/local/bin/zkvault', BIN)
-        .replaceAll('/etc/zkvault/zkvault.env', join(tmp, 'zkvault.env'));
-      writeFileSync(join(tmp, u), text);
-    }
-    const r = spawnSync('systemd-analyze', ['verify', ...units], { cwd: tmp, encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr.trim(), '', 'no complaint from systemd-analyze');
+  requireTool('systemd-analyze', ['--version'], 'systemd');
+  // verify checks that ExecStart's binary exists: point the units at this checkout's.
+  const tmp = await makeTempDir('zkvault-deploy-systemd-');
+  copyFileSync(join(dir, 'zkvault.env'), join(tmp, 'zkvault.env'));
+  for (const u of units) {
+    const text = readFileSync(join(dir, u), 'utf8')
+      .replaceAll('/usr/local/bin/zkvault', BIN)
+      .replaceAll('/etc/zkvault/zkvault.env', join(tmp, 'zkvault.env'));
+    writeFileSync(join(tmp, u), text);
   }
+  const r = spawnSync('systemd-analyze', ['verify', ...units], { cwd: tmp, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr.trim(), '', 'no complaint from systemd-analyze');
   const work = await makeTempDir('zkvault-deploy-systemd-run-');
   const env = { ...envFile, ZKVAULT_ZK: server.connectString, ZKVAULT_REPO: join(work, 'repo') };
   const backupUnit = readFileSync(join(dir, 'zkvault-backup.service'), 'utf8');

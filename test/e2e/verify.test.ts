@@ -58,6 +58,15 @@ function verify(repo: string, args: string[]) {
   return { code: r.code, json: r.stdout ? JSON.parse(r.stdout) : null, stderr: r.stderr };
 }
 
+/** Plain and --deep verify of the same damage: --deep checks everything plain does, so both fail. */
+function verifyBoth(repo: string, args: string[], label: string) {
+  const plain = verify(repo, args);
+  const deep = verify(repo, [...args, '--deep']);
+  assert.equal(plain.code, 4, `${label}: plain verify: ${JSON.stringify(plain.json)} ${plain.stderr}`);
+  assert.equal(deep.code, 4, `${label}: verify --deep agrees with plain verify: ${JSON.stringify(deep.json)} ${deep.stderr}`);
+  return { plain, deep };
+}
+
 function problemsOf(res: { json: { backups: Array<{ id: string; problems: string[] }> } }, id: string): string {
   return res.json.backups
     .filter((b) => b.id === id)
@@ -87,8 +96,8 @@ test('a flipped byte in each member is found by checksum and named (exit 4)', ()
     const buf = readFileSync(file);
     buf[member.offset! + Math.floor(member.size / 2)] ^= 0x20;
     writeFileSync(file, buf);
-    const r = verify(repo, [id]);
-    assert.equal(r.code, 4, label);
+    const { plain: r, deep } = verifyBoth(repo, [id], label);
+    assert.match(problemsOf(deep, id), new RegExp(`member ${member.name.replace('.', '\\.')}`), label);
     assert.match(problemsOf(r, id), new RegExp(`member ${member.name.replace('.', '\\.')}: .*sha256`), label);
     // restore refuses it
     const restore = runCli(['restore', id, '--data-dir', join(work, `never-${label.replace(/ /g, '-')}`), '--repo', repo]);
@@ -100,14 +109,26 @@ test('a truncated or deleted archive is found and named', () => {
   const t = copyRepo('trunc-archive');
   const file = join(t, 'archives', `${physical}.tar`);
   truncateSync(file, Math.floor(readFileSync(file).length / 3));
-  let r = verify(t, [physical]);
-  assert.equal(r.code, 4);
+  let r = verifyBoth(t, [physical], 'truncated archive').plain;
   assert.match(problemsOf(r, physical), new RegExp(`archives/${physical}\\.tar`));
+  // ... and the incremental built on it cannot restore either
+  verifyBoth(t, [incremental], 'incremental on a truncated archive');
   const d = copyRepo('del-archive');
   rmSync(join(d, 'archives', `${logical}.tar`));
-  r = verify(d, [logical]);
-  assert.equal(r.code, 4);
+  r = verifyBoth(d, [logical], 'deleted archive').plain;
   assert.match(problemsOf(r, logical), /missing|not found|does not exist/i);
+});
+
+test("bytes appended to a full backup's archive: plain and deep verify of it and of its incremental agree (exit 4)", () => {
+  const repo = copyRepo('appended');
+  const file = join(repo, 'archives', `${physical}.tar`);
+  writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.alloc(512, 7)]));
+  const full = verifyBoth(repo, [physical], 'appended: the full backup');
+  assert.match(problemsOf(full.plain, physical), new RegExp(`archives/${physical}\\.tar`));
+  assert.match(problemsOf(full.deep, physical), new RegExp(`archives/${physical}\\.tar`));
+  const inc = verifyBoth(repo, [incremental], 'appended: its incremental');
+  assert.match(problemsOf(inc.plain, incremental), /chain is broken/);
+  assert.match(problemsOf(inc.deep, incremental), /chain is broken/);
 });
 
 test('a damaged or deleted sidecar manifest is found by verify --all', () => {
@@ -115,18 +136,15 @@ test('a damaged or deleted sidecar manifest is found by verify --all', () => {
   const key = join(f, 'manifests', `${logical}.json`);
   const text = readFileSync(key, 'utf8');
   writeFileSync(key, text.replace('"logical"', '"logicaX"'));
-  let r = verify(f, ['--all']);
-  assert.equal(r.code, 4);
+  let r = verifyBoth(f, ['--all'], 'damaged manifest').plain;
   assert.match(problemsOf(r, logical), new RegExp(`manifests/${logical}\\.json`));
   const t = copyRepo('trunc-manifest');
   truncateSync(join(t, 'manifests', `${logical}.json`), 40);
-  r = verify(t, [logical]);
-  assert.equal(r.code, 4);
+  r = verifyBoth(t, [logical], 'truncated manifest').plain;
   assert.match(JSON.stringify(r.json), new RegExp(`manifests/${logical}\\.json`));
   const d = copyRepo('del-manifest');
   rmSync(join(d, 'manifests', `${physical}.json`));
-  r = verify(d, ['--all']);
-  assert.equal(r.code, 4);
+  r = verifyBoth(d, ['--all'], 'deleted manifest').plain;
   assert.match(problemsOf(r, physical), /has no manifest/);
   // and the incremental that depends on it can no longer restore: --deep says its chain is broken
   r = verify(d, [incremental, '--deep']);
@@ -169,4 +187,20 @@ test('--deep catches changed content whose hashes and manifests were all rewritt
   assert.equal(deep.code, 4);
   assert.match(problemsOf(deep, id), new RegExp(`member ${snap.name.replace('.', '\\.')}: .*(seal checksum mismatch|digest)`));
   void readdirSync;
+});
+
+test('verify with no id checks every backup, and says how many it checked', () => {
+  const r = verify(pristine, []);
+  assert.equal(r.code, 0, JSON.stringify(r.json));
+  assert.deepEqual(r.json.backups.map((b: { id: string }) => b.id).sort(), [logical, physical, incremental].sort());
+  const text = runCli(['verify', '--repo', pristine]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /3 backup\(s\) verified/);
+  // one damaged backup among them is found without naming it
+  const repo = copyRepo('default-all');
+  const file = join(repo, 'archives', `${logical}.tar`);
+  truncateSync(file, Math.floor(readFileSync(file).length / 2));
+  const damaged = verify(repo, []);
+  assert.equal(damaged.code, 4);
+  assert.match(problemsOf(damaged, logical), new RegExp(`archives/${logical}\\.tar`));
 });

@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { keepTmp, makeTempDir, makeTempDirSync, onProcessExit, removeTempDir, waitForProcessGoneSync } from './tmp.js';
@@ -38,6 +39,12 @@ export interface ZkServerOptions {
   extraJvmArgs?: string[];
   /** zoo.cfg lines; they override the harness's own (e.g. `{ tickTime: '500' }`). */
   extraConfig?: Record<string, string>;
+  /**
+   * Serve only TLS: the client port becomes `secureClientPort` (no plain port), with these zoo.cfg
+   * lines (stores, clientAuth; see test/support/tls-certs.ts). `probe` is the client certificate the
+   * harness uses to ask the server `srvr` while it waits for it to serve.
+   */
+  tls?: { config: Record<string, string>; probe: { ca: Buffer; cert: Buffer; key: Buffer } };
 }
 
 export interface ZkServer {
@@ -341,13 +348,18 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** Sends a four-letter word (`srvr`, `ruok`, `mntr`, …) and returns the whole answer. */
-export function fourLetterWord(port: number, word: string, host = '127.0.0.1'): Promise<string> {
+/** Sends a four-letter word (`srvr`, `ruok`, `mntr`, …) and returns the whole answer (over TLS with `tlsProbe`). */
+export function fourLetterWord(
+  port: number,
+  word: string,
+  host = '127.0.0.1',
+  tlsProbe?: { ca: Buffer; cert: Buffer; key: Buffer },
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const socket = tlsProbe ? tls.connect({ host, port, ...tlsProbe }) : net.connect({ host, port });
     const chunks: Buffer[] = [];
     socket.setTimeout(15_000, () => socket.destroy(new Error(`${word} to ${host}:${port}: no answer`)));
-    socket.on('connect', () => socket.write(word));
+    socket.on(tlsProbe ? 'secureConnect' : 'connect', () => socket.write(word));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);
     socket.on('close', (hadError) => {
@@ -357,9 +369,9 @@ export function fourLetterWord(port: number, word: string, host = '127.0.0.1'): 
 }
 
 /** The server's `Mode:` from `srvr`, or undefined while it does not serve (starting, electing, down). */
-export async function serverMode(port: number): Promise<ZkMode | undefined> {
+export async function serverMode(port: number, tlsProbe?: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<ZkMode | undefined> {
   try {
-    const answer = await fourLetterWord(port, 'srvr');
+    const answer = await fourLetterWord(port, 'srvr', '127.0.0.1', tlsProbe);
     const match = /^Mode: (\w+)/m.exec(answer);
     return match ? (match[1] as ZkMode) : undefined;
   } catch {
@@ -428,6 +440,11 @@ class LocalZkServer implements ZkServer {
     servers.add(this);
   }
 
+  /** For a TLS-only server: the client certificate its readiness probe uses. */
+  get tlsProbe(): { ca: Buffer; cert: Buffer; key: Buffer } | undefined {
+    return this.setup.options.tls?.probe;
+  }
+
   get pid(): number | undefined {
     const child = this.child;
     return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
@@ -444,8 +461,9 @@ class LocalZkServer implements ZkServer {
       initLimit: '15',
       syncLimit: '10',
       dataDir: this.dataDir,
-      clientPort: String(clientPort),
-      clientPortAddress: '127.0.0.1',
+      ...(options.tls
+        ? { secureClientPort: String(clientPort), secureClientPortAddress: '127.0.0.1', ...options.tls.config }
+        : { clientPort: String(clientPort), clientPortAddress: '127.0.0.1' }),
       maxClientCnxns: '0',
       'admin.enableServer': 'false',
       '4lw.commands.whitelist': '*',
@@ -587,7 +605,7 @@ async function waitUntilServing(group: LocalZkServer[], accept: (modes: Array<Zk
   let modes: Array<ZkMode | undefined> = [];
   for (;;) {
     for (const server of group) server.checkAlive();
-    modes = await Promise.all(group.map((s) => serverMode(s.clientPort)));
+    modes = await Promise.all(group.map((s) => serverMode(s.clientPort, s.tlsProbe)));
     if (accept(modes)) return;
     if (Date.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));

@@ -196,9 +196,23 @@ test('an aborted writer leaves nothing listed, no archive, no lock, no staging d
   await writer.abort();
   await writer.abort(); // idempotent
   assert.deepEqual(await h.repo.list(), []);
-  assert.deepEqual(h.storage.keys(), ['zkvault-repository.json']);
+  assert.deepEqual(h.storage.keys(), [], 'the first backup failed: not even the marker it wrote is left');
   await assert.rejects(stat(writer.stagingDir), /ENOENT/);
   await assert.rejects(writer.commit(commitInput()), InternalError);
+});
+
+test('an aborted writer in a repository that already holds a backup keeps it, and its marker', async () => {
+  const h = await harness();
+  const first = await backup(h.repo, { 'snapshot.1': Buffer.from('data') });
+  const writer = await h.repo.beginBackup('logical');
+  await stage(writer, 'snapshot.2', Buffer.from('abc'));
+  await writer.addMember('snapshot.2', 'snapshot');
+  await writer.abort();
+  assert.deepEqual(h.storage.keys(), [`archives/${first.id}.tar`, `manifests/${first.id}.json`, 'zkvault-repository.json']);
+  assert.deepEqual(
+    (await h.repo.list()).map((m) => m.id),
+    [first.id],
+  );
 });
 
 test('interrupted while the archive streams: CancelledError, nothing listed, everything cleaned up', async () => {
@@ -213,7 +227,7 @@ test('interrupted while the archive streams: CancelledError, nothing listed, eve
   await assert.rejects(writer.commit(commitInput()), CancelledError);
   await writer.abort();
   assert.deepEqual(await h.repo.list(), []);
-  assert.deepEqual(h.storage.keys(), ['zkvault-repository.json']);
+  assert.deepEqual(h.storage.keys(), [], 'the first backup failed: not even the marker it wrote is left');
   await assert.rejects(stat(writer.stagingDir), /ENOENT/);
 });
 
@@ -228,7 +242,7 @@ test('interrupted after the archive is stored but before the sidecar: the archiv
   await writer.addMember('snapshot.1', 'snapshot');
   await assert.rejects(writer.commit(commitInput()), CancelledError);
   assert.deepEqual(await h.repo.list(), []);
-  assert.deepEqual(h.storage.keys(), ['zkvault-repository.json']);
+  assert.deepEqual(h.storage.keys(), [], 'the first backup failed: not even the marker it wrote is left');
 });
 
 test('a failing sidecar write unpublishes: nothing listed, no archive, the lock released', async () => {
@@ -239,7 +253,7 @@ test('a failing sidecar write unpublishes: nothing listed, no archive, the lock 
   await assert.rejects(backup(h.repo, { 'snapshot.1': Buffer.from('abc') }), /storage went away/);
   h.storage.hooks.onPut = undefined;
   assert.deepEqual(await h.repo.list(), []);
-  assert.deepEqual(h.storage.keys(), ['zkvault-repository.json']);
+  assert.deepEqual(h.storage.keys(), [], 'the first backup failed: not even the marker it wrote is left');
   await backup(h.repo, { 'snapshot.1': Buffer.from('abc') }); // the lock was released
 });
 

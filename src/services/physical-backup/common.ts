@@ -53,13 +53,12 @@ export function logMeta(
   };
 }
 
-export const ZERO_COUNTS: NodeCounts = { nodes: 0, persistent: 0, ephemeral: 0, container: 0, ttl: 0, dataBytes: 0 };
-
 /** What a backup stages before it commits. */
 export interface Staged {
   extra: PhysicalExtra;
   from: bigint;
   to: bigint;
+  /** The base snapshot's counts, or the parent's: recorded only when the files do not replay. */
   counts: NodeCounts;
   /** What the files read showed of the ensemble's history. */
   facts: HistoryFacts;

@@ -7,13 +7,13 @@ import { parseSnapshot } from '../../formats/snapshot.js';
 import { type LogRecord } from '../../formats/txn-log.js';
 import { formatZxid, isZxidGap, missingRange, zxidEpoch } from '../../core/zxid.js';
 import { factsToJson, observeHistory, type HistoryEvent } from '../../core/committed.js';
-import { nodeTypeOf } from '../../core/node-record.js';
+import { countNode, zeroCounts } from '../../core/node-record.js';
 import { isSystemPath } from '../../core/znode-path.js';
 import { logHistoryEvents, type ScannedLog } from '../../datadir/history.js';
 import type { DataDirListing } from '../../datadir/listing.js';
 import type { BackupWriter, NodeCounts } from '../../repository/types.js';
 import { type PhysicalExtra } from '../../repository/physical-manifest.js';
-import { logMeta, nextTurn, scanLog, sha256, ZERO_COUNTS, type Staged } from './common.js';
+import { logMeta, nextTurn, scanLog, sha256, type Staged } from './common.js';
 
 /** The newest valid snapshot, the log that holds its zxid and every later log, up to any hole. */
 export async function stageFull(
@@ -25,11 +25,11 @@ export async function stageFull(
   // The newest snapshot whose seals check out; its stats say which txns of older epochs were committed.
   let chosen: { ref: (typeof listing.snapshots)[number]; digestZxid: bigint | null; size: number; statMax: Map<bigint, bigint> } | null =
     null;
-  let counts: NodeCounts = ZERO_COUNTS;
+  let counts: NodeCounts = zeroCounts();
   for (const snap of listing.snapshots) {
     try {
       const raw = readFileSync(snap.path);
-      const c: NodeCounts = { ...ZERO_COUNTS };
+      const c = zeroCounts();
       const statMax = new Map<bigint, bigint>();
       const note = (z: bigint) => {
         const e = zxidEpoch(z);
@@ -41,9 +41,7 @@ export async function stageFull(
         note(n.buf.readBigInt64BE(at + 8)); // mzxid
         note(n.buf.readBigInt64BE(at + 52)); // pzxid
         if (isSystemPath(n.path)) return;
-        c.nodes++;
-        c[nodeTypeOf(n.buf.readBigInt64BE(at + 44))]++;
-        c.dataBytes += Math.max(0, n.dataLen);
+        countNode(c, n.buf.readBigInt64BE(at + 44), n.dataLen);
       });
       chosen = { ref: snap, digestZxid: info.digest ? info.digest.zxid : null, size: raw.length, statMax };
       counts = c;

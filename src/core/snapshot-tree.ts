@@ -1,7 +1,8 @@
 // Between snapshot records and the in-memory tree: load a parsed snapshot into a DataTree, and write a
 // DataTree as a snapshot ZooKeeper will load (system nodes present, ACL map with real indices, digest).
 import { IntegrityError } from '../errors.js';
-import { parseSnapshot, SnapshotWriter, type SnapshotInfo } from '../formats/snapshot.js';
+import { SnapshotWriter, type SnapshotInfo } from '../formats/snapshot.js';
+import { parseSnapshot } from '../formats/snapshot-reader.js';
 import type { AclEntry } from './node-record.js';
 import { DataTree, NoNodeError, ZNode, zeroStat } from './tree.js';
 

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSnapshot, SnapshotWriter, looksComplete, type SnapshotNode } from '../../src/formats/snapshot.js';
+import { SnapshotWriter, looksComplete } from '../../src/formats/snapshot.js';
+import { parseSnapshot, SnapshotReader, type SnapshotNode } from '../../src/formats/snapshot-reader.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { compress, decompress } from '../../src/formats/compression.js';
 import { IntegrityError } from '../../src/errors.js';
 import { loadSnapshotTree, writeTreeSnapshot } from '../../src/core/snapshot-tree.js';
@@ -157,4 +161,83 @@ test('a seal mismatch names the offset of the seal', async () => {
     (e: unknown) =>
       e instanceof IntegrityError && e.problem === 'checksum' && e.offset === 0x19b && /snapshot\.0 at byte 411/.test(e.message),
   );
+});
+
+/** Every node as plain values, and the info, read from a buffer or from a file with a given window. */
+function readAll(source: { buf: Buffer } | { path: string; windowBytes: number }) {
+  const nodes: Array<{ path: string; data: string | null; aclIndex: number; stat: ReturnType<SnapshotNode['statView']['toObject']> }> = [];
+  const reader =
+    'buf' in source
+      ? SnapshotReader.fromBuffer(source.buf, 'snap')
+      : SnapshotReader.openFile(source.path, { file: 'snap', windowBytes: source.windowBytes });
+  for (let n = reader.next(); n; n = reader.next())
+    nodes.push({ path: n.path, data: n.data ? n.data.toString('base64') : null, aclIndex: n.aclIndex, stat: n.statView.toObject() });
+  return { nodes, info: reader.info(), header: reader.header };
+}
+
+function outcome(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (e) {
+    if (e instanceof IntegrityError) return `${e.problem}: ${e.message}`;
+    throw e;
+  }
+}
+
+test('a snapshot file read a window at a time gives what the whole buffer gives, damage included', async () => {
+  const t = DataTree.empty();
+  const acls = [null, [{ perms: 1, scheme: 'world', id: 'anyone' }], [{ perms: 31, scheme: 'digest', id: 'u:abc=' }]];
+  for (let i = 0; i < 300; i++) {
+    // Sizes around and past the smallest windows: records straddle every boundary.
+    const size = [0, 1, 7, 63, 64, 65, 200, 5000][i % 8];
+    t.createNode(
+      `/n${i}`,
+      i % 11 === 0 ? null : Buffer.alloc(size, i),
+      acls[i % 3],
+      i % 5 === 0 ? BigInt(i + 1) : 0n,
+      -1,
+      BigInt(i + 2),
+      1000n,
+    );
+    if (i % 5 === 0) t.sessions.set(BigInt(i + 1), 30000);
+  }
+  const parts: Buffer[] = [];
+  await writeTreeSnapshot(t, (c) => void parts.push(c), { zxid: 400n, lastZxid: true });
+  const good = Buffer.concat(parts);
+  const dir = mkdtempSync(join(tmpdir(), 'zkvault-snapreader-'));
+  try {
+    const expected = readAll({ buf: good });
+    assert.equal(expected.nodes.length, t.nodes.size);
+    assert.equal(expected.info.seals, 3);
+    const file = join(dir, 'snapshot.190');
+    writeFileSync(file, good);
+    for (const windowBytes of [16, 61, 64, 100, 4096, 1 << 20]) {
+      const got = readAll({ path: file, windowBytes });
+      assert.deepEqual(got.nodes, expected.nodes, `window ${windowBytes}`);
+      assert.deepEqual(got.info, expected.info, `window ${windowBytes}`);
+    }
+    // The same damage gives the same error, window or whole.
+    const cases: Array<[string, Buffer]> = [
+      ['flipped data byte', Buffer.from(good)],
+      ['cut in the nodes', good.subarray(0, Math.floor(good.length / 2))],
+      ['cut in the trailer', good.subarray(0, good.length - 10)],
+      ['flipped seal', Buffer.from(good)],
+    ];
+    cases[0][1][Math.floor(good.length / 3)] ^= 0x10;
+    cases[3][1][good.length - 6] ^= 0x01;
+    for (const [label, bytes] of cases) {
+      const whole = outcome(() => readAll({ buf: bytes }));
+      assert.notEqual(whole, 'ok', label);
+      writeFileSync(file, bytes);
+      for (const windowBytes of [16, 100, 1 << 20])
+        assert.equal(
+          outcome(() => readAll({ path: file, windowBytes })),
+          whole,
+          `${label}, window ${windowBytes}`,
+        );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
 import { decompress } from '../../formats/compression.js';
-import { parseSnapshot } from '../../formats/snapshot.js';
+import { parseSnapshot } from '../../formats/snapshot-reader.js';
 import { type LogRecord } from '../../formats/txn-log.js';
 import { formatZxid, isZxidGap, missingRange, zxidEpoch } from '../../core/zxid.js';
 import { factsToJson, observeHistory, type HistoryEvent } from '../../core/committed.js';

@@ -17,6 +17,8 @@ export interface SourceNode extends NodeRecord {
 /** A node as the target has it now. */
 export interface TargetNode extends NodeRecord {
   numChildren: number;
+  /** Its data and ACL could not be read (NoAuth): counted as differing from the backup's. */
+  unreadable?: boolean;
 }
 
 export interface PlannedCreate {
@@ -105,11 +107,11 @@ export function mapPath(path: string, from: string, to: string): string {
   return rest === '/' ? to : to + rest;
 }
 
-function isUnder(path: string, root: string): boolean {
+export function isUnder(path: string, root: string): boolean {
   return root === '/' || path === root || path.startsWith(root + '/');
 }
 
-function parentOf(path: string): string {
+export function parentOf(path: string): string {
   const i = path.lastIndexOf('/');
   return i <= 0 ? '/' : path.slice(0, i);
 }
@@ -149,6 +151,156 @@ export function restorableAcl(
   return { acl: out, missing };
 }
 
+/** What restoring one backed-up node asks of the target (bits). */
+export const ACTION = {
+  /** Create it (its data, its create ACL). */
+  CREATE: 1,
+  /** Set its data. */
+  DATA: 2,
+  /** Set its ACL at the end. */
+  ACL: 4,
+  /** Bring its sequential counter up to the backup's. */
+  CVERSION: 8,
+  /** Read it back at the end and compare. */
+  VERIFY: 16,
+} as const;
+
+/** How one backed-up node is restored, decided against what the target has at its path. */
+export interface NodeDecision {
+  /** Its path in the target. */
+  path: string;
+  type: NodeType;
+  /** ACTION bits. */
+  actions: number;
+  /** The ACL it ends with; null when an existing node keeps its own. */
+  acl: AclEntry[] | null;
+  /** Not restored, and why (its subtree neither, when `skipSubtree`). `identical` is restored already. */
+  skipped?: string;
+  skipSubtree?: boolean;
+  /** A backup ephemeral: mirror leaves a target node at its path alone. */
+  ephemeral?: boolean;
+  /** create mode: the node exists in the target. */
+  conflict?: boolean;
+  /** For an update: what differs. */
+  fields?: string[];
+  aclNotRestored?: string;
+  warning?: string;
+}
+
+/** The choices a plan is made with. */
+export interface PlanChoices {
+  sourceRoot: string;
+  targetRoot: string;
+  mode: RestoreMode;
+  ephemeralsAsPersistent?: boolean;
+  sequentialCounters?: boolean;
+  digestIds?: Map<string, string>;
+}
+
+export const PARENT_NOT_RESTORED = 'its parent is not restored';
+const EPHEMERAL_SKIPPED = "ephemeral: it belongs to a session of the backup's time; --ephemerals-as-persistent restores it as persistent";
+
+/**
+ * How one node is restored. `existing` is the target's node at its path (undefined: absent);
+ * `parentSkipped` says its parent is not restored (so neither is it).
+ */
+export function decideNode(node: SourceNode, existing: TargetNode | undefined, parentSkipped: boolean, c: PlanChoices): NodeDecision {
+  const path = mapPath(node.path, c.sourceRoot, c.targetRoot);
+  const type = nodeTypeOf(node.stat.ephemeralOwner);
+  if (parentSkipped) return { path, type, actions: 0, acl: null, skipped: PARENT_NOT_RESTORED, skipSubtree: true };
+  if (type === 'ephemeral' && !c.ephemeralsAsPersistent)
+    return { path, type, actions: 0, acl: null, skipped: EPHEMERAL_SKIPPED, skipSubtree: true, ephemeral: true };
+  const d: NodeDecision = { path, type, actions: 0, acl: null };
+  if (type === 'ephemeral') d.warning = `${path} was an ephemeral node; it is restored as persistent (--ephemerals-as-persistent)`;
+  const restorable = restorableAcl(node.acl, c.digestIds);
+  // null: the node's ACL cannot be restored as it was, and an existing node keeps its own.
+  let acl: AclEntry[] | null = restorable.acl;
+  if (restorable.missing.length > 0) {
+    const users = [...new Set(restorable.missing)];
+    const how = `give --auth ${users.map((u) => `digest:${u}:PASSWORD`).join(' --auth ')} to restore it exactly`;
+    if (existing && c.mode !== 'create') {
+      acl = null;
+      d.aclNotRestored = `its ACL is left as it is: the backup holds digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}`;
+    } else if (!existing && restorable.acl.length === 0) {
+      return {
+        path,
+        type,
+        actions: 0,
+        acl: null,
+        skipped: `not created: its only ACL entries are digest entries whose hashes the server hid when the backup was taken (${users.join(', ')}); ${how}`,
+        skipSubtree: true,
+        aclNotRestored: 'not created: no ACL entry of it could be restored',
+      };
+    } else if (!existing) {
+      d.aclNotRestored = `created without the digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}`;
+    }
+  }
+  d.acl = acl;
+  if (existing) {
+    if (c.mode === 'create') {
+      if (path === '/') d.skipped = 'the root always exists; create mode leaves it as it is';
+      else d.conflict = true;
+    } else {
+      const fields: string[] = [];
+      if (existing.unreadable || !sameBytes(existing.data, node.data)) {
+        d.actions |= ACTION.DATA;
+        fields.push('data');
+      }
+      if (acl && (existing.unreadable || !sameAcl(existing.acl, acl))) {
+        d.actions |= ACTION.ACL;
+        fields.push('acl');
+      }
+      if (nodeTypeOf(existing.stat.ephemeralOwner) === 'ephemeral')
+        d.warning = `${path} exists as an ephemeral node in the target; it is updated, not re-created`;
+      if (fields.length > 0) d.fields = fields;
+      else d.skipped = 'identical';
+    }
+  } else {
+    d.actions |= ACTION.CREATE;
+    if (!sameAcl(acl!, OPEN_ACL)) d.actions |= ACTION.ACL;
+  }
+  if (c.sequentialCounters !== false && node.storedCversion > 0) d.actions |= ACTION.CVERSION;
+  if ((d.skipped === undefined || d.skipped === 'identical') && !(path === '/' && c.mode === 'create')) d.actions |= ACTION.VERIFY;
+  return d;
+}
+
+/** The TTL a node of the backup is created with (TTL nodes only). */
+export function ttlOf(node: SourceNode): bigint | undefined {
+  return nodeTypeOf(node.stat.ephemeralOwner) === 'ttl' ? BigInt.asUintN(40, node.stat.ephemeralOwner) : undefined;
+}
+
+/** Why mirror leaves a target node the backup lacks alone, or null when it deletes it. */
+export function mirrorKeeps(path: string, isBackupEphemeral: boolean, unknown: readonly string[]): string | null {
+  if (isBackupEphemeral) return 'not deleted: the backup holds it too, as an ephemeral node (the node here may belong to a live session)';
+  if (unknown.some((u) => isUnder(path, u)))
+    return 'not deleted: the backup does not know this subtree (it was unreadable or excluded when the backup was taken)';
+  return null;
+}
+
+/** The backup's unknown subtrees (backup paths) that touch the restored one, as target paths. */
+export function unknownInTarget(unknown: readonly string[], sourceRoot: string, targetRoot: string): string[] {
+  return unknown
+    .filter((u) => isUnder(u, sourceRoot) || isUnder(sourceRoot, u))
+    .map((u) => (isUnder(sourceRoot, u) ? targetRoot : mapPath(u, sourceRoot, targetRoot)));
+}
+
+/** Mirror deletes in the order they can run: children before parents. */
+export function deletionOrder(paths: string[]): string[] {
+  return paths.sort((a, b) => depth(b) - depth(a) || (a < b ? 1 : a > b ? -1 : 0));
+}
+
+/** The missing ancestors of `targetRoot` (top first), given which paths exist. */
+export function missingAncestors(targetRoot: string, exists: (path: string) => boolean): string[] {
+  const missing: string[] = [];
+  for (let p = parentOf(targetRoot); targetRoot !== '/' && p !== '/' && !exists(p); p = parentOf(p)) missing.unshift(p);
+  return missing;
+}
+
+export function ancestorWarning(path: string): string {
+  return `${path} does not exist in the target; it is created empty (world:anyone) to hold the restore`;
+}
+
+/** A plan made in memory from every source node and the target's nodes (the unit tests' view of the rules). */
 export function planRestore(input: PlanRestoreInput): RestorePlan {
   const { sourceRoot, targetRoot, mode, target } = input;
   const plan: RestorePlan = {
@@ -166,128 +318,49 @@ export function planRestore(input: PlanRestoreInput): RestorePlan {
     warnings: [],
   };
   const wanted = new Set<string>();
-  const skippedSubtrees: string[] = [];
+  const skippedSources = new Set<string>();
   /** Backup ephemerals (skipped): mirror leaves a target node at their path alone, often a live one. */
   const ephemeralPaths = new Set<string>();
-
-  // Ancestors of the target root that do not exist yet.
-  const missing: string[] = [];
-  for (let p = parentOf(targetRoot); targetRoot !== '/' && !target.has(p); p = parentOf(p)) {
-    missing.unshift(p);
-    if (p === '/') break;
-  }
-  for (const p of missing) {
-    if (p === '/') continue;
+  for (const p of missingAncestors(targetRoot, (p) => target.has(p))) {
     plan.creates.push({ path: p, data: null, acl: OPEN_ACL, sourceType: 'persistent', ancestor: true });
-    plan.warnings.push(`${p} does not exist in the target; it is created empty (world:anyone) to hold the restore`);
+    plan.warnings.push(ancestorWarning(p));
   }
-
   const sorted = [...input.source]
     .filter((n) => isUnder(n.path, sourceRoot))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const node of sorted) {
-    if (skippedSubtrees.some((s) => isUnder(node.path, s))) {
-      plan.skipped.push({ path: mapPath(node.path, sourceRoot, targetRoot), reason: 'its parent is not restored' });
-      continue;
+    const d = decideNode(node, target.get(mapPath(node.path, sourceRoot, targetRoot)), skippedSources.has(parentOf(node.path)), input);
+    if (d.skipSubtree) skippedSources.add(node.path);
+    if (d.ephemeral) ephemeralPaths.add(d.path);
+    if (d.warning) plan.warnings.push(d.warning);
+    if (d.aclNotRestored) plan.aclsNotRestored.push({ path: d.path, reason: d.aclNotRestored });
+    if (d.skipped) plan.skipped.push({ path: d.path, reason: d.skipped });
+    if (d.skipSubtree) continue;
+    wanted.add(d.path);
+    if (d.conflict) plan.conflicts.push(d.path);
+    if (d.actions & ACTION.CREATE) {
+      const ttlMs = ttlOf(node);
+      plan.creates.push({ path: d.path, data: node.data, acl: d.acl!, sourceType: d.type, ...(ttlMs !== undefined ? { ttlMs } : {}) });
     }
-    const path = mapPath(node.path, sourceRoot, targetRoot);
-    const type = nodeTypeOf(node.stat.ephemeralOwner);
-    if (type === 'ephemeral' && !input.ephemeralsAsPersistent) {
-      plan.skipped.push({
-        path,
-        reason: "ephemeral: it belongs to a session of the backup's time; --ephemerals-as-persistent restores it as persistent",
-      });
-      skippedSubtrees.push(node.path);
-      ephemeralPaths.add(path);
-      continue;
+    if (d.fields) {
+      const u: PlannedUpdate = { path: d.path, fields: d.fields };
+      if (d.actions & ACTION.DATA) u.data = node.data;
+      if (d.actions & ACTION.ACL) u.acl = d.acl!;
+      plan.updates.push(u);
     }
-    if (type === 'ephemeral')
-      plan.warnings.push(`${path} was an ephemeral node; it is restored as persistent (--ephemerals-as-persistent)`);
-    wanted.add(path);
-    const existing = target.get(path);
-    const restorable = restorableAcl(node.acl, input.digestIds);
-    // null: the node's ACL cannot be restored as it was, and an existing node keeps its own.
-    let acl: AclEntry[] | null = restorable.acl;
-    if (restorable.missing.length > 0) {
-      const users = [...new Set(restorable.missing)];
-      const how = `give --auth ${users.map((u) => `digest:${u}:PASSWORD`).join(' --auth ')} to restore it exactly`;
-      if (existing && mode !== 'create') {
-        acl = null;
-        plan.aclsNotRestored.push({
-          path,
-          reason: `its ACL is left as it is: the backup holds digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}`,
-        });
-      } else if (!existing && restorable.acl.length === 0) {
-        plan.skipped.push({
-          path,
-          reason: `not created: its only ACL entries are digest entries whose hashes the server hid when the backup was taken (${users.join(', ')}); ${how}`,
-        });
-        plan.aclsNotRestored.push({ path, reason: 'not created: no ACL entry of it could be restored' });
-        skippedSubtrees.push(node.path);
-        wanted.delete(path);
-        continue;
-      } else if (!existing) {
-        plan.aclsNotRestored.push({
-          path,
-          reason: `created without the digest ACL entries whose hashes the server hid (${users.join(', ')}); ${how}`,
-        });
-      }
-    }
-    if (existing) {
-      if (mode === 'create') {
-        if (path === '/') plan.skipped.push({ path, reason: 'the root always exists; create mode leaves it as it is' });
-        else plan.conflicts.push(path);
-      } else {
-        const fields: string[] = [];
-        const u: PlannedUpdate = { path, fields };
-        if (!sameBytes(existing.data, node.data)) {
-          u.data = node.data;
-          fields.push('data');
-        }
-        if (acl && !sameAcl(existing.acl, acl)) {
-          u.acl = acl;
-          fields.push('acl');
-          plan.acls.push({ path, acl });
-        }
-        if (nodeTypeOf(existing.stat.ephemeralOwner) === 'ephemeral')
-          plan.warnings.push(`${path} exists as an ephemeral node in the target; it is updated, not re-created`);
-        if (fields.length > 0) plan.updates.push(u);
-        else plan.skipped.push({ path, reason: 'identical' });
-      }
-    } else {
-      const ttlMs = type === 'ttl' ? BigInt.asUintN(40, node.stat.ephemeralOwner) : undefined;
-      plan.creates.push({ path, data: node.data, acl: acl!, sourceType: type, ...(ttlMs !== undefined ? { ttlMs } : {}) });
-      if (!sameAcl(acl!, OPEN_ACL)) plan.acls.push({ path, acl: acl! });
-    }
-    if (input.sequentialCounters !== false && node.storedCversion > 0) {
-      plan.cversions.push({ path, storedCversion: node.storedCversion });
-    }
+    if (d.actions & ACTION.ACL) plan.acls.push({ path: d.path, acl: d.acl! });
+    if (d.actions & ACTION.CVERSION) plan.cversions.push({ path: d.path, storedCversion: node.storedCversion });
   }
 
   if (mode === 'mirror') {
-    const unknown = (input.unknown ?? [])
-      .filter((u) => isUnder(u, sourceRoot) || isUnder(sourceRoot, u))
-      .map((u) => (isUnder(sourceRoot, u) ? targetRoot : mapPath(u, sourceRoot, targetRoot)));
+    const unknown = unknownInTarget(input.unknown ?? [], sourceRoot, targetRoot);
     for (const path of target.keys()) {
-      if (!isUnder(path, targetRoot) || wanted.has(path) || path === '/') continue;
-      if (isSystemPath(path)) continue;
-      if (ephemeralPaths.has(path)) {
-        plan.skipped.push({
-          path,
-          reason: 'not deleted: the backup holds it too, as an ephemeral node (the node here may belong to a live session)',
-        });
-        continue;
-      }
-      if (unknown.some((u) => isUnder(path, u))) {
-        plan.skipped.push({
-          path,
-          reason: 'not deleted: the backup does not know this subtree (it was unreadable or excluded when the backup was taken)',
-        });
-        continue;
-      }
-      plan.deletes.push(path);
+      if (!isUnder(path, targetRoot) || wanted.has(path) || path === '/' || isSystemPath(path)) continue;
+      const kept = mirrorKeeps(path, ephemeralPaths.has(path), unknown);
+      if (kept) plan.skipped.push({ path, reason: kept });
+      else plan.deletes.push(path);
     }
-    plan.deletes.sort((a, b) => depth(b) - depth(a) || (a < b ? 1 : -1));
+    deletionOrder(plan.deletes);
   }
   plan.acls.sort((a, b) => depth(b.path) - depth(a.path));
   if (mode === 'create' && plan.conflicts.length > 0) {

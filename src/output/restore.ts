@@ -9,11 +9,16 @@ export function renderRestore(r: RestoreResult): string {
   );
   lines.push(`  ${r.sourceRoot} → ${r.targetRoot} (mode ${r.mode})`);
   if (r.plan) {
+    const more = (sign: string, shown: number, count: number) => {
+      if (count > shown) lines.push(`  ${sign} … ${count - shown} more`);
+    };
     for (const p of r.plan.creates.slice(0, 50)) lines.push(`  + ${p}`);
-    if (r.plan.creates.length > 50) lines.push(`  + … ${r.plan.creates.length - 50} more`);
+    more('+', Math.min(50, r.plan.creates.length), r.plan.counts.creates);
     for (const u of r.plan.updates.slice(0, 50)) lines.push(`  ~ ${u.path} (${u.fields.join(', ')})`);
+    more('~', Math.min(50, r.plan.updates.length), r.plan.counts.updates);
     for (const d of r.plan.deletes.slice(0, 50)) lines.push(`  - ${d}`);
-    if (r.plan.cversions.length) lines.push(`  sequential counters checked on ${r.plan.cversions.length} parent(s)`);
+    more('-', Math.min(50, r.plan.deletes.length), r.plan.counts.deletes);
+    if (r.plan.counts.cversions) lines.push(`  sequential counters checked on ${r.plan.counts.cversions} parent(s)`);
   }
   for (const s of r.skippedNodes.filter((s) => s.reason !== 'identical').slice(0, 20)) lines.push(`  skipped ${s.path}: ${s.reason}`);
   if (!r.dryRun) {
@@ -21,9 +26,9 @@ export function renderRestore(r: RestoreResult): string {
     if (r.verify) {
       const v = r.verify;
       lines.push(
-        v.mismatches.length === 0
+        v.differing === 0
           ? `  verified: ${v.checked} node(s) read back equal the backup${v.unreadable ? ` (${v.unreadable} unreadable with these credentials)` : ''}`
-          : `  verification found ${v.mismatches.length} difference(s): ${v.mismatches
+          : `  verification found ${v.differing} difference(s): ${v.mismatches
               .slice(0, 5)
               .map((m) => `${m.path} (${m.fields.join(', ')})`)
               .join('; ')}`,

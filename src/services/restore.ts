@@ -1,8 +1,11 @@
-// restore: a source (a backup, a backup at a zxid, the backup covering --to-zxid/--to-time) loaded into
-// a tree, a pure plan (core/restore-plan) against what the sink holds now, and the sink carrying it
-// out: a live ensemble (sinks/ensemble), a new dataDir (sinks/data-dir), or nothing (a dry run).
+// restore: a source (a backup, a backup at a zxid, the backup covering --to-zxid/--to-time), a plan
+// (core/restore-stream) against what the sink holds now, and the sink carrying it out: a live ensemble
+// (sinks/ensemble), a new dataDir (sinks/data-dir), or nothing (a dry run). A logical backup restored
+// into an ensemble is streamed from its snapshot file, never loaded whole; a physical one is replayed
+// in memory to its zxid, and an offline restore writes a tree it holds.
 // Failures that leave the run finished but not whole are returned as values (`partial`), never thrown.
-import { digestIdsOf, planRestore, type RestoreMode, type RestorePlan } from '../core/restore-plan.js';
+import { digestIdsOf, type RestoreMode } from '../core/restore-plan.js';
+import { PLAN_SAMPLE, type StreamPlan } from '../core/restore-stream.js';
 import { isSystemPath, validateZnodePath } from '../core/znode-path.js';
 import { formatZxid, makeZxid, parseZxid, zxidEpoch } from '../core/zxid.js';
 import { UsageError, UserError } from '../errors.js';
@@ -11,8 +14,8 @@ import { DataDirSink } from '../sinks/data-dir.js';
 import { DryRunSink } from '../sinks/dry-run.js';
 import { EnsembleSink } from '../sinks/ensemble.js';
 import type { AppliedRestore, RestoreSink } from '../sinks/types.js';
-import { sourceNodes, unknownSubtrees } from '../sources/backup-tree.js';
-import { loadTree, partialWarning, resolveTreeSource } from '../sources/tree-source.js';
+import { openBackupSnapshot, snapshotFileSource, treeSource, unknownSubtrees, type NodeSource } from '../sources/backup-tree.js';
+import { loadTree, partialWarning, requireWholeLogical, resolveTreeSource } from '../sources/tree-source.js';
 import { openSession, type ZkAccess } from '../zk/client.js';
 
 /** Where a restore writes. */
@@ -48,6 +51,8 @@ export interface RestoreOptions {
   warn?: (message: string) => void;
   /** A sink to use instead of the one `target` names (tests: an in-memory ensemble). */
   sink?: RestoreSink;
+  /** Called as the restore goes: the step, the nodes it has done, and its total when known. */
+  onProgress?: (step: 'plan' | 'write' | 'acl' | 'verify', done: number, total?: number) => void;
 }
 
 export interface RestoreResult {
@@ -73,7 +78,15 @@ export interface RestoreResult {
   written?: AppliedRestore['written'];
   /** Why the restored point is not the backup's recorded end, or is behind newer history; already warned. */
   notice?: string;
-  plan?: { creates: string[]; updates: Array<{ path: string; fields: string[] }>; deletes: string[]; acls: string[]; cversions: string[] };
+  /** A dry run's plan: the first changes of each kind by path, and how many there are. */
+  plan?: {
+    creates: string[];
+    updates: Array<{ path: string; fields: string[] }>;
+    deletes: string[];
+    acls: string[];
+    cversions: string[];
+    counts: { creates: number; updates: number; deletes: number; acls: number; cversions: number };
+  };
   /** Set when the run finished but not whole (failed changes, ACLs not restored as they were): exit 3. */
   partial: { message: string; hint: string } | null;
 }
@@ -95,6 +108,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
           ...(target.bumpEpoch ? { fileZxidFor: (z: bigint) => bumpedZxid(repo, z, options.warn) } : {}),
         })
       : undefined);
+  const cleanup: Array<() => Promise<void>> = [];
   try {
     const source = await resolveTreeSource({ ref: options.ref, toZxid: options.toZxid, toTime: options.toTime }, () =>
       Promise.resolve(repo),
@@ -103,45 +117,66 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     const { manifest } = source;
     const partialNote = partialWarning(manifest);
     if (partialNote) options.warn?.(partialNote);
-    const loaded = await loadTree(source, { repo, warn: options.warn, signal: options.signal });
     const sourceRoot = validateZnodePath(options.path ?? manifest.source.path ?? '/');
-    if (!loaded.tree.nodes.has(sourceRoot === '/' ? '' : sourceRoot)) {
-      throw new UserError(`${sourceRoot} is not in backup ${manifest.id}`, {
-        hint: `zkvault export ${manifest.id} | head lists what it holds`,
-      });
-    }
     const targetRoot = validateZnodePath(options.into ?? sourceRoot, '--into');
     if (isSystemPath(targetRoot)) {
       throw new UsageError(`${targetRoot} is inside /zookeeper, the server's own subtree, which a restore never writes`, {
         hint: 'restore under your own path, e.g. --into /restored',
       });
     }
+    const offline = target.kind === 'dataDir';
+    // The source: a logical backup streamed from its snapshot file; otherwise a tree in memory.
+    let nodes: NodeSource;
+    let chain = [manifest.id];
+    let notice: string | null = null;
+    if (manifest.kind === 'logical' && !offline) {
+      requireWholeLogical(source);
+      const snap = await openBackupSnapshot(repo, manifest.id);
+      cleanup.push(() => snap.close());
+      nodes = snapshotFileSource(snap.file, snap.name, sourceRoot, snap.zxid);
+    } else {
+      const loaded = await loadTree(source, { repo, warn: options.warn, signal: options.signal });
+      nodes = treeSource(loaded.tree, sourceRoot, loaded.zxid);
+      chain = loaded.chain;
+      notice = loaded.notice;
+    }
     if (!sink && target.kind === 'ensemble') {
       // The session outlives an interruption long enough to set the ACLs of what was created; the
       // work itself stops at the next batch once the signal is aborted.
       const session = await openSession({ connectString: target.zk, ...target.access, maxRequestBytes: target.maxRequestBytes });
-      sink = new EnsembleSink(session, target.zk, { auth: target.access?.auth, maxRequestBytes: target.maxRequestBytes });
+      sink = new EnsembleSink(session, target.zk, {
+        auth: target.access?.auth,
+        maxRequestBytes: target.maxRequestBytes,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
     }
     if (!sink) throw new UsageError('restore needs a target');
     const applying = options.dryRun ? new DryRunSink(sink) : sink;
-    const nodes = sourceNodes(loaded.tree, sourceRoot);
-    const offline = target.kind === 'dataDir';
-    const plan = planRestore({
-      source: nodes,
-      sourceRoot,
-      targetRoot,
-      target: await applying.readTarget(targetRoot, options.signal),
-      mode,
-      // Offline, the tree is written as it is: ephemerals with their sessions, counters exact.
-      ephemeralsAsPersistent: offline || options.ephemeralsAsPersistent,
-      sequentialCounters: offline ? false : options.sequentialCounters,
-      unknown: unknownSubtrees(manifest).map((u) => u.path),
-      digestIds: digestIdsOf(target.kind === 'ensemble' ? (target.access?.auth ?? []) : []),
-    });
-    if (plan.conflicts.length > 0) {
-      const shown = plan.conflicts.slice(0, 10).join(', ');
+    const plan = await applying.plan(
+      nodes,
+      {
+        sourceRoot,
+        targetRoot,
+        mode,
+        // Offline, the tree is written as it is: ephemerals with their sessions, counters exact.
+        ephemeralsAsPersistent: offline || options.ephemeralsAsPersistent,
+        sequentialCounters: offline ? false : options.sequentialCounters,
+        unknown: unknownSubtrees(manifest).map((u) => u.path),
+        digestIds: digestIdsOf(target.kind === 'ensemble' ? (target.access?.auth ?? []) : []),
+        sourceName: `backup ${manifest.id}`,
+        ...(options.onProgress ? { onProgress: (n: number) => options.onProgress!('plan', n, manifest.counts.nodes || undefined) } : {}),
+      },
+      options.signal,
+    );
+    if (!plan.sourceRootFound) {
+      throw new UserError(`${sourceRoot} is not in backup ${manifest.id}`, {
+        hint: `zkvault export ${manifest.id} | head lists what it holds`,
+      });
+    }
+    if (plan.conflicts.count > 0) {
+      const shown = plan.conflicts.items.slice(0, 10).join(', ');
       throw new UserError(
-        `restore in create mode changed nothing: ${plan.conflicts.length} target node(s) already exist (${shown}${plan.conflicts.length > 10 ? ', …' : ''})`,
+        `restore in create mode changed nothing: ${plan.conflicts.count} target node(s) already exist (${shown}${plan.conflicts.count > 10 ? ', …' : ''})`,
         {
           hint: '--mode overwrite updates them, --mode mirror also deletes what the backup lacks, --into /elsewhere restores beside them; --dry-run shows the plan',
         },
@@ -155,47 +190,48 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
           : 'restoring into a live ensemble fires watches on every node it changes; applications see partial state until it ends (--into or an offline restore avoid that)',
       );
     }
-    const applied = await applying.apply(plan, { tree: loaded.tree, nodes, zxid: loaded.zxid }, options.signal);
+    const applied = await applying.apply(plan, nodes, options.signal);
     return {
       created: applied.created,
       updated: applied.updated,
       deleted: applied.deleted,
-      skipped: plan.skipped.length,
+      skipped: plan.skipped.count + plan.identical,
       zxid: applied.zxid,
-      backup: { id: manifest.id, zxid: formatZxid(loaded.zxid), chain: loaded.chain },
+      backup: { id: manifest.id, zxid: formatZxid(nodes.zxid), chain },
       dryRun: Boolean(options.dryRun),
       mode,
       sourceRoot,
       targetRoot,
       cversionsRaised: applied.cversionsRaised,
       failed: applied.failed,
-      warnings: plan.warnings,
-      skippedNodes: plan.skipped,
-      aclsNotRestored: plan.aclsNotRestored,
+      warnings: plan.warnings.items,
+      skippedNodes: plan.skipped.items,
+      aclsNotRestored: plan.aclsNotRestored.items,
       ...(applied.verify ? { verify: applied.verify } : {}),
       ...(applied.written ? { written: applied.written } : {}),
-      ...(loaded.notice ? { notice: loaded.notice } : {}),
+      ...(notice ? { notice } : {}),
       ...(options.dryRun ? { plan: summarize(plan) } : {}),
       partial: options.dryRun ? null : partialOf(applied, plan, mode),
     };
   } finally {
     await sink?.close();
+    for (const c of cleanup) await c().catch(() => {});
   }
 }
 
 /** Why a finished restore is not whole, or null. */
-function partialOf(applied: AppliedRestore, plan: RestorePlan, mode: RestoreMode): RestoreResult['partial'] {
+function partialOf(applied: AppliedRestore, plan: StreamPlan, mode: RestoreMode): RestoreResult['partial'] {
   const failed = applied.failed;
-  if (failed.length > 0) {
+  if (applied.failures > 0) {
     return {
-      message: `restore finished, but ${failed.length} change(s) failed (first: ${failed[0].path}: ${failed[0].error})`,
+      message: `restore finished, but ${applied.failures} change(s) failed (first: ${failed[0].path}: ${failed[0].error})`,
       hint: `the result lists every failure; fix the cause (often --auth) and run again with --mode ${mode === 'create' ? 'overwrite' : mode}`,
     };
   }
-  if (plan.aclsNotRestored.length > 0) {
-    const first = plan.aclsNotRestored[0];
+  if (plan.aclsNotRestored.count > 0) {
+    const first = plan.aclsNotRestored.items[0];
     return {
-      message: `restore finished, but ${plan.aclsNotRestored.length} node(s) could not get their ACL as the backup has it (first: ${first.path}: ${first.reason})`,
+      message: `restore finished, but ${plan.aclsNotRestored.count} node(s) could not get their ACL as the backup has it (first: ${first.path}: ${first.reason})`,
       hint: 'the backup was taken without ADMIN permission on them, so the server hid their digest hashes; --auth with each named user restores them exactly',
     };
   }
@@ -216,12 +252,20 @@ async function bumpedZxid(repo: Repository, zxid: bigint, warn?: (m: string) => 
   return fileZxid;
 }
 
-function summarize(plan: RestorePlan): RestoreResult['plan'] {
+/** What a dry run lists: every kind of change by path (the first PLAN_SAMPLE of each) and their counts. */
+function summarize(plan: StreamPlan): RestoreResult['plan'] {
   return {
-    creates: plan.creates.map((c) => c.path),
-    updates: plan.updates.map((u) => ({ path: u.path, fields: u.fields })),
-    deletes: plan.deletes,
-    acls: plan.acls.map((a) => a.path),
-    cversions: plan.cversions.map((c) => c.path),
+    creates: [...plan.ancestors, ...plan.creates.items],
+    updates: plan.updates.items,
+    deletes: plan.deletes.slice(0, PLAN_SAMPLE),
+    acls: plan.acls.items,
+    cversions: plan.cversions.items,
+    counts: {
+      creates: plan.ancestors.length + plan.creates.count,
+      updates: plan.updates.count,
+      deletes: plan.deletes.length,
+      acls: plan.acls.count,
+      cversions: plan.cversions.count,
+    },
   };
 }

@@ -2,7 +2,8 @@
 // from, holding the restored tree exactly (every stat as the source has it), its snapshot named for
 // the restored zxid (or a new epoch, with bumpEpoch), epoch files consistent with it, no logs.
 import { formatZxid } from '../core/zxid.js';
-import type { RestorePlan, TargetNode } from '../core/restore-plan.js';
+import { planStream, type StreamPlan, type StreamPlanOptions } from '../core/restore-stream.js';
+import { UsageError } from '../errors.js';
 import { requireEmptyDir, writeDataDir } from '../datadir/writer.js';
 import type { AppliedRestore, RestoreSink, RestoreSource } from './types.js';
 
@@ -18,23 +19,27 @@ export class DataDirSink implements RestoreSink {
     requireEmptyDir(dir); // before any work: a restore never writes next to existing files
   }
 
-  /** A new dataDir holds nothing. */
-  readTarget(): Promise<Map<string, TargetNode>> {
-    return Promise.resolve(new Map<string, TargetNode>());
+  /** A new dataDir holds nothing: every node is created. */
+  plan(source: RestoreSource, options: StreamPlanOptions, signal?: AbortSignal): Promise<StreamPlan> {
+    const empty = { get: () => Promise.resolve(undefined), walk: () => Promise.resolve() };
+    return planStream(source.nodes(), empty, options, signal);
   }
 
   /** Writes the source's whole tree (a backup of a subtree: that subtree and its ancestors). */
-  async apply(_plan: RestorePlan, source: RestoreSource): Promise<AppliedRestore> {
+  async apply(_plan: StreamPlan, source: RestoreSource): Promise<AppliedRestore> {
+    const tree = source.tree;
+    if (!tree) throw new UsageError('an offline restore writes the whole tree, which this source does not hold');
     const fileZxid = this.o.fileZxidFor ? await this.o.fileZxidFor(source.zxid) : source.zxid;
-    const written = await writeDataDir(source.tree, this.dir, { zxid: fileZxid, myid: this.o.myid, epochFiles: true });
+    const written = await writeDataDir(tree, this.dir, { zxid: fileZxid, myid: this.o.myid, epochFiles: true });
     return {
-      created: source.tree.records('/').length,
+      created: tree.counts().nodes,
       updated: 0,
       deleted: 0,
       cversionsRaised: 0,
       failed: [],
+      failures: 0,
       zxid: formatZxid(source.zxid),
-      written: { snapshot: written.snapshotPath, snapshotZxid: formatZxid(fileZxid), sessions: source.tree.sessions.size },
+      written: { snapshot: written.snapshotPath, snapshotZxid: formatZxid(fileZxid), sessions: tree.sessions.size },
     };
   }
 

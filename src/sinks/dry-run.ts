@@ -1,6 +1,6 @@
 // A dry run as a restore sink: the plan is made against what the real sink holds, and nothing is
 // changed; what it would do is the result.
-import type { RestorePlan, TargetNode } from '../core/restore-plan.js';
+import type { StreamPlan, StreamPlanOptions } from '../core/restore-stream.js';
 import { formatZxid } from '../core/zxid.js';
 import type { AppliedRestore, RestoreSink, RestoreSource } from './types.js';
 
@@ -12,17 +12,18 @@ export class DryRunSink implements RestoreSink {
     this.target = inner.target;
   }
 
-  readTarget(root: string, signal?: AbortSignal): Promise<Map<string, TargetNode>> {
-    return this.inner.readTarget(root, signal);
+  plan(source: RestoreSource, options: StreamPlanOptions, signal?: AbortSignal): Promise<StreamPlan> {
+    return this.inner.plan(source, options, signal);
   }
 
-  apply(plan: RestorePlan, source: RestoreSource): Promise<AppliedRestore> {
+  apply(plan: StreamPlan, source: RestoreSource): Promise<AppliedRestore> {
     return Promise.resolve({
-      created: plan.creates.length,
-      updated: plan.updates.length,
+      created: plan.creates.count + plan.ancestors.length,
+      updated: plan.updates.count,
       deleted: plan.deletes.length,
       cversionsRaised: 0,
       failed: [],
+      failures: 0,
       zxid: formatZxid(source.zxid),
     });
   }

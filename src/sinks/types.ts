@@ -1,15 +1,20 @@
 // Where a restore writes: a live ensemble, an offline dataDir, or nowhere (a dry run). A restore is a
-// source's tree, a pure plan (core/restore-plan) against what the sink holds now, and the sink
+// source's nodes, streamed; a plan (core/restore-stream) against what the sink holds now; and the sink
 // carrying the plan out; every sink answers to this one interface.
-import type { RestorePlan, SourceNode, TargetNode } from '../core/restore-plan.js';
+import type { SourceNode } from '../core/restore-plan.js';
+import type { StreamPlan, StreamPlanOptions } from '../core/restore-stream.js';
 import type { DataTree } from '../core/tree.js';
 
 /** The tree being restored, as the sink may need it. */
 export interface RestoreSource {
-  /** The tree at the restored point (an offline sink writes it whole, stats and all). */
-  tree: DataTree;
-  /** Its nodes under the restored root, as the plan compares them. */
-  nodes: SourceNode[];
+  /**
+   * Its nodes at and under the restored root (`/zookeeper` left out), each after its parent, in the
+   * same order every time: a plan and each step of carrying it out read them once more, so a source
+   * streamed from a file is never held whole.
+   */
+  nodes(): Iterable<SourceNode>;
+  /** The tree, when it is in memory (an offline sink writes it whole, stats and all). */
+  tree?: DataTree;
   /** The zxid the tree stands for. */
   zxid: bigint;
 }
@@ -20,10 +25,14 @@ export interface AppliedRestore {
   updated: number;
   deleted: number;
   cversionsRaised: number;
-  /** Changes that failed, each with why. */
+  /** Changes that failed, each with why (the first ones; `failures` counts them all). */
   failed: Array<{ path: string; error: string }>;
-  /** The restored subtree read back and compared with what the plan promised (live sinks). */
-  verify?: { checked: number; mismatches: Array<{ path: string; fields: string[] }>; unreadable: number };
+  failures: number;
+  /**
+   * The restored subtree read back and compared with what the plan promised (live sinks):
+   * `mismatches` lists the first differences, `differing` counts them all.
+   */
+  verify?: { checked: number; mismatches: Array<{ path: string; fields: string[] }>; differing: number; unreadable: number };
   /** The target's zxid after the restore (`0x…`). */
   zxid: string;
   /** Offline sinks: what was written. */
@@ -33,10 +42,10 @@ export interface AppliedRestore {
 export interface RestoreSink {
   /** Where it writes, for messages (`127.0.0.1:2181`, `/restore/zk1`). */
   readonly target: string;
-  /** The target's nodes at and under `root`, and the ancestors of `root` that exist (stats only). */
-  readTarget(root: string, signal?: AbortSignal): Promise<Map<string, TargetNode>>;
+  /** Plans the restore of `source` into what the sink holds now. */
+  plan(source: RestoreSource, options: StreamPlanOptions, signal?: AbortSignal): Promise<StreamPlan>;
   /** Carries out the plan. The run stops at the next step once `signal` is aborted. */
-  apply(plan: RestorePlan, source: RestoreSource, signal?: AbortSignal): Promise<AppliedRestore>;
+  apply(plan: StreamPlan, source: RestoreSource, signal?: AbortSignal): Promise<AppliedRestore>;
   /** Releases what the sink holds (a session). Idempotent. */
   close(): Promise<void>;
 }

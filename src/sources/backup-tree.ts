@@ -1,10 +1,13 @@
-// Reading a backup's tree: extract its snapshot member (checksummed on the way) and load it.
+// Reading a backup's tree: extract its snapshot member (checksummed on the way), then load it whole,
+// or stream its nodes from the file as often as a restore reads them.
 import { readFileSync } from 'node:fs';
 import { IntegrityError, UsageError } from '../errors.js';
+import { SnapshotReader } from '../formats/snapshot-reader.js';
+import type { AclEntry } from '../core/node-record.js';
+import { isUnder, type SourceNode } from '../core/restore-plan.js';
 import { loadSnapshotTree } from '../core/snapshot-tree.js';
-import type { DataTree } from '../core/tree.js';
-import { treeKey } from '../core/tree.js';
-import type { SourceNode } from '../core/restore-plan.js';
+import { displayPath, treeKey, type DataTree } from '../core/tree.js';
+import { isSystemPath } from '../core/znode-path.js';
 import { parseZxid } from '../core/zxid.js';
 import type { BackupManifest, Repository } from '../repository/types.js';
 
@@ -24,7 +27,17 @@ export function parseBackupRef(ref: string): { id: string; zxid?: bigint } {
   return { id: ref.slice(0, at), zxid: parseZxid(ref.slice(at + 1), `the zxid in ${ref}`) };
 }
 
-export async function loadBackupTree(repo: Repository, ref: string): Promise<BackupTree> {
+/** A logical backup's snapshot member, extracted (its sha256 checked) to a local file until close(). */
+export interface BackupSnapshotFile {
+  manifest: BackupManifest;
+  file: string;
+  /** Names it in errors. */
+  name: string;
+  zxid: bigint;
+  close(): Promise<void>;
+}
+
+export async function openBackupSnapshot(repo: Repository, ref: string): Promise<BackupSnapshotFile> {
   const { id, zxid } = parseBackupRef(ref);
   const manifest = await repo.resolve(id);
   if (manifest.kind !== 'logical') {
@@ -43,20 +56,83 @@ export async function loadBackupTree(repo: Repository, ref: string): Promise<Bac
   const reader = await repo.open(manifest.id);
   try {
     const file = await reader.extractMember(snap.name);
-    const z = parseZxid(snap.zxid ?? manifest.zxid.to);
-    const { tree } = loadSnapshotTree(readFileSync(file), `backup ${manifest.id}: ${snap.name}`, z);
-    return { manifest, tree, zxid: z, root: manifest.source.path ?? '/' };
-  } finally {
+    return {
+      manifest,
+      file,
+      name: `backup ${manifest.id}: ${snap.name}`,
+      zxid: parseZxid(snap.zxid ?? manifest.zxid.to),
+      close: () => reader.close(),
+    };
+  } catch (err) {
     await reader.close();
+    throw err;
   }
 }
 
-/** The backup's nodes under `path` as restore sources (stored cversion alongside the client view). */
-export function sourceNodes(tree: DataTree, path: string): SourceNode[] {
-  return tree.records(path).map((rec) => {
-    const node = tree.nodes.get(treeKey(rec.path))!;
-    return { ...rec, storedCversion: node.stat.cversion };
-  });
+export async function loadBackupTree(repo: Repository, ref: string): Promise<BackupTree> {
+  const snap = await openBackupSnapshot(repo, ref);
+  try {
+    const { tree } = loadSnapshotTree(readFileSync(snap.file), snap.name, snap.zxid);
+    return { manifest: snap.manifest, tree, zxid: snap.zxid, root: snap.manifest.source.path ?? '/' };
+  } finally {
+    await snap.close();
+  }
+}
+
+const OPEN: AclEntry[] = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+
+/** A restore's source nodes: those at and under `root`, `/zookeeper` left out, each after its parent. */
+export interface NodeSource {
+  nodes(): Iterable<SourceNode>;
+  tree?: DataTree;
+  zxid: bigint;
+}
+
+/** A tree in memory as a restore source (sorted by path; stats as clients see them). */
+export function treeSource(tree: DataTree, root: string, zxid: bigint): NodeSource {
+  return {
+    tree,
+    zxid,
+    *nodes() {
+      for (const rec of tree.records(root)) {
+        const node = tree.nodes.get(treeKey(rec.path))!;
+        yield { ...rec, storedCversion: node.stat.cversion };
+      }
+    },
+  };
+}
+
+/**
+ * A snapshot file as a restore source, read again for each pass through it and never held whole:
+ * its nodes at and under `root` in file order, each copied out of the reader's window. The stat is
+ * as stored (a snapshot keeps no child counts to turn cversion into the client's view); the seals
+ * are checked each time the file is read to its end.
+ */
+export function snapshotFileSource(file: string, name: string, root: string, zxid: bigint): NodeSource {
+  return {
+    zxid,
+    *nodes() {
+      const reader = SnapshotReader.openFile(file, { file: name });
+      try {
+        for (let n = reader.next(); n; n = reader.next()) {
+          const path = displayPath(n.path);
+          if (!isUnder(path, root) || isSystemPath(n.path)) continue;
+          if (n.acl === undefined)
+            throw new IntegrityError(
+              'malformed',
+              name,
+              undefined,
+              `node ${path} has ACL index ${n.aclIndex}, which the snapshot's ACL map lacks`,
+            );
+          const data = n.data;
+          const stat = n.statView.toObject();
+          yield { path, data: data === null ? null : Buffer.from(data), acl: n.acl ?? OPEN, stat, storedCversion: stat.cversion };
+        }
+      } finally {
+        reader.close();
+      }
+    },
+  };
 }
 
 /**

@@ -131,6 +131,16 @@ export interface LoadedTree {
   notice: string | null;
 }
 
+/** A logical backup holds one tree: refuses a point inside it. */
+export function requireWholeLogical(source: Extract<TreeSource, { kind: 'backup' }>): void {
+  const { manifest, point } = source;
+  if (manifest.kind === 'logical' && (point.zxid !== undefined || point.time !== undefined)) {
+    throw new UsageError(`backup ${manifest.id} is logical: it holds one tree (${manifest.zxid.to}), not a range`, {
+      hint: 'point-in-time restores need physical backups',
+    });
+  }
+}
+
 /** Loads a backup or server-files source into a tree (a live source is walked, not loaded). */
 export async function loadTree(
   source: Exclude<TreeSource, { kind: 'live' }>,
@@ -140,11 +150,7 @@ export async function loadTree(
   const { manifest, point } = source;
   const repo = o.repo!;
   if (manifest.kind === 'logical') {
-    if (point.zxid !== undefined || point.time !== undefined) {
-      throw new UsageError(`backup ${manifest.id} is logical: it holds one tree (${manifest.zxid.to}), not a range`, {
-        hint: 'point-in-time restores need physical backups',
-      });
-    }
+    requireWholeLogical(source);
     const bt = await loadBackupTree(repo, manifest.id);
     return { tree: bt.tree, zxid: bt.zxid, chain: [manifest.id], notice: null };
   }

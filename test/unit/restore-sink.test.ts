@@ -4,9 +4,8 @@
 // paths against real servers are in test/e2e/logical-backup.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { digestIdsOf, planRestore, type RestoreMode, type SourceNode } from '../../src/core/restore-plan.js';
+import { digestIdsOf, type RestoreMode, type SourceNode } from '../../src/core/restore-plan.js';
 import type { AclEntry, NodeStat } from '../../src/core/node-record.js';
-import { DataTree } from '../../src/core/tree.js';
 import { EnsembleSink } from '../../src/sinks/ensemble.js';
 import { MemoryZk } from '../support/memory-zk.js';
 
@@ -36,16 +35,10 @@ const backup: SourceNode[] = [
 
 async function restoreInto(zk: MemoryZk, mode: RestoreMode) {
   const sink = new EnsembleSink(zk, 'memory:2181', { auth: AUTH });
-  const plan = planRestore({
-    source: backup,
-    sourceRoot: '/',
-    targetRoot: '/',
-    target: await sink.readTarget('/'),
-    mode,
-    digestIds: digestIdsOf(AUTH),
-  });
-  assert.deepEqual(plan.conflicts, [], 'nothing in the way');
-  const applied = await sink.apply(plan, { tree: DataTree.empty(), nodes: backup, zxid: 0x10n });
+  const source = { nodes: () => backup, zxid: 0x10n };
+  const plan = await sink.plan(source, { sourceRoot: '/', targetRoot: '/', mode, digestIds: digestIdsOf(AUTH) });
+  assert.deepEqual(plan.conflicts.items, [], 'nothing in the way');
+  const applied = await sink.apply(plan, source);
   return { plan, applied };
 }
 

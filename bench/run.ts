@@ -1,7 +1,8 @@
 // `npm run bench`: speed and memory figures, each against a baseline measured in the same run.
 //   snapshot  load (parse + seals + tree) of a generated ≥100 MB snapshot, vs ZooKeeper's SnapshotFormatter
 //   replay    replay of ≥500k txns from log files with every digest checked
-//   logical   backup and restore of ≥100k nodes / ≥100 MB on a real server, vs a naive sequential walk
+//   logical   backup and restore on a 3-member ensemble (100k × 1 KB, 1M × 64 B), vs a naive walk and
+//             zkcopy-style 10-session readers and writers (bench/logical.ts)
 //   physical  physical backup vs a plain copy of the same files; restore to a zxid 500k txns past the base
 //   diff      diff of two 100k-node trees (bench/diff.ts)
 // Select with `npm run bench -- snapshot replay`; scale with ZKVAULT_BENCH_SCALE (default 1).
@@ -24,9 +25,9 @@ import { fileURLToPath } from 'node:url';
 import { SnapshotWriter } from '../src/formats/snapshot.js';
 import { zeroStat } from '../src/core/tree.js';
 import { Leader } from '../test/support/history.js';
-import { javaClasspath, zookeeperAvailable, startStandalone, stopAll } from '../test/support/zk-harness.js';
-import { openSession, type ZkOp } from '../src/zk/client.js';
+import { javaClasspath, zookeeperAvailable, stopAll } from '../test/support/zk-harness.js';
 import { measureProcess, fmtMB, MB } from './measure.js';
+import { benchLogical } from './logical.js';
 
 const scale = Number(process.env.ZKVAULT_BENCH_SCALE ?? '1');
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -170,110 +171,6 @@ async function benchReplay(): Promise<void> {
 
 const CLI = join(here, '../../bin/zkvault');
 
-async function populate(connectString: string, nodes: number, rand: () => number): Promise<number> {
-  const s = await openSession({ connectString });
-  const open = [{ perms: 31, scheme: 'world', id: 'anyone' }];
-  const pool = Buffer.alloc(8192);
-  for (let i = 0; i < pool.length; i++) pool[i] = Math.floor(rand() * 256);
-  let bytes = 0;
-  const perParent = 1000;
-  for (let p = 0; p * perParent < nodes; p++) {
-    await s.create(`/bench-${p}`, null, open);
-    let ops: ZkOp[] = [];
-    let size = 0;
-    for (let c = 0; c < perParent && p * perParent + c < nodes; c++) {
-      const r = rand();
-      const len = r < 0.3 ? Math.floor(rand() * 100) : r < 0.9 ? 500 + Math.floor(rand() * 1000) : 2000 + Math.floor(rand() * 4000);
-      const off = Math.floor(rand() * (pool.length - len));
-      ops.push({ type: 'create', path: `/bench-${p}/node-${c}`, data: pool.subarray(off, off + len), acl: open });
-      size += len + 60;
-      bytes += len;
-      if (size > 700_000) {
-        await s.multi(ops);
-        ops = [];
-        size = 0;
-      }
-    }
-    if (ops.length) await s.multi(ops);
-  }
-  await s.close();
-  return bytes;
-}
-
-async function benchLogical(): Promise<void> {
-  const nodes = Math.round(100_000 * scale);
-  const source = await startStandalone({ heapMb: 1536 });
-  const bytes = await populate(source.connectString, nodes, rng(3));
-  console.log(`\n## logical backup/restore: ${nodes.toLocaleString()} nodes, ${fmtMB(bytes)} of data, on a real ZooKeeper`);
-  const naive = await measureProcess(process.execPath, [join(here, 'naive-walk.js'), source.connectString]);
-  if (naive.code !== 0) throw new Error(`naive walk failed: ${naive.stderr}`);
-  const repo = join(work, 'logical-repo');
-  const backup = await measureProcess(CLI, ['backup', '--zk', source.connectString, '--repo', repo, '--json']);
-  if (backup.code !== 0) throw new Error(`backup failed: ${backup.stderr}`);
-  const id = JSON.parse(backup.stdout).id as string;
-  const rate = (ms: number) => `${Math.round(nodes / (ms / 1000)).toLocaleString()} nodes/s, ${(bytes / MB / (ms / 1000)).toFixed(1)} MB/s`;
-  console.log(
-    `naive sequential walk   ${(naive.wallMs / 1000).toFixed(2)} s  ${rate(naive.wallMs)}  peak RSS ${fmtMB(naive.peakRssBytes)}`,
-  );
-  console.log(
-    `zkvault backup          ${(backup.wallMs / 1000).toFixed(2)} s  ${rate(backup.wallMs)}  peak RSS ${fmtMB(backup.peakRssBytes)}`,
-  );
-  console.log(`ratio (naive walk time / backup time): ${(naive.wallMs / backup.wallMs).toFixed(2)}  (target ≥ 3)`);
-  console.log(`backup peak RSS: ${fmtMB(backup.peakRssBytes)}  (target < 150 MB)`);
-  await source.destroy();
-  const target = await startStandalone({ heapMb: 1536 });
-  const restore = await measureProcess(CLI, ['restore', id, '--zk', target.connectString, '--repo', repo, '--json']);
-  if (restore.code !== 0) throw new Error(`restore failed: ${restore.stderr}`);
-  console.log(
-    `zkvault restore         ${(restore.wallMs / 1000).toFixed(2)} s  ${rate(restore.wallMs)}  peak RSS ${fmtMB(restore.peakRssBytes)}  (incl. read-back verification)`,
-  );
-  // One level of many children (a queue or lock parent): its creates are cut into multis in linear time.
-  const wide = Math.round(100_000 * scale);
-  const s = await openSession({ connectString: target.connectString });
-  const open = [{ perms: 31, scheme: 'world', id: 'anyone' }];
-  await s.create('/wide-level', null, open);
-  for (let i = 0; i < wide; i += 1000) {
-    await s.multi(
-      Array.from({ length: Math.min(1000, wide - i) }, (_, j): ZkOp => ({
-        type: 'create',
-        path: `/wide-level/c${i + j}`,
-        data: null,
-        acl: open,
-      })),
-    );
-  }
-  await s.close();
-  const wideRepo = join(work, 'wide-repo');
-  const wideBackup = await measureProcess(CLI, [
-    'backup',
-    '--zk',
-    target.connectString,
-    '--repo',
-    wideRepo,
-    '--path',
-    '/wide-level',
-    '--json',
-  ]);
-  if (wideBackup.code !== 0) throw new Error(`backup failed: ${wideBackup.stderr}`);
-  const wideRestore = await measureProcess(CLI, [
-    'restore',
-    'latest',
-    '--zk',
-    target.connectString,
-    '--repo',
-    wideRepo,
-    '--into',
-    '/wide-copy',
-    '--json',
-  ]);
-  if (wideRestore.code !== 0) throw new Error(`restore failed: ${wideRestore.stderr}`);
-  console.log(
-    `one level of ${wide.toLocaleString()} children: backup ${(wideBackup.wallMs / 1000).toFixed(2)} s, restore ${(wideRestore.wallMs / 1000).toFixed(2)} s  ` +
-      `(${Math.round(wide / (wideRestore.wallMs / 1000)).toLocaleString()} nodes/s; restore peak RSS ${fmtMB(wideRestore.peakRssBytes)})`,
-  );
-  await target.destroy();
-}
-
 async function benchPhysical(): Promise<void> {
   // A server history: a base snapshot, then ≥500k txns of logs after it.
   const count = Math.round(500_000 * scale);
@@ -414,7 +311,7 @@ try {
   console.log(`zkvault benchmarks (scale ${scale}, ${new Date().toISOString()})`);
   if (want('snapshot')) await benchSnapshot();
   if (want('replay')) await benchReplay();
-  if (want('logical')) await benchLogical();
+  if (want('logical')) await benchLogical({ work, cli: CLI, here, scale });
   if (want('physical')) await benchPhysical();
   if (want('diff')) {
     // bench/diff.ts is its own program (two 100k-node trees, in-process and through the CLI).

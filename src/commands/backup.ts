@@ -4,12 +4,12 @@ import { UsageError } from '../errors.js';
 import { humanBackup } from '../output/backup.js';
 import type { GlobalOptions, Runner } from './context.js';
 import { collect, envOption } from './env-options.js';
-import { addRepoOption, addZkOptions, openRepo, zkAccessOf } from './options.js';
+import { ProgressLine } from '../output/progress.js';
+import { addLogicalReadOptions, addRepoOption, addZkOptions, logicalReadOf, openRepo, zkAccessOf } from './options.js';
 
 interface BackupFlags extends GlobalOptions, Record<string, unknown> {
   path: string;
   exclude?: string[];
-  concurrency: string;
   dataDir?: string;
   logDir?: string;
   incremental?: boolean;
@@ -24,10 +24,10 @@ export function register(program: Command, run: Runner): void {
     .description("back up a live tree (logical, default) or a server's data files (physical, with --data-dir)")
     .addOption(envOption('--path <path>', 'logical: the subtree to back up').default('/'))
     .addOption(envOption('--exclude <path>', 'logical: leave out this subtree (repeatable)').argParser(collect))
-    .addOption(envOption('--concurrency <n>', 'logical: nodes read at once').default('64'))
     .addOption(envOption('--data-dir <dir>', "physical: the server's dataDir"))
     .addOption(envOption('--log-dir <dir>', 'physical: the dataLogDir, when apart from dataDir'))
     .addOption(envOption('--incremental', 'physical: store only txns after what the repository holds'));
+  addLogicalReadOptions(cmd);
   addZkOptions(cmd);
   addRepoOption(cmd);
   cmd.action(async (opts: BackupFlags) =>
@@ -59,23 +59,23 @@ export function register(program: Command, run: Runner): void {
         return;
       }
       if (opts.incremental) throw new UsageError('--incremental applies to physical backups (--data-dir)');
-      const concurrency = Number(opts.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
-        throw new UsageError(`--concurrency ${opts.concurrency} is not a whole number from 1 to 10000`);
-      }
+      const read = logicalReadOf(opts);
       const { backupLogical } = await import('../services/backup.js');
+      const progress = new ProgressLine(printer, 'backup');
       const result = await backupLogical({
         zk: opts.zk,
         access: zkAccessOf(opts),
         path: opts.path,
         exclude: opts.exclude,
         repo: await openRepo(opts, { create: true, signal, warn: (m) => printer.warn(m) }),
-        concurrency,
+        ...read,
         signal,
-        onProgress: (n) => printer.progress(`walked ${n} nodes…`),
+        ...(progress.active
+          ? { onProgress: (p: { nodes: number; bytes: number; total?: number }) => progress.update(p.nodes, p.bytes, p.total) }
+          : {}),
         warn: (m) => printer.warn(m),
       });
-      printer.progressDone();
+      progress.done();
       printer.result(
         {
           id: result.id,

@@ -1,5 +1,6 @@
 // `zkvault export`: a tree as NDJSON on stdout, one node per line, sorted by path.
 import type { Command } from 'commander';
+import { ProgressLine } from '../output/progress.js';
 import { toExportLine } from '../core/node-record.js';
 import { formatZxid, parseZxid } from '../core/zxid.js';
 import { UsageError } from '../errors.js';
@@ -42,6 +43,8 @@ export function register(program: Command, run: Runner): void {
         }
       };
       if (opts.dataDir) {
+        const progress = new ProgressLine(printer, 'export: replaying', 'txns');
+        let txns = 0;
         const r = service.exportDataDir({
           dataDir: opts.dataDir,
           logDir: opts.logDir,
@@ -50,7 +53,9 @@ export function register(program: Command, run: Runner): void {
           verifyDigests: opts.verifyDigest !== false,
           signal,
           warn: (m) => printer.warn(m),
+          ...(progress.active ? { onTxn: () => progress.update(++txns) } : {}),
         });
+        progress.done();
         await write(r.records);
         printer.info(
           `exported ${r.records.length} nodes at ${formatZxid(r.zxid)} ` +

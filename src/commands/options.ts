@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ZkAccess, ZkSaslOptions } from '../zk/client.js';
+import { DEFAULT_MAX_SESSIONS } from '../core/connect-string.js';
 import { parseFixedDuration, parseRetentionDuration } from '../core/duration.js';
 import { COUNT_RULES, policyKeepsSomething, type RetentionPolicy } from '../core/retention.js';
 import { UsageError } from '../errors.js';
@@ -224,4 +225,48 @@ export function keepFlagsFrom(opts: Record<string, unknown>): KeepFlags | null {
     });
   }
   return { policy, orphanGraceMs: parseFixedDuration(optionText(opts.orphanGrace ?? '1h'), '--orphan-grace') };
+}
+
+/** How a logical backup reads: sessions, reads in flight, and a rate cap (backup and schedule share them). */
+export function addLogicalReadOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      envOption(
+        '--sessions <n>',
+        `logical: sessions to read with, spread over the servers in --zk (default: one per server, at most ${DEFAULT_MAX_SESSIONS})`,
+      ),
+    )
+    .addOption(
+      envOption('--max-inflight <n>', 'logical: nodes read at once over all sessions, each up to 3 requests (default: 64 per session)'),
+    )
+    .addOption(envOption('--concurrency <n>', 'logical: the same as --max-inflight (older name)').hideHelp())
+    .addOption(
+      envOption('--rate <nodes/s>', 'logical: read at most this many nodes per second, for busy production ensembles (default: no limit)'),
+    );
+}
+
+export interface LogicalReadFlags {
+  sessions?: number;
+  concurrency?: number;
+  rate?: number;
+}
+
+function wholeIn(value: unknown, flag: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} ${optionText(value)} is not a whole number from 1 to ${max}`);
+  return n;
+}
+
+export function logicalReadOf(opts: Record<string, unknown>): LogicalReadFlags {
+  if (opts.maxInflight !== undefined && opts.concurrency !== undefined)
+    throw new UsageError('give --max-inflight or --concurrency, not both');
+  const sessions = wholeIn(opts.sessions, '--sessions', 64);
+  const concurrency = wholeIn(
+    opts.maxInflight ?? opts.concurrency,
+    opts.maxInflight !== undefined ? '--max-inflight' : '--concurrency',
+    10_000,
+  );
+  const rate = wholeIn(opts.rate, '--rate', 10_000_000);
+  return { ...(sessions ? { sessions } : {}), ...(concurrency ? { concurrency } : {}), ...(rate ? { rate } : {}) };
 }

@@ -1,5 +1,6 @@
 // `zkvault restore`: into a live ensemble (--zk), or offline as a dataDir (--data-dir, physical).
 import type { Command } from 'commander';
+import { ProgressLine } from '../output/progress.js';
 import { parseZxid } from '../core/zxid.js';
 import { EXIT_CODES, UsageError } from '../errors.js';
 import { offlineRestoreJson, renderOfflineRestore, renderRestore, restoreJson } from '../output/restore.js';
@@ -78,6 +79,8 @@ export function register(program: Command, run: Runner): void {
       if (!Number.isInteger(maxBytes) || maxBytes < 4096)
         throw new UsageError(`--jute-maxbuffer ${opts.juteMaxbuffer} is not a byte count`);
       const repo = await openRepo(opts, { signal, warn });
+      const progress = new ProgressLine(printer, 'restore');
+      let step = '';
       const result = await restore({
         repo,
         ref,
@@ -92,14 +95,23 @@ export function register(program: Command, run: Runner): void {
         sequentialCounters: opts.sequentialCounters !== false,
         signal,
         warn,
+        ...(progress.active
+          ? {
+              onProgress: (s: string, done: number, total?: number) => {
+                if (s !== step) progress.step((step = s));
+                progress.update(done, undefined, total);
+              },
+            }
+          : {}),
       });
+      progress.done();
       for (const w of result.warnings) printer.warn(w);
       printer.result(restoreJson(result), () => renderRestore(result));
       if (result.partial) {
         printer.error(result.partial.message, result.partial.hint);
         return EXIT_CODES.partial;
       }
-      if ((result.verify && result.verify.mismatches.length > 0) || result.notice) return EXIT_CODES.partial;
+      if ((result.verify && result.verify.differing > 0) || result.notice) return EXIT_CODES.partial;
     }, opts),
   );
 }

@@ -8,14 +8,22 @@ import { redactLocation } from '../storage/redact.js';
 import type { ScheduledBackup, ScheduleSummary } from '../services/schedule.js';
 import type { GlobalOptions, Runner } from './context.js';
 import { collect, envOption, optionText } from './env-options.js';
-import { addKeepOptions, addRepoOption, addZkOptions, keepFlagsFrom, openRepo, zkAccessOf } from './options.js';
+import {
+  addKeepOptions,
+  addLogicalReadOptions,
+  addRepoOption,
+  addZkOptions,
+  keepFlagsFrom,
+  logicalReadOf,
+  openRepo,
+  zkAccessOf,
+} from './options.js';
 
 interface ScheduleFlags extends GlobalOptions, Record<string, unknown> {
   cron?: string;
   timezone?: string;
   path: string;
   exclude?: string[];
-  concurrency: string;
   dataDir?: string;
   logDir?: string;
   incremental?: boolean;
@@ -50,7 +58,6 @@ export function register(program: Command, run: Runner): void {
     .addOption(envOption('--timezone <zone>', "IANA time zone --cron is read in (default: the host's local time)"))
     .addOption(envOption('--path <path>', 'logical: the subtree to back up').default('/'))
     .addOption(envOption('--exclude <path>', 'logical: leave out this subtree (repeatable)').argParser(collect))
-    .addOption(envOption('--concurrency <n>', 'logical: nodes read at once').default('64'))
     .addOption(envOption('--data-dir <dir>', "physical: the server's dataDir"))
     .addOption(envOption('--log-dir <dir>', 'physical: the dataLogDir, when apart from dataDir'))
     .addOption(envOption('--incremental', 'physical: every run after the first is incremental'))
@@ -61,6 +68,7 @@ export function register(program: Command, run: Runner): void {
       envOption('--stop-grace <duration>', 'on SIGTERM/SIGINT, let a run in flight finish for this long before aborting it').default('10s'),
     )
     .addOption(envOption('--log-format <format>', 'auto (JSON lines unless stderr is a terminal), json or text').default('auto'));
+  addLogicalReadOptions(cmd);
   addZkOptions(cmd);
   addKeepOptions(cmd);
   addRepoOption(cmd);
@@ -79,9 +87,7 @@ export function register(program: Command, run: Runner): void {
         if (opts.incremental || opts.fullEvery !== undefined)
           throw new UsageError('--incremental and --full-every apply to physical backups (--data-dir)');
         if (opts.logDir) throw new UsageError('--log-dir applies to physical backups (--data-dir)');
-        const concurrency = positiveInt(opts.concurrency, '--concurrency', 1)!;
-        if (concurrency > 10_000) throw new UsageError(`--concurrency ${opts.concurrency} is not a whole number from 1 to 10000`);
-        backup = { kind: 'logical', zk: opts.zk, access: zkAccessOf(opts), path: opts.path, exclude: opts.exclude, concurrency };
+        backup = { kind: 'logical', zk: opts.zk, access: zkAccessOf(opts), path: opts.path, exclude: opts.exclude, ...logicalReadOf(opts) };
       }
       const keep = keepFlagsFrom(opts);
       const { runSchedule } = await import('../services/schedule.js');

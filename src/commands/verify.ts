@@ -1,6 +1,7 @@
 // `zkvault verify`: integrity of backups; exit 4 when any problem is found.
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { ProgressLine } from '../output/progress.js';
 import { renderVerify } from '../output/verify.js';
 import type { GlobalOptions, Runner } from './context.js';
 import { envOption } from './env-options.js';
@@ -20,12 +21,15 @@ export function register(program: Command, run: Runner): void {
     run(async ({ printer, signal }) => {
       if (ids.length > 0 && opts.all) throw new UsageError('give backup ids or --all, not both');
       const { verifyBackups } = await import('../services/verify.js');
+      const progress = new ProgressLine(printer, opts.deep ? 'verify --deep' : 'verify', 'backups');
       const result = await verifyBackups({
         repo: await openRepo(opts, { signal, warn: (m) => printer.warn(m) }),
         refs: opts.all || ids.length === 0 ? [] : ids,
         deep: Boolean(opts.deep),
         signal,
+        ...(progress.active ? { onProgress: (done: number, total: number) => progress.update(done, undefined, total, true) } : {}),
       });
+      progress.done();
       printer.result(result, () => renderVerify(result, Boolean(opts.deep)));
       return result.ok ? 0 : 4;
     }, opts),

@@ -46,3 +46,6 @@ export function normalizeConnectString(s: string): string {
   const { hosts, chroot } = parseConnectString(s);
   return [...new Set(hosts.map((h) => h.toLowerCase()))].sort().join(',') + chroot;
 }
+
+/** Sessions a logical backup reads with by default: one per server of the connect string, up to this many. */
+export const DEFAULT_MAX_SESSIONS = 3;

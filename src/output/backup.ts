@@ -9,7 +9,7 @@ export function humanBackup(r: BackupResult): string {
     `  nodes      ${r.nodes} (${r.counts.persistent} persistent, ${r.counts.ephemeral} ephemeral, ${r.counts.container} container, ${r.counts.ttl} ttl; ${formatBytes(r.counts.dataBytes)} of data)` +
       (r.kind === 'logical'
         ? '\n             (read through the client API, where container and TTL nodes show as persistent)'
-        : `\n             (in the base snapshot, ${r.zxid.from}; the tree at a later zxid may hold more or fewer)`),
+        : `\n             (the tree at ${r.zxid.to}, as a restore of it creates it; other zxids may hold more or fewer)`),
     `  archive    ${formatBytes(r.bytes)}`,
     `  zxid       ${r.zxid.from} .. ${r.zxid.to}` +
       (r.consistent === undefined

@@ -16,6 +16,8 @@ export class Printer {
   readonly quiet: boolean;
   private readonly out: NodeJS.WritableStream;
   private readonly err: NodeJS.WritableStream;
+  /** A progress line is on the screen: cleared before anything else is written to stderr. */
+  private progressShown = false;
 
   constructor(options: PrinterOptions) {
     this.json = options.json;
@@ -47,22 +49,35 @@ export class Printer {
 
   /** A one-line progress indicator, redrawn in place; only on a terminal. */
   progress(message: string): void {
-    if (this.interactive) this.err.write(`\r\x1b[2K${chalk.dim(message)}`);
+    if (!this.interactive) return;
+    const width = (this.err as NodeJS.WriteStream).columns ?? 120;
+    this.err.write(`\r\x1b[2K${chalk.dim(message.length < width ? message : message.slice(0, width - 1))}`);
+    this.progressShown = true;
   }
 
   progressDone(): void {
-    if (this.interactive) this.err.write('\r\x1b[2K');
+    this.clearProgress();
+  }
+
+  private clearProgress(): void {
+    if (!this.progressShown) return;
+    this.err.write('\r\x1b[2K');
+    this.progressShown = false;
   }
 
   info(message: string): void {
-    if (!this.quiet && !this.json) this.err.write(message + '\n');
+    if (this.quiet || this.json) return;
+    this.clearProgress();
+    this.err.write(message + '\n');
   }
 
   warn(message: string): void {
+    this.clearProgress();
     this.err.write(chalk.yellow('warning: ') + message + '\n');
   }
 
   error(message: string, hint?: string): void {
+    this.clearProgress();
     this.err.write(chalk.red('error: ') + message + '\n');
     if (hint) this.err.write(chalk.dim('hint: ') + hint + '\n');
   }

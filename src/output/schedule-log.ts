@@ -63,6 +63,8 @@ export function describeEvent(e: ScheduleEvent): string {
       );
     case 'run':
       return `run ${e.run} started${e.mode ? ` (${e.mode})` : ''}`;
+    case 'progress':
+      return `run ${e.run}: ${e.nodes} nodes read (${formatBytes(e.bytes)}) in ${formatDuration(e.elapsedMs)}`;
     case 'backup':
       if (e.unchanged) return `run ${e.run}: nothing new since ${e.id} (up to ${e.zxid.to}); no backup taken`;
       return (

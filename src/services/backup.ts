@@ -1,10 +1,16 @@
-// Logical backup: walk a live tree through the client API (many requests in flight), spool it into a
-// ZooKeeper snapshot file, and commit it to the repository as one archive with its manifest.
+// Logical backup: walk a live tree through the client API (many requests in flight, over several
+// sessions spread across the ensemble's members), spool it into a ZooKeeper snapshot file, and commit
+// it to the repository as one archive with its manifest.
+//
+// The zxid window is recorded honestly over every session: each syncs before reading and the window
+// starts at the lowest zxid they then saw; it ends at the highest zxid any of them saw after the walk.
+// A session only ever reads state at or past what it has seen, and no read is answered past what it
+// sees last, so every node read lies inside the window.
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { AuthError, UsageError, throwIfAborted } from '../errors.js';
 import { formatZxid, zxidToFileSuffix } from '../core/zxid.js';
-import { openSession, type ZkSession, type ZkAccess } from '../zk/client.js';
+import { fourLetterWord, openSession, type ZkSession, type ZkAccess } from '../zk/client.js';
 import { walkLiveTree } from '../zk/live-tree.js';
 import { hasRedactedDigest, isSystemPath, SYSTEM_SUBTREE } from '../core/znode-path.js';
 import { SnapshotSpool } from '../datadir/snapshot-spool.js';
@@ -13,7 +19,7 @@ import { manifestToResult, type BackupResult } from '../repository/backup-summar
 
 export type { BackupResult } from '../repository/backup-summary.js';
 import { validateZnodePath } from '../core/znode-path.js';
-import { normalizeConnectString } from '../core/connect-string.js';
+import { DEFAULT_MAX_SESSIONS, normalizeConnectString, parseConnectString } from '../core/connect-string.js';
 
 export interface LogicalBackupOptions {
   zk: string;
@@ -24,10 +30,15 @@ export interface LogicalBackupOptions {
   /** Subtrees left out. */
   exclude?: string[];
   repo: Repository;
-  /** Nodes read at once (default 64). */
+  /** Nodes read at once, over all sessions (default 64 per session). */
   concurrency?: number;
+  /** Sessions to read with (default: one per server in `zk`, up to DEFAULT_MAX_SESSIONS). */
+  sessions?: number;
+  /** Nodes read per second, at most (default: no limit). */
+  rate?: number;
   signal?: AbortSignal;
-  onProgress?: (nodes: number) => void;
+  /** Called as nodes are read: how many so far, their data bytes, and an estimate of the total when known. */
+  onProgress?: (p: { nodes: number; bytes: number; total?: number }) => void;
   warn?: (message: string) => void;
 }
 
@@ -47,24 +58,39 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
   }
   const exclude = (options.exclude ?? []).map((e) => validateZnodePath(e, '--exclude'));
   const repo = options.repo;
-  const session = await openSession({ connectString: options.zk, ...options.access, signal: options.signal });
+  const servers = parseConnectString(options.zk).hosts.length;
+  const count = options.sessions ?? Math.min(servers, DEFAULT_MAX_SESSIONS);
+  const sessions: ZkSession[] = [];
   let writer;
   try {
+    // Session i tries server i first: the reads spread over the members.
+    for (let i = 0; i < count; i++) {
+      sessions.push(await openSession({ connectString: options.zk, ...options.access, signal: options.signal, firstHost: i }));
+    }
+    const session = sessions[0];
     writer = await repo.beginBackup('logical', options.signal);
     const createdAt = new Date(started).toISOString();
-    await session.sync('/');
-    const from = await currentZxid(session);
+    const seen0: bigint[] = [];
+    for (const s of sessions) {
+      await s.sync('/');
+      seen0.push(await currentZxid(s));
+    }
+    const from = seen0.reduce((a, b) => (b < a ? b : a));
+    const readFrom = [...new Set(sessions.map((s) => s.server).filter((x): x is string => x !== undefined))];
+    const total = options.onProgress && path === '/' && exclude.length === 0 ? await estimateNodes(session) : undefined;
     const spool = new SnapshotSpool(writer.stagingDir);
     const unreadable: Array<{ path: string; reason: string }> = [];
     let changed = 0;
     let seen = 0;
+    let dataBytes = 0;
     try {
       await walkLiveTree(
-        session,
+        sessions,
         path,
         {
           exclude,
-          concurrency: options.concurrency,
+          concurrency: options.concurrency ?? 64 * sessions.length,
+          rate: options.rate,
           signal: options.signal,
           onUnreadable: (p) => unreadable.push({ path: p, reason: 'NoAuth: the credentials given cannot read it (nor its subtree)' }),
         },
@@ -83,7 +109,9 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
             unreadable.push({ path: rec.path, reason: 'ACL hidden: reading digest ACLs needs ADMIN permission on the node' });
           }
           spool.add(rec, numChildren);
-          if (++seen % 1000 === 0) options.onProgress?.(seen);
+          seen++;
+          dataBytes += rec.data?.length ?? 0;
+          options.onProgress?.({ nodes: seen, bytes: dataBytes, ...(total ? { total } : {}) });
         },
       );
     } catch (err) {
@@ -98,7 +126,11 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
       throw err;
     }
     throwIfAborted(options.signal);
-    const to = await currentZxid(session);
+    let to = from;
+    for (const s of sessions) {
+      const z = await currentZxid(s).catch(() => s.lastZxidSeen); // a session lost at the end still saw up to here
+      if (z > to) to = z;
+    }
     const snapName = `snapshot.${zxidToFileSuffix(to)}`;
     const spooled = await spool.finish(join(writer.stagingDir, snapName), { zxid: to, root: path });
     throwIfAborted(options.signal);
@@ -113,13 +145,25 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
       partial: unreadable.length > 0,
       unreadable,
       counts: spooled.counts,
-      extra: { exclude, chroot: session.chroot || undefined, digest: formatZxid(spooled.digest) },
+      extra: { exclude, chroot: session.chroot || undefined, digest: formatZxid(spooled.digest), sessions: sessions.length, readFrom },
     });
     return manifestToResult(manifest, Date.now() - started);
   } catch (err) {
     await writer?.abort().catch(() => {});
     throw err;
   } finally {
-    await session.close().catch(() => {});
+    for (const s of sessions) await s.close().catch(() => {});
   }
+}
+
+/**
+ * The ensemble's node count from `mntr` (zk_znode_count, `/zookeeper` and its children included), for
+ * a progress estimate; undefined when the server does not answer four-letter words.
+ */
+async function estimateNodes(session: ZkSession): Promise<number | undefined> {
+  const server = session.server;
+  if (!server) return undefined;
+  const text = await fourLetterWord(server, 'mntr', { timeoutMs: 1000 }).catch(() => null);
+  const m = text ? /zk_znode_count\s+(\d+)/.exec(text) : null;
+  return m ? Math.max(1, Number(m[1]) - 4) : undefined;
 }

@@ -211,7 +211,17 @@ async function loadBackup(repo: Repository, r: ResolvedBackup, root: string, o: 
 
 async function loadLive(r: ResolvedLive, root: string, o: DiffServiceOptions): Promise<LoadedSide> {
   o.onProgress?.(`reading the live tree at ${r.connect}…`);
-  const live = await readLiveTree(r.connect, root, { access: o.access, signal: o.signal });
+  let shown = 0;
+  const live = await readLiveTree(r.connect, root, {
+    access: o.access,
+    signal: o.signal,
+    onNode: (n) => {
+      // A message per thousand nodes: the printer redraws one line in place.
+      if (n - shown < 1000) return;
+      shown = n;
+      o.onProgress?.(`reading the live tree at ${r.connect}: ${n.toLocaleString('en-US')} nodes`);
+    },
+  });
   let hiddenAcls = 0;
   for (const rec of live.records) if (hasRedactedDigest(rec.acl)) hiddenAcls++;
   const side: DiffSide = {

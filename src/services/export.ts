@@ -16,6 +16,8 @@ export interface ExportDataDirOptions {
   verifyDigests?: boolean;
   signal?: AbortSignal;
   warn?: (message: string) => void;
+  /** Called after each txn replayed. */
+  onTxn?: () => void;
 }
 
 export interface ExportResult {

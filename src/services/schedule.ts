@@ -16,7 +16,16 @@ import { backupPhysical } from './physical-backup.js';
 import { pruneRepository } from './prune.js';
 
 export type ScheduledBackup =
-  | { kind: 'logical'; zk: string; access?: ZkAccess; path?: string; exclude?: string[]; concurrency?: number }
+  | {
+      kind: 'logical';
+      zk: string;
+      access?: ZkAccess;
+      path?: string;
+      exclude?: string[];
+      sessions?: number;
+      concurrency?: number;
+      rate?: number;
+    }
   | {
       kind: 'physical';
       dataDir: string;
@@ -52,6 +61,9 @@ export interface ScheduleOptions {
   onEvent: (event: ScheduleEvent) => void;
 }
 
+/** How often a run's JSON log says how far its walk got. */
+export const PROGRESS_EVERY_MS = 10_000;
+
 export type StopReason = 'signal' | 'max-runs' | 'max-failures';
 export type RunStage = 'backup' | 'prune';
 
@@ -72,6 +84,8 @@ export type ScheduleEvent =
       pid: number;
     }
   | { event: 'run'; run: number; scheduled: string; mode?: 'full' | 'incremental' }
+  /** Every PROGRESS_EVERY_MS of a logical backup's walk: how far it got. */
+  | { event: 'progress'; run: number; nodes: number; bytes: number; elapsedMs: number }
   | ({
       event: 'backup';
       run: number;
@@ -195,14 +209,24 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleSummary> 
       const b = o.backup;
       if (b.kind === 'logical') {
         emit({ event: 'run', run, scheduled: scheduled.toISOString() });
+        const began = Date.now();
+        let reported = began;
         result = await backupLogical({
           zk: b.zk,
           access: b.access,
           path: b.path,
           exclude: b.exclude,
+          sessions: b.sessions,
           concurrency: b.concurrency,
+          rate: b.rate,
           repo: await o.repo.open({ create: true, signal, warn }),
           signal,
+          onProgress: (p) => {
+            const now = Date.now();
+            if (now - reported < PROGRESS_EVERY_MS) return;
+            reported = now;
+            emit({ event: 'progress', run, nodes: p.nodes, bytes: p.bytes, elapsedMs: now - began });
+          },
           warn,
         });
       } else {

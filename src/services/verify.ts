@@ -17,6 +17,8 @@ export interface VerifyOptions {
   refs: string[];
   deep?: boolean;
   signal?: AbortSignal;
+  /** Called before each backup is checked, and once at the end: backups done, and how many in all. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface VerifyResult {
@@ -63,8 +65,10 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyResul
     for (const u of unreadable) backups.push({ id: u.key, ok: false, problems: [`${u.key}: unreadable history record: ${u.problem}`] });
     if (unreadable.length === 0) view = await loadCommitView(repo);
   }
+  let done = 0;
   for (const m of manifests) {
     throwIfAborted(options.signal);
+    options.onProgress?.(done++, manifests.length);
     const warnings: string[] = [];
     const problems = await verifyOne(repo, m, Boolean(options.deep), view);
     const beyond = m.kind === 'physical' && view ? effectiveRange(m, view).beyond : null;
@@ -74,6 +78,7 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyResul
       );
     backups.push({ id: m.id, ok: problems.length === 0, problems, ...(warnings.length ? { warnings } : {}) });
   }
+  options.onProgress?.(done, manifests.length);
   backups.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { ok: backups.every((b) => b.ok), backups };
 }

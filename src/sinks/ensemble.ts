@@ -28,12 +28,21 @@ import { formatZxid } from '../core/zxid.js';
 import { ConnectionError, throwIfAborted } from '../errors.js';
 import { ZK_ERROR, ZkOpError, type ZkOp, type ZkSession, type ZkStat } from '../zk/client.js';
 import { walkLiveTree } from '../zk/live-tree.js';
+import { ReadBatcher } from '../zk/read-batcher.js';
 import { applyBatched, createTyped, describeError, groupByDepth, isSessionGone, OrderedWrites } from './ensemble-ops.js';
 import type { AppliedRestore, RestoreSink, RestoreSource } from './types.js';
 
 const FILL_NAME = '.zkvault-cversion-fill';
-/** Reads (verify) and ACL sets in flight. */
+/** ACL sets in flight. */
 const WINDOW = 256;
+/** Nodes read back per request (a multiRead), and about how many data bytes. */
+const VERIFY_BATCH = 256;
+const VERIFY_BATCH_BYTES = 512 * 1024;
+
+/** A session that expired or was closed: nothing more goes through it. */
+function isSessionGoneForGood(err: unknown): boolean {
+  return err instanceof ZkOpError && err.code === ZK_ERROR.SessionExpired;
+}
 
 export interface EnsembleSinkOptions {
   /** The restorer's `scheme:credentials` (its own grant on restrictive nodes while they are filled). */
@@ -82,12 +91,12 @@ class Failures {
   }
 }
 
-/** Runs `work` for each item with at most WINDOW in flight; stops taking new items once `stop()` says so. */
-async function windowed<T>(items: Iterable<T>, work: (item: T) => Promise<void>, stop: () => boolean): Promise<void> {
+/** Runs `work` for each item with at most `window` in flight; stops taking new items once `stop()` says so. */
+async function windowed<T>(items: Iterable<T>, work: (item: T) => Promise<void>, stop: () => boolean, window = WINDOW): Promise<void> {
   const inflight = new Set<Promise<void>>();
   for (const item of items) {
     if (stop()) break;
-    while (inflight.size >= WINDOW) await Promise.race(inflight);
+    while (inflight.size >= window) await Promise.race(inflight);
     const p: Promise<void> = work(item).finally(() => inflight.delete(p));
     inflight.add(p);
   }
@@ -137,6 +146,7 @@ export class EnsembleSink implements RestoreSink {
   /** What the plan may ask of the ensemble: one node (with data and ACL, or stat only), or a walk. */
   private lookup(): TargetLookup {
     const session = this.session;
+    const reader = new ReadBatcher(session);
     return {
       async get(path, content) {
         if (!content) {
@@ -144,7 +154,7 @@ export class EnsembleSink implements RestoreSink {
           return stat ? targetNode(path, null, [], stat) : undefined;
         }
         const [d, a] = await Promise.all([
-          session.getData(path).catch(noAuthAs('noauth' as const)),
+          reader.getData(path).catch(noAuthAs('noauth' as const)),
           session.getAcl(path).catch(noAuthAs('noauth' as const)),
         ]);
         if (d === null || a === null) return undefined;
@@ -296,7 +306,7 @@ export class EnsembleSink implements RestoreSink {
     if (interrupted) throw interrupted instanceof Error ? interrupted : new Error('the restore was interrupted');
 
     // 6. Read back and compare.
-    const verify = await this.verifyRestored(plan, source, signal);
+    const verify = await this.verifyRestored(plan, source, failures, signal);
     let updated = 0;
     for (const { path, actions } of flagged(plan, source, ACTION.DATA | ACTION.ACL))
       if (!(actions & ACTION.CREATE) && !failures.has(path)) updated++;
@@ -313,10 +323,16 @@ export class EnsembleSink implements RestoreSink {
     };
   }
 
-  /** Reads every restored node back and compares it with the backup's; mirror: also finds extras. */
+  /**
+   * Reads every restored node back and compares it with the backup's; mirror: also finds extras.
+   * Data comes back in batches (one multiRead each, on servers that have it); an ACL is read only
+   * where the data's stat cannot vouch for it: a node this restore created world-open whose aversion
+   * is still 0 has the ACL it was created with.
+   */
   private async verifyRestored(
     plan: StreamPlan,
     source: RestoreSource,
+    failures: Failures,
     signal?: AbortSignal,
   ): Promise<NonNullable<AppliedRestore['verify']>> {
     const session = this.session;
@@ -324,37 +340,81 @@ export class EnsembleSink implements RestoreSink {
     let differing = 0;
     let checked = 0;
     let unreadable = 0;
+    let read = 0;
+    let multiRead = true;
     const differs = (path: string, fields: string[]) => {
       differing++;
       if (mismatches.length < PLAN_SAMPLE) mismatches.push({ path, fields });
     };
-    let read = 0;
-    await windowed(
-      flagged(plan, source, ACTION.VERIFY),
-      async ({ node, path }) => {
-        throwIfAborted(signal);
-        this.progress('verify', ++read, plan.verify);
-        const [d, a] = await Promise.all([
-          session.getData(path).catch(noAuthAs('noauth' as const)),
-          session.getAcl(path).catch(noAuthAs('noauth' as const)),
-        ]);
-        // Nodes the restorer may not read (their restored ACL denies it) are not verified, not missing.
-        if (d === 'noauth' || a === 'noauth') {
-          unreadable++;
-          return;
+    type Item = { node: SourceNode; path: string; actions: number };
+    const readData = async (items: Item[]) => {
+      if (multiRead) {
+        try {
+          return await session.getDataMany(items.map((i) => i.path));
+        } catch (err) {
+          // A server before 3.6 has no multiRead: read them one by one from now on.
+          if (!(err instanceof ZkOpError || err instanceof ConnectionError) || isSessionGoneForGood(err)) throw err;
+          multiRead = false;
         }
-        checked++;
-        if (d === null || a === null) return differs(path, ['missing']);
-        const fields: string[] = [];
-        if (!sameBytes(d.data, node.data)) fields.push('data');
-        // An ACL that could not be restored as it was is reported already. A digest ACL reads back
-        // redacted ('user:x') when the restorer lacks ADMIN on the node.
-        const { acl, missing } = restorableAcl(node.acl, this.digestIds);
-        if (missing.length === 0 && !sameAcl(a.acl, acl) && !hasRedactedDigest(a.acl)) fields.push('acl');
-        if (fields.length > 0) differs(path, fields);
-      },
-      () => false,
-    );
+      }
+      return Promise.all(
+        items.map((i) => session.getData(i.path).then((d) => d ?? { code: ZK_ERROR.NoNode }, noAuthAs({ code: ZK_ERROR.NoAuth }))),
+      );
+    };
+    const check = async (items: Item[]) => {
+      throwIfAborted(signal);
+      const got = await readData(items);
+      await Promise.all(
+        items.map(async ({ node, path, actions }, k) => {
+          this.progress('verify', ++read, plan.verify);
+          const d = got[k];
+          if ('code' in d) {
+            // Nodes the restorer may not read (their restored ACL denies it) are not verified, not missing.
+            if (d.code === ZK_ERROR.NoAuth) unreadable++;
+            else if (d.code === ZK_ERROR.NoNode) {
+              checked++;
+              differs(path, ['missing']);
+            } else throw new ZkOpError(d.code, 'getData', path);
+            return;
+          }
+          const fields: string[] = [];
+          if (!sameBytes(d.data, node.data)) fields.push('data');
+          const createdOpen = (actions & ACTION.CREATE) !== 0 && (actions & ACTION.ACL) === 0 && !failures.has(path);
+          if (!(createdOpen && d.stat.aversion === 0)) {
+            const a = await session.getAcl(path).catch(noAuthAs('noauth' as const));
+            if (a === 'noauth') {
+              unreadable++;
+              return;
+            }
+            if (a === null) fields.push('missing');
+            else {
+              // An ACL that could not be restored as it was is reported already. A digest ACL reads
+              // back redacted ('user:x') when the restorer lacks ADMIN on the node.
+              const { acl, missing } = restorableAcl(node.acl, this.digestIds);
+              if (missing.length === 0 && !sameAcl(a.acl, acl) && !hasRedactedDigest(a.acl)) fields.push('acl');
+            }
+          }
+          checked++;
+          if (fields.length > 0) differs(path, fields);
+        }),
+      );
+    };
+    // Batches of up to VERIFY_BATCH nodes and about VERIFY_BATCH_BYTES of data each.
+    function* batches(): Generator<Item[]> {
+      let batch: Item[] = [];
+      let bytes = 0;
+      for (const item of flagged(plan, source, ACTION.VERIFY)) {
+        batch.push(item);
+        bytes += (item.node.data?.length ?? 0) + 128;
+        if (batch.length >= VERIFY_BATCH || bytes >= VERIFY_BATCH_BYTES) {
+          yield batch;
+          batch = [];
+          bytes = 0;
+        }
+      }
+      if (batch.length > 0) yield batch;
+    }
+    await windowed(batches(), check, () => false, 8);
     if (plan.mode === 'mirror' && (await session.exists(plan.targetRoot))) {
       await walkLiveTree(session, plan.targetRoot, { signal, onUnreadable: () => {} }, (got) => {
         const p = got.path;

@@ -1,9 +1,9 @@
 // A live ensemble as a tree source: a walk of one subtree on a session without a chroot, with the
 // server's zxid before and after it (the walk is fuzzy between the two), and what could not be read.
-import type { NodeRecord } from '../core/node-record.js';
+import { comparePaths, type NodeRecord } from '../core/node-record.js';
 import { AuthError } from '../errors.js';
 import { openSession, type ZkAccess } from '../zk/client.js';
-import { readLiveTree as walk } from '../zk/live-tree.js';
+import { walkLiveTree } from '../zk/live-tree.js';
 
 export interface LiveTree {
   /** The nodes at and under the root, sorted by path ([] when the root does not exist). */
@@ -14,17 +14,25 @@ export interface LiveTree {
   zxidAfter: bigint;
 }
 
-export async function readLiveTree(connect: string, root: string, o: { access?: ZkAccess; signal?: AbortSignal }): Promise<LiveTree> {
+export async function readLiveTree(
+  connect: string,
+  root: string,
+  o: { access?: ZkAccess; signal?: AbortSignal; onNode?: (nodes: number) => void },
+): Promise<LiveTree> {
   const session = await openSession({ connectString: connect, ...o.access, signal: o.signal });
   try {
     await session.sync('/');
     await session.exists('/');
     const zxidBefore = session.lastZxidSeen;
     const unreadable: string[] = [];
-    let records: NodeRecord[] = [];
+    const records: NodeRecord[] = [];
     if ((await session.exists(root)) !== null) {
       try {
-        records = await walk(session, root, { signal: o.signal, onUnreadable: (p) => unreadable.push(p) });
+        await walkLiveTree(session, root, { signal: o.signal, onUnreadable: (p) => unreadable.push(p) }, (rec) => {
+          records.push(rec);
+          o.onNode?.(records.length);
+        });
+        records.sort((a, b) => comparePaths(a.path, b.path));
       } catch (err) {
         // The walk reports an unreadable root as missing; say what really happened.
         if (unreadable.includes(root)) {

@@ -170,7 +170,7 @@ export async function loadTree(
 /** A server's files replayed to a zxid (default: the last complete txn), never past a cut they show. */
 export function loadServerFiles(
   source: Extract<TreeSource, { kind: 'files' }>,
-  o: { warn?: (m: string) => void; verifyDigests?: boolean },
+  o: { warn?: (m: string) => void; verifyDigests?: boolean; onTxn?: () => void },
 ): LoadedTree & { snapshot: string | null; logsRead: number; txnsApplied: number; digestsChecked: number } {
   const boundaries = commitBoundaries([dataDirHistory(listDataDir(source.dataDir, source.logDir))]);
   if (source.toZxid !== undefined) {
@@ -186,6 +186,7 @@ export function loadServerFiles(
     },
     verifyDigests: o.verifyDigests ?? true,
     warn: o.warn,
+    ...(o.onTxn ? { onTxn: o.onTxn } : {}),
   });
   return {
     tree: result.tree,

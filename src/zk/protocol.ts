@@ -31,6 +31,7 @@ export const OP = {
   create2: 15,
   createContainer: 19,
   createTTL: 21,
+  multiRead: 22,
   auth: 100,
   sasl: 102,
   closeSession: -11,
@@ -92,6 +93,13 @@ export const body = {
     (token: Uint8Array | null): RequestBody =>
     (w) =>
       void w.buffer(token),
+  /** A multiRead (ZooKeeper 3.6+) of getData ops, no watches. */
+  multiGetData:
+    (paths: readonly string[], under: (path: string) => string): RequestBody =>
+    (w) => {
+      for (const p of paths) w.int(OP.getData).bool(false).int(-1).ustring(under(p)).bool(false);
+      w.int(-1).bool(true).int(-1);
+    },
   multi:
     (ops: ZkOp[], under: (path: string) => string): RequestBody =>
     (w) => {
@@ -188,6 +196,23 @@ export function readStat(r: JuteReader): ZkStat {
   const numChildren = r.int('numChildren');
   const pzxid = r.long('pzxid');
   return { czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner, dataLength, numChildren };
+}
+
+/** A multiRead's getData results, in op order: the data and stat, or the error code (NoNode, NoAuth). */
+export function readMultiGetData(r: JuteReader): Array<{ data: Uint8Array | null; stat: ZkStat } | { code: number }> {
+  const out: Array<{ data: Uint8Array | null; stat: ZkStat } | { code: number }> = [];
+  for (;;) {
+    const type = r.int('multiRead type');
+    const done = r.bool('multiRead done');
+    const err = r.int('multiRead err');
+    if (done) break;
+    if (type === OP.getData) {
+      const data = r.buffer('data');
+      out.push({ data: data === null ? null : Buffer.from(data), stat: readStat(r) });
+    } else if (type === OP.error) out.push({ code: r.int('err') });
+    else out.push({ code: err === 0 ? ZK_ERROR.SystemError : err });
+  }
+  return out;
 }
 
 /** A multi's results, in op order; `strip` takes the chroot off created paths. */

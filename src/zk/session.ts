@@ -14,6 +14,7 @@ import {
   CREATE_FLAGS,
   HEADER_BYTES,
   OP,
+  readMultiGetData,
   readMultiResults,
   readStat,
   replyReader,
@@ -21,23 +22,9 @@ import {
   XID,
   type RequestBody,
 } from './protocol.js';
+import { parseAuth, type ParsedAuth } from './auth.js';
 import { saslMechanism } from './sasl.js';
 import type { ZkCreateMode, ZkCreateOptions, ZkOp, ZkOpResult, ZkSession, ZkSessionOptions, ZkStat } from './types.js';
-
-interface ParsedAuth {
-  scheme: string;
-  credentials: Buffer;
-}
-
-function parseAuth(auth: string[]): ParsedAuth[] {
-  return auth.map((entry, i) => {
-    const colon = entry.indexOf(':');
-    if (colon <= 0 || colon === entry.length - 1)
-      // The entry itself may be a secret: name it by position only.
-      throw new UsageError(`--auth #${i + 1} is not SCHEME:CREDENTIALS`, { hint: 'e.g. --auth digest:alice:secret' });
-    return { scheme: entry.slice(0, colon), credentials: Buffer.from(entry.slice(colon + 1), 'utf8') };
-  });
-}
 
 function checkPath(path: string): void {
   const problem = znodePathProblem(path);
@@ -89,13 +76,13 @@ class WireSession implements ZkSession {
     this.connectString = opts.connectString.trim();
     this.timeoutMs = opts.sessionTimeoutMs ?? 30_000;
     this.maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-    // Spread sessions over the ensemble, as ZooKeeper's own client does.
-    this.hosts = hosts
-      .map((h) => {
-        const i = h.lastIndexOf(':');
-        return { host: h.slice(0, i), port: Number(h.slice(i + 1)) };
-      })
-      .sort(() => Math.random() - 0.5);
+    // Spread sessions over the ensemble, as ZooKeeper's own client does (or as the caller places them).
+    const all = hosts.map((h) => {
+      const i = h.lastIndexOf(':');
+      return { host: h.slice(0, i), port: Number(h.slice(i + 1)) };
+    });
+    const first = opts.firstHost === undefined ? [] : all.splice(opts.firstHost % all.length, 1);
+    this.hosts = [...first, ...all.sort(() => Math.random() - 0.5)];
   }
 
   get server(): string | undefined {
@@ -190,7 +177,7 @@ class WireSession implements ZkSession {
       while (token !== null) {
         const reply = await c.request(this.nextXid(), OP.sasl, body.token(token)).catch((e: ConnectionEnd) => {
           throw new AuthError(
-            `SASL ${mech.name} with ZooKeeper at ${this.connectString}: the connection ended during authentication (${describeEnd(e)})`,
+            `SASL ${mech.name} with ZooKeeper at ${this.connectString}: the connection ended during authentication (${e.detail})`,
             {
               hint: 'check the credentials and that the server offers SASL (authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider)',
             },
@@ -320,7 +307,7 @@ class WireSession implements ZkSession {
   private lost(e: ConnectionEnd, op: string, path: string): ZkvaultError {
     if (this.broken) return this.broken;
     if (e.kind === 'tls') return tlsError(this.connectString, e);
-    return new ConnectionError(`lost the connection to ZooKeeper at ${this.connectString} during ${op} ${path} (${describeEnd(e)})`, {
+    return new ConnectionError(`lost the connection to ZooKeeper at ${this.connectString} during ${op} ${path} (${e.detail})`, {
       hint: connectHint(this.connectString),
     });
   }
@@ -384,6 +371,18 @@ class WireSession implements ZkSession {
     const rd = replyReader(r.frame, this.connectString);
     const data = rd.buffer('data');
     return { data: data === null ? null : Buffer.from(data), stat: readStat(rd) };
+  }
+
+  async getDataMany(paths: readonly string[]): Promise<Array<{ data: Uint8Array | null; stat: ZkStat } | { code: number }>> {
+    if (paths.length === 0) return [];
+    for (const p of paths) checkPath(p);
+    const r = await this.call(
+      'multiRead',
+      paths[0],
+      OP.multiRead,
+      body.multiGetData(paths, (p) => this.under(p)),
+    );
+    return readMultiGetData(replyReader(r.frame, this.connectString));
   }
 
   async getChildren(path: string): Promise<{ children: string[]; stat: ZkStat } | null> {
@@ -482,8 +481,4 @@ class WireSession implements ZkSession {
     }
     return results;
   }
-}
-
-function describeEnd(e: ConnectionEnd): string {
-  return e.detail;
 }

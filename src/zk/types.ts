@@ -18,6 +18,11 @@ export interface ZkSessionOptions {
   tls?: ZkTlsOptions;
   /** Authenticate with SASL right after connecting (and again on every reconnect). Never printed. */
   sasl?: ZkSaslOptions;
+  /**
+   * Try this server of the connect string first (an index, taken modulo their number); the others
+   * follow in random order. Several sessions given 0, 1, 2… spread over the ensemble.
+   */
+  firstHost?: number;
 }
 
 /** How to reach and authenticate to an ensemble: all a session needs besides the connect string. */
@@ -97,6 +102,12 @@ export interface ZkSession {
 
   /** null when the node does not exist. `data` is null for a node created with no data. */
   getData(path: string): Promise<{ data: Uint8Array | null; stat: ZkStat } | null>;
+  /**
+   * The data of several nodes in one request (ZooKeeper 3.6+ multiRead), in order: each its data and
+   * stat, or the error code that node alone met (NoNode, NoAuth). A server without multiRead rejects
+   * the request (ZkOpError Unimplemented).
+   */
+  getDataMany(paths: readonly string[]): Promise<Array<{ data: Uint8Array | null; stat: ZkStat } | { code: number }>>;
   getChildren(path: string): Promise<{ children: string[]; stat: ZkStat } | null>;
   getAcl(path: string): Promise<{ acl: AclEntry[]; stat: ZkStat } | null>;
   exists(path: string): Promise<ZkStat | null>;

@@ -96,6 +96,15 @@ export class MemoryZk implements ZkSession {
     return Promise.resolve(n ? { data: n.data, stat: this.stat(path) } : null);
   }
 
+  getDataMany(paths: readonly string[]) {
+    return Promise.resolve(
+      paths.map((path) => {
+        const n = this.nodes.get(path);
+        return n ? { data: n.data, stat: this.stat(path) } : { code: ZK_ERROR.NoNode };
+      }),
+    );
+  }
+
   getChildren(path: string) {
     return Promise.resolve(this.nodes.has(path) ? { children: this.children(path), stat: this.stat(path) } : null);
   }

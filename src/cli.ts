@@ -16,6 +16,8 @@ const COMMANDS: Array<() => Promise<CommandModule>> = [
   () => import('./commands/diff.js'),
   () => import('./commands/prune.js'),
   () => import('./commands/schedule.js'),
+  () => import('./commands/init.js'),
+  () => import('./commands/key.js'),
 ];
 
 export async function buildProgram(run: Runner): Promise<Command> {
@@ -32,8 +34,10 @@ export async function buildProgram(run: Runner): Promise<Command> {
     const mod = await load();
     mod.register(program, run);
   }
-  for (const cmd of program.commands) {
-    addGlobalOptions(cmd);
+  // Every command that runs an action (`key` runs none: its subcommands do) takes --json and --quiet.
+  const leaves = program.commands.flatMap((cmd) => [cmd, ...cmd.commands]);
+  for (const cmd of leaves) {
+    if (cmd.commands.length === 0) addGlobalOptions(cmd);
     cmd.exitOverride();
   }
   program.hook('preAction', (_program, actionCommand) => applyBooleanEnv(actionCommand));

@@ -5,7 +5,7 @@ import { humanBackup } from '../output/backup.js';
 import type { GlobalOptions, Runner } from './context.js';
 import { collect, envOption } from './env-options.js';
 import { ProgressLine } from '../output/progress.js';
-import { addLogicalReadOptions, addRepoOption, addZkOptions, logicalReadOf, openRepo, zkAccessOf } from './options.js';
+import { addEncryptOption, addLogicalReadOptions, addRepoOption, addZkOptions, logicalReadOf, openRepo, zkAccessOf } from './options.js';
 
 interface BackupFlags extends GlobalOptions, Record<string, unknown> {
   path: string;
@@ -29,7 +29,7 @@ export function register(program: Command, run: Runner): void {
     .addOption(envOption('--incremental', 'physical: store only txns after what the repository holds'));
   addLogicalReadOptions(cmd);
   addZkOptions(cmd);
-  addRepoOption(cmd);
+  addEncryptOption(addRepoOption(cmd));
   cmd.action(async (opts: BackupFlags) =>
     run(async ({ printer, signal }) => {
       if (opts.dataDir) {

@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 import { openRepository, type StorageRepository } from '../repository/repository.js';
 import type { S3SettingsInput } from '../storage/location.js';
 import { collect, envOption, optionText } from './env-options.js';
+import { addPasswordOptions, passwordSourceOf } from './password.js';
 
 /** The S3 flags every command taking --repo has, and the setting each fills. */
 const S3_FLAGS: Array<[flags: string, description: string, setting: keyof S3SettingsInput, writeOnly?: boolean]> = [
@@ -42,7 +43,7 @@ export function addRepoOption(cmd: Command, o: { readOnly?: boolean } = {}): Com
     const option = envOption(flags, description);
     cmd.addOption(o.readOnly && writeOnly ? option.hideHelp() : option);
   }
-  return cmd;
+  return addPasswordOptions(cmd);
 }
 
 /** The S3 settings a command was given (flag, else its ZKVAULT_S3_* variable), unchecked. */
@@ -66,7 +67,22 @@ export function openRepo(
   opts: Record<string, unknown>,
   o: { create?: boolean; signal?: AbortSignal; warn?: (message: string) => void },
 ): Promise<StorageRepository> {
-  return openRepository(String(opts.repo), { ...o, s3: s3SettingsOf(opts) });
+  const password = passwordSourceOf(opts);
+  const encryption = {
+    ...(password ? { password: () => password.read(), passwordFrom: password.describe } : {}),
+    encrypt: opts.encrypt === true,
+  };
+  return openRepository(String(opts.repo), { ...o, s3: s3SettingsOf(opts), encryption });
+}
+
+/** --encrypt, for the commands that may create a repository. */
+export function addEncryptOption(cmd: Command): Command {
+  return cmd.addOption(
+    envOption(
+      '--encrypt',
+      'create a new repository encrypted (AES-256-GCM) with the password of ZKVAULT_PASSWORD/--password-file/--password-command',
+    ),
+  );
 }
 
 export function addZkOptions(cmd: Command, required = false): Command {

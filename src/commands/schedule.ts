@@ -11,6 +11,7 @@ import { collect, envOption, optionText } from './env-options.js';
 import {
   addKeepOptions,
   addLogicalReadOptions,
+  addEncryptOption,
   addRepoOption,
   addZkOptions,
   keepFlagsFrom,
@@ -71,7 +72,7 @@ export function register(program: Command, run: Runner): void {
   addLogicalReadOptions(cmd);
   addZkOptions(cmd);
   addKeepOptions(cmd);
-  addRepoOption(cmd);
+  addEncryptOption(addRepoOption(cmd));
   cmd.action(async (opts: ScheduleFlags) =>
     run(async ({ printer, signal }) => {
       if (!opts.cron)

@@ -3,6 +3,7 @@
 import { memberNameProblem } from '../archive/members.js';
 import type { BackupManifest } from './types.js';
 import { isBackupId } from './ids.js';
+import { encryptionProblem, type EncryptionHeader } from './keyslots.js';
 
 export const MANIFEST_FORMAT = 'zkvault-backup';
 /** The newest manifest format this build reads and the one it writes. */
@@ -10,12 +11,18 @@ export const MANIFEST_VERSION = 1;
 
 export const REPOSITORY_MARKER_KEY = 'zkvault-repository.json';
 export const REPOSITORY_FORMAT = 'zkvault-repository';
-export const REPOSITORY_VERSION = 1;
+/** Plain repositories are written as version 1 (older zkvaults read them); encrypted ones as 2. */
+export const REPOSITORY_VERSION = 2;
+export const PLAIN_REPOSITORY_VERSION = 1;
 
 export interface RepositoryMarker {
   format: typeof REPOSITORY_FORMAT;
   version: number;
   createdAt: string;
+  /** Version 2: the repository's key slots; every archive, manifest and history record is encrypted. */
+  encryption?: EncryptionHeader;
+  /** Version 2: HMAC-SHA256 (by a key derived from the data key) of the rest of the marker. */
+  mac?: string;
 }
 
 export type ManifestParse =
@@ -155,6 +162,12 @@ export function parseMarker(bytes: Buffer): { ok: true; marker: RepositoryMarker
       reason: `repository format version ${value.version} is newer than this zkvault reads (${REPOSITORY_VERSION})`,
       newer: true,
     };
+  }
+  if (value.version >= 2 || value.encryption !== undefined) {
+    const problem = encryptionProblem(value.encryption);
+    if (problem) return { ok: false, reason: problem, newer: false };
+    if (value.version < 2) return { ok: false, reason: 'an encryption header in a version 1 marker', newer: false };
+    if (typeof value.mac !== 'string' || !HEX64.test(value.mac)) return { ok: false, reason: 'the marker has no mac', newer: false };
   }
   return { ok: true, marker: value as unknown as RepositoryMarker };
 }

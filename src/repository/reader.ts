@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { MANIFEST_MEMBER, writeStreamToFile, type StreamDigest } from '../archive/members.js';
 import { extractArchiveMember, readArchive } from '../archive/tar-reader.js';
-import { IntegrityError, NotFoundError } from '../errors.js';
+import { IntegrityError, NotFoundError, throwIfAborted } from '../errors.js';
 import { joinLocation, StorageNotFoundError, type Storage } from '../storage/storage.js';
 import { manifestDifferences, parseManifest } from './manifest.js';
 import type { BackupManifest, BackupReader, ManifestMember, VerifyProblem } from './types.js';
@@ -17,6 +17,11 @@ export interface ReaderContext {
   manifest: BackupManifest;
   tempDir: string;
   signal: AbortSignal | undefined;
+  /**
+   * Read the whole archive once before the first member is used (an encrypted repository: every chunk
+   * is then authenticated, so a tampered archive fails closed even where the member read is intact).
+   */
+  authenticateWhole?: boolean;
 }
 
 /** manifest.json is small; a huge one is damage, not something to read into memory. */
@@ -26,6 +31,7 @@ export class StorageBackupReader implements BackupReader {
   readonly manifest: BackupManifest;
   private dir: string | undefined;
   private closed = false;
+  private authenticated = false;
 
   constructor(private readonly ctx: ReaderContext) {
     this.manifest = ctx.manifest;
@@ -59,6 +65,15 @@ export class StorageBackupReader implements BackupReader {
     const accept = (d: StreamDigest) => checkMember(this.id, member, d);
     const { storage, signal } = this.ctx;
     try {
+      if (this.ctx.authenticateWhole && !this.authenticated) {
+        const whole = await storage.get(this.key);
+        try {
+          for await (const _chunk of whole) throwIfAborted(signal);
+        } finally {
+          whole.destroy();
+        }
+        this.authenticated = true;
+      }
       if (member.offset !== undefined) {
         // The sidecar knows where the member's bytes are: fetch only those. The hash check below is
         // what makes them trustworthy; verifyChecksums checks the tar framing around them.

@@ -1,23 +1,17 @@
 // The repository on top of any Storage: the layout of types.ts, listing from the small sidecar manifests,
 // resolving ids, and starting backups under the repository lock.
-import { readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { IntegrityError, NotFoundError, UsageError, UserError, throwIfAborted } from '../errors.js';
 import { openStorage, parseLocation, type S3SettingsInput } from '../storage/location.js';
 import { redactLocation } from '../storage/redact.js';
-import { LocalStorage } from '../storage/local.js';
+import { localTemporaryFiles, removeEmptyLocalDirs, removeLocalTemporary } from './local-leftovers.js';
 import { getBufferIfExists, joinLocation, type Storage } from '../storage/storage.js';
 import { isBackupId, newBackupId } from './ids.js';
 import { DEFAULT_STALE_LOCK_MS, processIsAlive, RepositoryLock, type LockEnvironment } from './lock.js';
-import {
-  parseManifest,
-  parseMarker,
-  REPOSITORY_FORMAT,
-  REPOSITORY_MARKER_KEY,
-  REPOSITORY_VERSION,
-  type RepositoryMarker,
-} from './manifest.js';
+import { parseManifest, parseMarker, PLAIN_REPOSITORY_VERSION, REPOSITORY_MARKER_KEY, type RepositoryMarker } from './manifest.js';
+import { newMarker, openEncryption, sealMarker, strippedHeaderError, type EncryptionOptions, type Unlocked } from './encryption.js';
+import type { EncryptionHeader, KeySlot } from './keyslots.js';
+import { looksEncrypted } from '../storage/encrypted.js';
 import { StorageBackupReader } from './reader.js';
 import type {
   BackupKind,
@@ -28,48 +22,12 @@ import type {
   ObjectInventory,
   Repository,
   RepositoryMaintenance,
-  StoredObjectInfo,
 } from './types.js';
-import { factsFromJson } from '../core/committed.js';
+import { historyKey, parseHistoryRecord } from './history-record.js';
 import { archiveKey, manifestKey, StorageBackupWriter } from './writer.js';
 import { makeStagingDir } from './staging.js';
 
 export const BACKUP_LOCK_KEY = 'locks/backup.json';
-
-/** Removes `dir` and the directories under it if they hold no file. */
-async function removeEmptyDirs(dir: string): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => null);
-  if (entries === null) return;
-  for (const e of entries) if (e.isDirectory()) await removeEmptyDirs(path.join(dir, e.name));
-  await rmdir(dir).catch(() => {});
-}
-
-export function historyKey(id: string): string {
-  return `history/${id}.json`;
-}
-
-/** A history record read from storage (untrusted), or why it cannot be used. */
-export function parseHistoryRecord(bytes: Buffer, key: string): HistoryRecord | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    return `not valid JSON (${(err as Error).message})`;
-  }
-  const o = v as Partial<HistoryRecord> | null;
-  if (typeof o !== 'object' || o === null || o.format !== 'zkvault-history') return 'not a zkvault history record';
-  if (o.version !== 1) return `history record version ${JSON.stringify(o.version)} is not one this zkvault reads (1)`;
-  if (typeof o.recordedBy !== 'string' || !isBackupId(o.recordedBy) || key !== historyKey(o.recordedBy))
-    return `it names ${JSON.stringify(o.recordedBy)}, not the run its key names`;
-  if (typeof o.recordedAt !== 'string' || Number.isNaN(Date.parse(o.recordedAt))) return 'recordedAt is not a time';
-  if (typeof o.source !== 'object' || o.source === null) return 'source is missing';
-  if (!factsFromJson(o.facts)) return 'facts are not well formed (epoch ends and cuts as 0x… zxids)';
-  return o as HistoryRecord;
-}
-
-/** Where the local backend may leave temp files of unfinished puts, and their names (see local.ts). */
-const TEMP_DIRS = ['', 'archives', 'manifests', 'locks'];
-const LOCAL_TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
 
 export interface OpenRepositoryOptions {
   /** Allow a repository that does not exist yet; its marker is written by the first beginBackup. */
@@ -84,6 +42,8 @@ export interface OpenRepositoryOptions {
   warn?: (message: string) => void;
   /** Parent directory for staging and extraction temp dirs (default os.tmpdir()). */
   tempDir?: string;
+  /** The password of an encrypted repository, and whether a new one is encrypted. */
+  encryption?: EncryptionOptions;
   // Injectable for tests.
   now?: () => Date;
   host?: string;
@@ -114,7 +74,8 @@ export async function openRepositoryOnStorage(
       hint: `run \`zkvault backup --repo ${location} …\` first, or check --repo / ZKVAULT_REPO`,
     });
   }
-  return new StorageRepository(storage, location, marker, opts);
+  const { storage: used, unlocked } = await openEncryption(storage, location, marker, { now: opts.now, ...opts.encryption });
+  return new StorageRepository(used, location, marker, opts, unlocked, storage);
 }
 
 async function readMarker(storage: Storage, location: string): Promise<RepositoryMarker | null> {
@@ -158,6 +119,9 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
     location: string,
     marker: RepositoryMarker | null,
     private readonly opts: OpenRepositoryOptions,
+    private unlocked: Unlocked | null = null,
+    /** The storage itself, under any encryption: for a local directory's own temp files and folders. */
+    private readonly raw: Storage = storage,
   ) {
     this.location = location;
     this.marker = marker;
@@ -209,7 +173,7 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
     }
     await this.storage.remove(REPOSITORY_MARKER_KEY);
     this.marker = null;
-    if (this.storage instanceof LocalStorage) await removeEmptyDirs(this.storage.root);
+    await removeEmptyLocalDirs(this.raw);
   }
 
   private lockEnvironment(): LockEnvironment {
@@ -223,6 +187,39 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
       isProcessAlive: this.opts.isProcessAlive ?? processIsAlive,
       warn: this.warn,
     };
+  }
+
+  /** Writes the marker if the repository does not exist yet (`zkvault init`); true when this call made it. */
+  initialize(): Promise<boolean> {
+    return this.ensureMarker();
+  }
+
+  /** An encrypted repository's key slots and the id of the one this run's password opened; null when plain. */
+  keys(): { slots: KeySlot[]; opened: string } | null {
+    return this.unlocked ? { slots: this.unlocked.header.keys, opened: this.unlocked.slot.id } : null;
+  }
+
+  /**
+   * Replaces the key slots (a password added, removed or changed) in one atomic write of the marker,
+   * under the backup lock; no archive is rewritten.
+   */
+  async replaceKeySlots(change: (unlocked: Unlocked) => Promise<EncryptionHeader>): Promise<void> {
+    const u = this.unlocked;
+    if (!u || !this.marker) throw new UsageError(`repository ${this.location} is not encrypted: it has no keys`);
+    const lock = await this.lockForMaintenance(`keys-${this.newBackupId()}`);
+    try {
+      const current = await readMarker(this.storage, this.location);
+      if (!current || current.mac !== this.marker.mac) {
+        throw new UserError(`the marker of repository ${this.location} changed while this run read it`, { hint: 'run the command again' });
+      }
+      const header = await change(u);
+      const marker = sealMarker({ ...current, encryption: header }, u.key);
+      await this.storage.put(REPOSITORY_MARKER_KEY, Buffer.from(JSON.stringify(marker, null, 2) + '\n'));
+      this.marker = marker;
+      this.unlocked = { ...u, header };
+    } finally {
+      await lock.release();
+    }
   }
 
   // ---- maintenance (prune): see RepositoryMaintenance in types.ts ----
@@ -249,32 +246,7 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
       if (m && isBackupId(m[1])) archives.push({ id: m[1], key: o.key, size: o.size, modified: o.modified });
       else unknown.push(o.key);
     }
-    return { sidecarIds, archives, temporary: await this.temporaryFiles(), unknown };
-  }
-
-  /**
-   * Unfinished puts of killed runs. Only the local backend keeps them inside the repository (dot-named
-   * temp files beside their target, which Storage.list never shows); S3 multipart uploads that were
-   * never completed are invisible here and are best expired by a bucket lifecycle rule.
-   */
-  private async temporaryFiles(): Promise<StoredObjectInfo[]> {
-    if (!(this.storage instanceof LocalStorage)) return [];
-    const out: StoredObjectInfo[] = [];
-    for (const dir of TEMP_DIRS) {
-      let names: string[];
-      try {
-        names = await readdir(path.join(this.storage.root, dir));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
-      }
-      for (const name of names.sort()) {
-        if (!LOCAL_TEMP_NAME.test(name)) continue;
-        const st = await stat(path.join(this.storage.root, dir, name)).catch(() => null);
-        if (st?.isFile()) out.push({ key: dir === '' ? name : `${dir}/${name}`, size: st.size, modified: st.mtime });
-      }
-    }
-    return out;
+    return { sidecarIds, archives, temporary: await localTemporaryFiles(this.raw), unknown };
   }
 
   async removeBackup(id: string): Promise<void> {
@@ -291,14 +263,7 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
       await this.storage.remove(leftover.key);
       return true;
     }
-    const dir = path.posix.dirname(leftover.key);
-    const name = path.posix.basename(leftover.key);
-    if (!(this.storage instanceof LocalStorage) || !TEMP_DIRS.includes(dir === '.' ? '' : dir) || !LOCAL_TEMP_NAME.test(name)) {
-      throw new UsageError(`${leftover.key} is not a temporary file of this repository`);
-    }
-    await unlink(path.join(this.storage.root, leftover.key)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    await removeLocalTemporary(this.raw, leftover.key);
     return true;
   }
 
@@ -321,9 +286,14 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
         hint: 'give --repo an empty or new directory/prefix, or the location of an existing zkvault repository',
       });
     }
-    const marker: RepositoryMarker = { format: REPOSITORY_FORMAT, version: REPOSITORY_VERSION, createdAt: this.now().toISOString() };
+    const marker = newMarker(this.now().toISOString(), this.unlocked, PLAIN_REPOSITORY_VERSION);
     const wrote = await this.storage.putIfAbsent(REPOSITORY_MARKER_KEY, Buffer.from(JSON.stringify(marker, null, 2) + '\n'));
     this.marker = await readMarker(this.storage, this.location);
+    if (!wrote && (this.marker?.encryption?.keys[0]?.wrapped ?? null) !== (this.unlocked?.header.keys[0]?.wrapped ?? null)) {
+      throw new UserError(`repository ${this.location} was created by another run at the same moment, differently`, {
+        hint: 'run the command again',
+      });
+    }
     return wrote;
   }
 
@@ -351,6 +321,7 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
   private async readManifest(id: string): Promise<{ manifest: BackupManifest } | { problem: string; newer: boolean } | null> {
     const bytes = await getBufferIfExists(this.storage, manifestKey(id));
     if (!bytes) return null;
+    if (!this.unlocked && looksEncrypted(bytes)) throw strippedHeaderError(this.storage, manifestKey(id));
     const parsed = parseManifest(bytes, id);
     return parsed.ok ? { manifest: parsed.manifest } : { problem: parsed.reason, newer: parsed.newer };
   }
@@ -482,6 +453,7 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
       manifest,
       tempDir: options.tempDir ?? this.opts.tempDir ?? os.tmpdir(),
       signal: options.signal ?? this.opts.signal,
+      authenticateWhole: this.unlocked !== null,
     });
   }
 }

@@ -1,5 +1,5 @@
 // `npm run bench logical`: logical backup and restore on one real 3-member ensemble, for a tree of
-// 100k × 1 KB and one of 1M × 64 B (× ZKVAULT_BENCH_SCALE), each run beside its baselines in the same
+// 100k × 1 KB, 100k × 4 KB and 1M × 64 B (× ZKVAULT_BENCH_SCALE), each run beside its baselines in the same
 // run: a naive sequential walk, and a reader and a writer in the manner of zkcopy (10 sessions; the
 // writer asks exists() of every node and creates in multis of 1000). Whole-process time and peak RSS.
 import { spawnSync } from 'node:child_process';
@@ -54,6 +54,7 @@ function must(m: ProcessMeasure, what: string): ProcessMeasure {
 export async function benchLogical(o: { work: string; cli: string; here: string; scale: number }): Promise<void> {
   const trees: Tree[] = [
     { name: '100k × 1 KB', nodes: Math.round(100_000 * o.scale), size: 1024 },
+    { name: '100k × 4 KB', nodes: Math.round(100_000 * o.scale), size: 4096 },
     { name: '1M × 64 B', nodes: Math.round(1_000_000 * o.scale), size: 64 },
   ];
   const heapMb = 1536;

@@ -19,10 +19,17 @@ function vmHwm(pid: number): number {
   }
 }
 
-export function measureProcess(cmd: string, args: string[], opts: { discardStdout?: boolean } = {}): Promise<ProcessMeasure> {
+export function measureProcess(
+  cmd: string,
+  args: string[],
+  opts: { discardStdout?: boolean; env?: Record<string, string> } = {},
+): Promise<ProcessMeasure> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', opts.discardStdout ? 'ignore' : 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', opts.discardStdout ? 'ignore' : 'pipe', 'pipe'],
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
     let peak = 0;
     const timer = setInterval(() => {
       if (child.pid) peak = Math.max(peak, vmHwm(child.pid));

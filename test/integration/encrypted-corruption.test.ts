@@ -106,7 +106,7 @@ async function attempt(dir: string, id: string, password: string | null = PASSWO
   const wrote = existsSync(target)
     ? readdirSync(target, { recursive: true }).filter((n) => statSync(join(target, String(n))).isFile())
     : [];
-  if (out[out.length - 1]!.error !== null) assert.deepEqual(wrote, [], `a failed restore wrote ${wrote.join(', ')}`);
+  if (out[out.length - 1].error !== null) assert.deepEqual(wrote, [], `a failed restore wrote ${wrote.join(', ')}`);
   rmSync(target, { recursive: true, force: true });
   await run('diff', (r) => diffSources({ a: logicalId, b: physicalId, repo: () => Promise.resolve(r) }));
   return out;

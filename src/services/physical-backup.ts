@@ -14,8 +14,8 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { NotFoundError, UserError } from '../errors.js';
-import { listDataDir } from '../datadir/listing.js';
-import { replayDataDir } from '../datadir/source.js';
+import { listDataDir, type DataDirListing } from '../datadir/listing.js';
+import { countFilesAt } from '../datadir/count.js';
 import { formatZxid, zxidEpoch } from '../core/zxid.js';
 import { addsToKnown, commitBoundaries, describeBoundary, factsToJson, lastReplayable, type HistoryFacts } from '../core/committed.js';
 import { chooseParent } from './physical-backup/parent.js';
@@ -99,7 +99,7 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ph
       warn(
         `txns ${formatZxid(to + 1n)}..${formatZxid(staged.to)} are kept but never restored: ${describeBoundary(boundaries.get(zxidEpoch(staged.to))!)}`,
       );
-    const counts = countsAt(options.dataDir, options.logDir, to, staged.counts, warn);
+    const counts = staged.counted?.zxid === to ? staged.counted.counts() : countsAt(listing, to, staged.counts, warn);
     const manifest = await writer.commit({
       kind: 'physical',
       createdAt: new Date(started).toISOString(),
@@ -118,22 +118,14 @@ export async function backupPhysical(options: PhysicalBackupOptions): Promise<Ph
 }
 
 /**
- * The nodes a restore of this backup creates: the tree at `to`, replayed from the server's files as
- * restore replays the copies. When they do not, `fallback` (the base snapshot's count, or the parent's)
- * is recorded, with a warning saying so.
+ * The nodes a restore of this backup creates: the tree at `to`, counted from the server's files as
+ * restore replays the copies (without building it). When they do not reach it, `fallback` (the base
+ * snapshot's count, or the parent's) is recorded, with a warning saying so.
  */
-function countsAt(dataDir: string, logDir: string | undefined, to: bigint, fallback: NodeCounts, warn: (m: string) => void): NodeCounts {
-  try {
-    const r = replayDataDir(dataDir, logDir, { targetZxid: to });
-    if (r.zxid === to) return r.tree.counts();
-    warn(
-      `the files replay only to ${formatZxid(r.zxid)}, not ${formatZxid(to)}: the node count recorded (${fallback.nodes}) is of an earlier point`,
-    );
-  } catch (err) {
-    warn(
-      `the files do not replay to ${formatZxid(to)} (${(err as Error).message}): the node count recorded (${fallback.nodes}) is of an earlier point`,
-    );
-  }
+function countsAt(listing: DataDirListing, to: bigint, fallback: NodeCounts, warn: (m: string) => void): NodeCounts {
+  const r = countFilesAt(listing, to);
+  if ('counts' in r) return r.counts;
+  warn(`the files do not replay to ${formatZxid(to)} (${r.problem}): the node count recorded (${fallback.nodes}) is of an earlier point`);
   return fallback;
 }
 

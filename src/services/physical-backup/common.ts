@@ -5,6 +5,7 @@ import { throwIfAborted } from '../../errors.js';
 import { type LogRecord, type LogTail } from '../../formats/txn-log.js';
 import { formatZxid } from '../../core/zxid.js';
 import { type HistoryFacts } from '../../core/committed.js';
+import type { CountingTree } from '../../core/count-replay.js';
 import { scanLogFile, type ScannedLog } from '../../datadir/history.js';
 import type { BackupManifest, NodeCounts } from '../../repository/types.js';
 import { type PhysicalExtra } from '../../repository/physical-manifest.js';
@@ -60,6 +61,8 @@ export interface Staged {
   to: bigint;
   /** The base snapshot's counts, or the parent's: recorded only when the files do not replay. */
   counts: NodeCounts;
+  /** The tree's counts, counted through every txn read (full backups): used when it ends at the backup's end. */
+  counted?: CountingTree;
   /** What the files read showed of the ensemble's history. */
   facts: HistoryFacts;
   gapFound?: string;

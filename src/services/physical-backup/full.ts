@@ -1,5 +1,6 @@
 // A full physical backup: the newest valid snapshot, the log that holds its zxid and every later log,
-// up to any hole, with what the files show of the ensemble's history.
+// up to any hole, with what the files show of the ensemble's history and the node counts of the tree
+// they replay to, all from one read of each file.
 import { readFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
 import { decompress } from '../../formats/compression.js';
@@ -10,10 +11,15 @@ import { factsToJson, observeHistory, type HistoryEvent } from '../../core/commi
 import { countNode, zeroCounts } from '../../core/node-record.js';
 import { isSystemPath } from '../../core/znode-path.js';
 import { logHistoryEvents, type ScannedLog } from '../../datadir/history.js';
+import { applyRecords } from '../../datadir/count.js';
+import { CountingTree } from '../../core/count-replay.js';
 import type { DataDirListing } from '../../datadir/listing.js';
 import type { BackupWriter, NodeCounts } from '../../repository/types.js';
 import { type PhysicalExtra } from '../../repository/physical-manifest.js';
 import { logMeta, nextTurn, scanLog, sha256, type Staged } from './common.js';
+
+/** Past every zxid: count every txn read (the backup's end is known only once they are). */
+const MAX_ZXID = 0x7fffffffffffffffn;
 
 /** The newest valid snapshot, the log that holds its zxid and every later log, up to any hole. */
 export async function stageFull(
@@ -26,10 +32,13 @@ export async function stageFull(
   let chosen: { ref: (typeof listing.snapshots)[number]; digestZxid: bigint | null; size: number; statMax: Map<bigint, bigint> } | null =
     null;
   let counts: NodeCounts = zeroCounts();
+  // The tree's node counts, carried through the logs as they are read: what a restore creates.
+  let counted = new CountingTree(0n);
   for (const snap of listing.snapshots) {
     try {
       const raw = readFileSync(snap.path);
       const c = zeroCounts();
+      const tree = new CountingTree(snap.zxid);
       const statMax = new Map<bigint, bigint>();
       const note = (z: bigint) => {
         const e = zxidEpoch(z);
@@ -40,11 +49,14 @@ export async function stageFull(
         note(n.buf.readBigInt64BE(at)); // czxid
         note(n.buf.readBigInt64BE(at + 8)); // mzxid
         note(n.buf.readBigInt64BE(at + 52)); // pzxid
+        const owner = n.buf.readBigInt64BE(at + 44);
+        tree.add(n.path, owner, n.dataLen);
         if (isSystemPath(n.path)) return;
-        countNode(c, n.buf.readBigInt64BE(at + 44), n.dataLen);
+        countNode(c, owner, n.dataLen);
       });
       chosen = { ref: snap, digestZxid: info.digest ? info.digest.zxid : null, size: raw.length, statMax };
       counts = c;
+      counted = tree;
       break;
     } catch (err) {
       warn(`${snap.name} is not usable (${(err as Error).message}); trying an older snapshot`);
@@ -84,7 +96,10 @@ export async function stageFull(
     await nextTurn(signal);
     const nextStart = listing.logs[firstIdx + i + 1]?.zxid;
     const holdsStart = ref.zxid <= startZxid && (nextStart === undefined || startZxid < nextStart);
-    const l = scanLog(ref, warn, holdsStart ? findStart : undefined);
+    const l = scanLog(ref, warn, (bytes, records) => {
+      if (holdsStart) findStart(bytes, records);
+      applyRecords(counted, bytes, ref.path, s, MAX_ZXID);
+    });
     if (l.txns === 0) continue;
     events.push(...logHistoryEvents(l));
     const firstZxid = l.first!.txn.header.zxid;
@@ -155,6 +170,7 @@ export async function stageFull(
     from,
     to,
     counts,
+    counted,
     facts,
     gapFound,
   };

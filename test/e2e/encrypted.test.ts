@@ -11,10 +11,10 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStandalone, stopAll, requireZooKeeper, type ZkServer } from '../support/zk-harness.js';
 import { makeTempDir } from '../support/tmp.js';
+import { withSession } from '../support/session.js';
 import { assertSameTree } from '../support/compare.js';
 import { runCliAsync, startS3Server, useS3rverCredentials, type S3TestServer } from '../support/s3-server.js';
 import type { CliResult } from '../support/cli.js';
-import { openSession, type ZkSession } from '../../src/zk/client.js';
 import { readLiveTree } from '../../src/zk/live-tree.js';
 import { formatZxid } from '../../src/core/zxid.js';
 import type { AclEntry, NodeRecord } from '../../src/core/node-record.js';
@@ -33,15 +33,6 @@ let source: ZkServer;
 let work = '';
 let passwordFile = '';
 let awsEnv: Record<string, string> = {};
-
-async function withSession<T>(connectString: string, fn: (s: ZkSession) => Promise<T>): Promise<T> {
-  const s = await openSession({ connectString });
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
-}
 
 function zkvault(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return runCliAsync(args, { env: { ...awsEnv, ZKVAULT_PASSWORD: '', ...env } });

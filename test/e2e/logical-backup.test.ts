@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
 import { startStandalone, stopAll, requireZooKeeper, runJava, zkCli, type ZkServer } from '../support/zk-harness.js';
 import { makeTempDir } from '../support/tmp.js';
+import { withSession as withSessionAs } from '../support/session.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { openSession, type ZkSession } from '../../src/zk/client.js';
 import { readLiveTree } from '../../src/zk/live-tree.js';
@@ -28,13 +29,8 @@ let work = '';
 let backupId = '';
 let ephemeralHolder: ZkSession;
 
-async function withSession<T>(connectString: string, fn: (s: ZkSession) => Promise<T>, auth = [AUTH]): Promise<T> {
-  const s = await openSession({ connectString, auth });
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
+function withSession<T>(connectString: string, fn: (s: ZkSession) => Promise<T>, auth = [AUTH]): Promise<T> {
+  return withSessionAs(connectString, fn, auth);
 }
 
 before(async () => {

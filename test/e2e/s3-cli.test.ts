@@ -11,11 +11,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStandalone, stopAll, requireZooKeeper, freePorts, type ZkServer } from '../support/zk-harness.js';
 import { makeTempDir } from '../support/tmp.js';
+import { withSession } from '../support/session.js';
 import { assertSameTree } from '../support/compare.js';
 import { FaultProxy, S3_REQUESTS } from '../support/fault-proxy.js';
 import { runCliAsync, startS3Server, useS3rverCredentials, type S3TestServer } from '../support/s3-server.js';
 import { spawnCli } from '../support/cli.js';
-import { openSession, type ZkSession } from '../../src/zk/client.js';
 import { readLiveTree } from '../../src/zk/live-tree.js';
 import { formatZxid } from '../../src/core/zxid.js';
 import type { AclEntry, NodeRecord } from '../../src/core/node-record.js';
@@ -36,15 +36,6 @@ let repo = '';
 let awsEnv: Record<string, string> = {};
 let logicalId = '';
 let checkpoint: { zxid: bigint; tree: NodeRecord[] };
-
-async function withSession<T>(connectString: string, fn: (s: ZkSession) => Promise<T>): Promise<T> {
-  const s = await openSession({ connectString });
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
-}
 
 /** The CLI with s3rver's credentials; S3 settings as flags. */
 function zkvault(args: string[], env: Record<string, string> = {}): Promise<CliResult> {

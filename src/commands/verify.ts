@@ -22,15 +22,16 @@ export function register(program: Command, run: Runner): void {
       if (ids.length > 0 && opts.all) throw new UsageError('give backup ids or --all, not both');
       const { verifyBackups } = await import('../services/verify.js');
       const progress = new ProgressLine(printer, opts.deep ? 'verify --deep' : 'verify', 'backups');
+      const repo = await openRepo(opts, { signal, warn: (m) => printer.warn(m) });
       const result = await verifyBackups({
-        repo: await openRepo(opts, { signal, warn: (m) => printer.warn(m) }),
+        repo,
         refs: opts.all || ids.length === 0 ? [] : ids,
         deep: Boolean(opts.deep),
         signal,
         ...(progress.active ? { onProgress: (done: number, total: number) => progress.update(done, undefined, total, true) } : {}),
       });
       progress.done();
-      printer.result(result, () => renderVerify(result, Boolean(opts.deep)));
+      printer.result(result, () => renderVerify(result, Boolean(opts.deep), repo.format()));
       return result.ok ? 0 : 4;
     }, opts),
   );

@@ -1,7 +1,14 @@
 // The human rendering of a verify report.
 import type { VerifyResult } from '../services/verify.js';
 
-export function renderVerify(result: VerifyResult, deep: boolean): string {
+/** What every read of a repository of this format checks, beyond the manifests' sha256 (docs/verify.md). */
+function formatChecks(format: { version: number; encrypted: boolean }): string {
+  return format.encrypted
+    ? `repository format ${format.version} (encrypted): every chunk of every archive, manifest and history record authenticated (AES-256-GCM) as it is read, the marker by its MAC, and every member's and archive's sha256`
+    : `repository format ${format.version} (plain): every member's and archive's sha256 against the manifests`;
+}
+
+export function renderVerify(result: VerifyResult, deep: boolean, format?: { version: number; encrypted: boolean }): string {
   return result.backups
     .map((b) =>
       [
@@ -11,5 +18,6 @@ export function renderVerify(result: VerifyResult, deep: boolean): string {
       ].join('\n'),
     )
     .concat(result.ok ? [`${result.backups.length} backup(s) verified${deep ? ' (deep)' : ''}`] : [])
+    .concat(format ? [formatChecks(format)] : [])
     .join('\n');
 }

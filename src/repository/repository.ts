@@ -194,6 +194,11 @@ export class StorageRepository implements Repository, RepositoryMaintenance {
     return this.ensureMarker();
   }
 
+  /** The repository's format version and whether it is encrypted (what every read of it checks). */
+  format(): { version: number; encrypted: boolean } {
+    return { version: this.marker?.version ?? PLAIN_REPOSITORY_VERSION, encrypted: this.unlocked !== null };
+  }
+
   /** An encrypted repository's key slots and the id of the one this run's password opened; null when plain. */
   keys(): { slots: KeySlot[]; opened: string } | null {
     return this.unlocked ? { slots: this.unlocked.header.keys, opened: this.unlocked.slot.id } : null;

@@ -130,6 +130,8 @@ test('an encrypted local repository: logical and physical backups restore as pla
   );
   const verify = JSON.parse(ok(await zkvault(['verify', '--all', '--deep', '--repo', repo, ...pw, '--json']), 'verify').stdout);
   assert.deepEqual(verify, { ok: true, backups: [{ id: logical.id, ok: true, problems: [] }] });
+  const said = ok(await zkvault(['verify', '--repo', repo, ...pw]), 'verify (text)').stdout;
+  assert.match(said, /repository format 2 \(encrypted\): every chunk .* authenticated/);
 
   const exported = ok(await zkvault(['export', logical.id, '--repo', repo, ...pw]), 'export').stdout;
   const exportedPlain = ok(await zkvault(['export', plain.id, '--repo', plainRepo]), 'export plain').stdout;

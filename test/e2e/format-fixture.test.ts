@@ -54,6 +54,10 @@ test('a format 1 repository lists, verifies deeply, exports and restores as when
     ],
   });
 
+  const said = runCli(['verify', '--repo', repo]);
+  assert.equal(said.code, 0, said.stderr);
+  assert.match(said.stdout, /2 backup\(s\) verified\nrepository format 1 \(plain\): every member's and archive's sha256/);
+
   const before = exported(repo, LOGICAL);
   assert.equal(before.get('/app'), 'format v1 fixture');
   assert.equal(before.get('/app/bin'), '\x00\x01\x02\xfe\xff');

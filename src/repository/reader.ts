@@ -31,6 +31,7 @@ export class StorageBackupReader implements BackupReader {
   readonly manifest: BackupManifest;
   private dir: string | undefined;
   private closed = false;
+  /** With authenticateWhole: the whole archive has been read once, every chunk authenticated. */
   private authenticated = false;
 
   constructor(private readonly ctx: ReaderContext) {
@@ -65,16 +66,7 @@ export class StorageBackupReader implements BackupReader {
     const accept = (d: StreamDigest) => checkMember(this.id, member, d);
     const { storage, signal } = this.ctx;
     try {
-      if (this.ctx.authenticateWhole && !this.authenticated) {
-        const whole = await storage.get(this.key);
-        try {
-          for await (const _chunk of whole) throwIfAborted(signal);
-        } finally {
-          whole.destroy();
-        }
-        this.authenticated = true;
-      }
-      if (member.offset !== undefined) {
+      if (member.offset !== undefined && (this.authenticated || !this.ctx.authenticateWhole)) {
         // The sidecar knows where the member's bytes are: fetch only those. The hash check below is
         // what makes them trustworthy; verifyChecksums checks the tar framing around them.
         const body =
@@ -88,11 +80,23 @@ export class StorageBackupReader implements BackupReader {
         }
         return dest;
       }
+      // The whole archive: the member is written on the way; where every chunk must be authenticated
+      // before any member is used (an encrypted repository), the read goes on to the archive's end.
+      const readToEnd = Boolean(this.ctx.authenticateWhole);
       const stream = await storage.get(this.key);
       try {
-        const found = await extractArchiveMember(stream, this.archiveName, name, dest, { signal, accept });
-        if (!found)
-          throw new IntegrityError('malformed', this.archiveName, undefined, `member ${name} of backup ${this.id} is not in the archive`);
+        if (!readToEnd) {
+          const found = await extractArchiveMember(stream, this.archiveName, name, dest, { signal, accept });
+          if (!found) throw this.notInArchive(name);
+          return dest;
+        }
+        const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+        // Iterated without a `return`, so that the tar reader stopping at the member leaves the rest to read.
+        const upToMember: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => ({ next: () => chunks.next() }) };
+        const found = await extractArchiveMember(upToMember, this.archiveName, name, dest, { signal, accept });
+        for (let r = await chunks.next(); !r.done; r = await chunks.next()) throwIfAborted(signal);
+        this.authenticated = true;
+        if (!found) throw this.notInArchive(name);
       } finally {
         stream.destroy();
       }
@@ -105,6 +109,10 @@ export class StorageBackupReader implements BackupReader {
       }
       throw err;
     }
+  }
+
+  private notInArchive(name: string): IntegrityError {
+    return new IntegrityError('malformed', this.archiveName, undefined, `member ${name} of backup ${this.id} is not in the archive`);
   }
 
   async verifyChecksums(): Promise<VerifyProblem[]> {

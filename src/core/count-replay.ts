@@ -4,8 +4,8 @@
 // delete or setData of a missing node changes nothing, a multi with a failed op is a no-op, and a
 // closed session takes its ephemerals with it. What a physical backup records as its node count.
 import type { SubTxn, Txn, TxnBody } from '../formats/txn.js';
-import { CONTAINER_OWNER, countNode, nodeTypeOf, ttlOwner, zeroCounts, type NodeCounts } from './node-record.js';
-import { parentKey, treeKey } from './tree.js';
+import { CONTAINER_OWNER, countNode, ttlOwner, zeroCounts, type NodeCounts } from './node-record.js';
+import { parentKey, trackEphemeral, treeKey } from './tree.js';
 import { isSystemPath } from './znode-path.js';
 
 interface Counted {
@@ -27,23 +27,14 @@ export class CountingTree {
   add(path: string, ephemeralOwner: bigint, dataLength: number): void {
     const key = treeKey(path);
     this.nodes.set(key, { owner: ephemeralOwner, length: dataLength });
-    this.track(key, ephemeralOwner, true);
-  }
-
-  private track(key: string, owner: bigint, add: boolean): void {
-    if (nodeTypeOf(owner) !== 'ephemeral') return;
-    let set = this.ephemerals.get(owner);
-    if (add) {
-      if (!set) this.ephemerals.set(owner, (set = new Set()));
-      set.add(key);
-    } else set?.delete(key);
+    trackEphemeral(this.ephemerals, key, ephemeralOwner, true);
   }
 
   private create(path: string, owner: bigint, data: Uint8Array | null): void {
     const key = treeKey(path);
     if (!this.nodes.has(parentKey(key)) || this.nodes.has(key)) return;
     this.nodes.set(key, { owner, length: data ? data.length : 0 });
-    this.track(key, owner, true);
+    trackEphemeral(this.ephemerals, key, owner, true);
   }
 
   private delete(path: string): void {
@@ -51,7 +42,7 @@ export class CountingTree {
     const node = this.nodes.get(key);
     if (!node || !this.nodes.has(parentKey(key))) return;
     this.nodes.delete(key);
-    this.track(key, node.owner, false);
+    trackEphemeral(this.ephemerals, key, node.owner, false);
   }
 
   private body(body: TxnBody, clientId: bigint): void {

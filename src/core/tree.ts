@@ -100,6 +100,22 @@ export class NodeExistsError extends Error {
   readonly code = -110;
 }
 
+/**
+ * Adds (or removes) `key` to the ephemerals of its owning session, when `owner` makes it ephemeral;
+ * a session's set goes when it empties. What a closed session takes with it.
+ */
+export function trackEphemeral(ephemerals: Map<bigint, Set<string>>, key: string, owner: bigint, add: boolean): void {
+  if (nodeTypeOf(owner) !== 'ephemeral') return;
+  let set = ephemerals.get(owner);
+  if (add) {
+    if (!set) ephemerals.set(owner, (set = new Set()));
+    set.add(key);
+  } else if (set) {
+    set.delete(key);
+    if (set.size === 0) ephemerals.delete(owner);
+  }
+}
+
 export class DataTree {
   readonly nodes = new Map<string, ZNode>();
   /** Global sessions: id → timeout (ms). */
@@ -165,20 +181,8 @@ export class DataTree {
     }
     node.acl = this.internAcl(node.acl);
     this.nodes.set(key, node);
-    this.trackEphemeral(key, node.stat.ephemeralOwner, true);
+    trackEphemeral(this.ephemerals, key, node.stat.ephemeralOwner, true);
     if (this.digestSum !== null) this.digestSum = add64(this.digestSum, nodeDigest(key, node, this.digestEncoding));
-  }
-
-  private trackEphemeral(key: string, owner: bigint, add: boolean): void {
-    if (nodeTypeOf(owner) !== 'ephemeral') return;
-    let set = this.ephemerals.get(owner);
-    if (add) {
-      if (!set) this.ephemerals.set(owner, (set = new Set()));
-      set.add(key);
-    } else if (set) {
-      set.delete(key);
-      if (set.size === 0) this.ephemerals.delete(owner);
-    }
   }
 
   /** The tree digest as ZooKeeper computes it (signed 64-bit). Computed on first use, then kept. */
@@ -261,7 +265,7 @@ export class DataTree {
     stat.ephemeralOwner = ephemeralOwner;
     const node = new ZNode(data, interned, stat);
     this.nodes.set(key, node);
-    this.trackEphemeral(key, ephemeralOwner, true);
+    trackEphemeral(this.ephemerals, key, ephemeralOwner, true);
     if (this.digestSum !== null) this.digestSum = add64(this.digestSum, nodeDigest(key, node, this.digestEncoding));
   }
 
@@ -280,7 +284,7 @@ export class DataTree {
     if (this.digestSum !== null) this.digestSum = sub64(this.digestSum, nodeDigest(key, node, this.digestEncoding));
     this.nodes.delete(key);
     this.pendingAcl.delete(key);
-    this.trackEphemeral(key, node.stat.ephemeralOwner, false);
+    trackEphemeral(this.ephemerals, key, node.stat.ephemeralOwner, false);
   }
 
   setData(path: string, data: Uint8Array | null, version: number, zxid: bigint, time: bigint): void {

@@ -19,7 +19,7 @@ export function countFilesAt(listing: DataDirListing, to: bigint): { counts: Nod
     try {
       const t = new CountingTree(snap.zxid);
       const info = parseSnapshot(decompress(readFileSync(snap.path), snap.compression, snap.path), snap.path, (n) =>
-        t.add(n.path, n.buf.readBigInt64BE(n.statOff + 44), n.dataLen),
+        t.add(n.path, n.ephemeralOwner, n.dataLen),
       );
       // A fuzzy snapshot may hold txns up to its digest's zxid: it cannot be the tree at an earlier one.
       if (info.digest && info.digest.zxid > to) {

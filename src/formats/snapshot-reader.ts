@@ -6,7 +6,7 @@ import { IntegrityError } from '../errors.js';
 import type { AclEntry, NodeStat } from './records.js';
 import { adler32 } from './checksum.js';
 import { JuteReader } from './jute.js';
-import { STAT_SIZE, StatView } from './stat.js';
+import { EPHEMERAL_OWNER_OFFSET, STAT_SIZE, StatView } from './stat.js';
 import { SEAL_TAIL, SNAPSHOT_MAGIC, type SnapshotInfo, type SnapshotSession } from './snapshot.js';
 
 const SEAL_SIZE = 13;
@@ -37,6 +37,11 @@ export class SnapshotNode {
 
   get data(): Buffer | null {
     return this.dataLen < 0 ? null : this.buf.subarray(this.dataOff, this.dataOff + this.dataLen);
+  }
+
+  /** The stat's ephemeralOwner (which says the node's type), read in place: no StatView per node. */
+  get ephemeralOwner(): bigint {
+    return this.buf.readBigInt64BE(this.statOff + EPHEMERAL_OWNER_OFFSET);
   }
 
   /** A view over the stat bytes in place. */

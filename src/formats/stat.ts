@@ -8,6 +8,8 @@
 import type { NodeStat } from './records.js';
 
 export const STAT_SIZE = 60;
+/** Where ephemeralOwner (which says a node's type) lies in the record. */
+export const EPHEMERAL_OWNER_OFFSET = 44;
 const SLAB_STATS = 1024;
 
 let slab = Buffer.alloc(STAT_SIZE * SLAB_STATS);
@@ -89,10 +91,10 @@ export class StatView implements NodeStat {
     this.buf.writeInt32BE(v | 0, this.off + 40);
   }
   get ephemeralOwner(): bigint {
-    return this.buf.readBigInt64BE(this.off + 44);
+    return this.buf.readBigInt64BE(this.off + EPHEMERAL_OWNER_OFFSET);
   }
   set ephemeralOwner(v: bigint) {
-    this.buf.writeBigInt64BE(BigInt.asIntN(64, v), this.off + 44);
+    this.buf.writeBigInt64BE(BigInt.asIntN(64, v), this.off + EPHEMERAL_OWNER_OFFSET);
   }
   get pzxid(): bigint {
     return this.buf.readBigInt64BE(this.off + 52);

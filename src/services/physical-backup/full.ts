@@ -8,8 +8,7 @@ import { parseSnapshot } from '../../formats/snapshot-reader.js';
 import { type LogRecord } from '../../formats/txn-log.js';
 import { formatZxid, isZxidGap, missingRange, zxidEpoch } from '../../core/zxid.js';
 import { factsToJson, observeHistory, type HistoryEvent } from '../../core/committed.js';
-import { countNode, zeroCounts } from '../../core/node-record.js';
-import { isSystemPath } from '../../core/znode-path.js';
+import { zeroCounts } from '../../core/node-record.js';
 import { logHistoryEvents, type ScannedLog } from '../../datadir/history.js';
 import { applyRecords } from '../../datadir/count.js';
 import { CountingTree } from '../../core/count-replay.js';
@@ -37,7 +36,6 @@ export async function stageFull(
   for (const snap of listing.snapshots) {
     try {
       const raw = readFileSync(snap.path);
-      const c = zeroCounts();
       const tree = new CountingTree(snap.zxid);
       const statMax = new Map<bigint, bigint>();
       const note = (z: bigint) => {
@@ -49,13 +47,10 @@ export async function stageFull(
         note(n.buf.readBigInt64BE(at)); // czxid
         note(n.buf.readBigInt64BE(at + 8)); // mzxid
         note(n.buf.readBigInt64BE(at + 52)); // pzxid
-        const owner = n.buf.readBigInt64BE(at + 44);
-        tree.add(n.path, owner, n.dataLen);
-        if (isSystemPath(n.path)) return;
-        countNode(c, owner, n.dataLen);
+        tree.add(n.path, n.ephemeralOwner, n.dataLen);
       });
       chosen = { ref: snap, digestZxid: info.digest ? info.digest.zxid : null, size: raw.length, statMax };
-      counts = c;
+      counts = tree.counts();
       counted = tree;
       break;
     } catch (err) {

@@ -59,8 +59,13 @@ export function zeroCounts(): NodeCounts {
 
 /** Adds one node to `counts`. */
 export function countNode(counts: NodeCounts, ephemeralOwner: bigint, dataBytes: number): void {
+  countNodeOfType(counts, nodeTypeOf(ephemeralOwner), dataBytes);
+}
+
+/** Adds one node of a known type to `counts`. */
+export function countNodeOfType(counts: NodeCounts, type: NodeType, dataBytes: number): void {
   counts.nodes++;
-  counts[nodeTypeOf(ephemeralOwner)]++;
+  counts[type]++;
   counts.dataBytes += Math.max(0, dataBytes);
 }
 

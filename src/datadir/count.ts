@@ -6,7 +6,9 @@ import { CountingTree } from '../core/count-replay.js';
 import type { NodeCounts } from '../core/node-record.js';
 import { decompress } from '../formats/compression.js';
 import { parseSnapshot } from '../formats/snapshot-reader.js';
-import { iterateTxnLog } from '../formats/txn-log.js';
+import { LOG_HEADER_SIZE, readTxnLogHeader } from '../formats/txn-log.js';
+import { TXN_HEADER_SIZE } from '../formats/txn.js';
+import { IntegrityError } from '../errors.js';
 import { scanLogFile } from './history.js';
 import type { DataDirListing } from './listing.js';
 
@@ -19,7 +21,7 @@ export function countFilesAt(listing: DataDirListing, to: bigint): { counts: Nod
     try {
       const t = new CountingTree(snap.zxid);
       const info = parseSnapshot(decompress(readFileSync(snap.path), snap.compression, snap.path), snap.path, (n) =>
-        t.add(n.path, n.ephemeralOwner, n.dataLen),
+        t.add(n.buf, n.pathOff, n.pathOff + n.pathLen, n.ephemeralOwner, n.dataLen),
       );
       // A fuzzy snapshot may hold txns up to its digest's zxid: it cannot be the tree at an earlier one.
       if (info.digest && info.digest.zxid > to) {
@@ -45,13 +47,21 @@ export function countFilesAt(listing: DataDirListing, to: bigint): { counts: Nod
   return { counts: tree.counts() };
 }
 
-/** Applies the txns of a log's verified bytes (header included) after `after`, up to `upTo`, to `tree`. */
+/**
+ * Applies the txns of a log's verified bytes (file header included, every record whole and checked)
+ * after `after`, up to `upTo`, to `tree`: the framing walked in place, each body read only for its
+ * effect on the tree's shape.
+ */
 export function applyRecords(tree: CountingTree, bytes: Buffer, file: string, after: bigint, upTo: bigint): void {
-  const it = iterateTxnLog(bytes, file, { skipChecksums: true });
-  for (let r = it.next(); !r.done; r = it.next()) {
-    const z = r.value.txn.header.zxid;
-    if (z <= after) continue;
+  readTxnLogHeader(bytes, file);
+  for (let pos = LOG_HEADER_SIZE; pos + 12 <= bytes.length;) {
+    const len = bytes.readInt32BE(pos + 8);
+    const start = pos + 12;
+    if (len < TXN_HEADER_SIZE || start + len >= bytes.length)
+      throw new IntegrityError('malformed', file, pos, `malformed record: payload length ${len} at a record already verified`);
+    const z = bytes.readBigInt64BE(start + 12);
     if (z > upTo) break;
-    tree.apply(r.value.txn);
+    if (z > after) tree.applyRecord(bytes, start, start + len, file, z);
+    pos = start + len + 1;
   }
 }

@@ -20,9 +20,11 @@ const WINDOW = 1 << 20;
  * points into changes as a file is read: copy what you keep before asking for the next node.
  */
 export class SnapshotNode {
-  /** Tree key: "" for the root. */
-  path = '';
   buf: Buffer = Buffer.alloc(0);
+  /** Where the path's bytes lie in `buf`. */
+  pathOff = 0;
+  pathLen = 0;
+  private decodedPath: string | null = null;
   dataOff = 0;
   /** -1 for a null value. */
   dataLen = -1;
@@ -34,6 +36,19 @@ export class SnapshotNode {
    */
   acl: AclEntry[] | null | undefined = null;
   statOff = 0;
+
+  /** Tree key: "" for the root (decoded on first use). */
+  get path(): string {
+    return (this.decodedPath ??= this.buf.toString('utf8', this.pathOff, this.pathOff + this.pathLen));
+  }
+
+  /** Points the node at the next record (the reader's hot loop). */
+  reset(buf: Buffer, pathOff: number, pathLen: number): void {
+    this.buf = buf;
+    this.pathOff = pathOff;
+    this.pathLen = pathLen;
+    this.decodedPath = null;
+  }
 
   get data(): Buffer | null {
     return this.dataLen < 0 ? null : this.buf.subarray(this.dataOff, this.dataOff + this.dataLen);
@@ -273,8 +288,7 @@ export class SnapshotReader {
     const acl = aclIndex === -1 ? null : this.header.acls.get(aclIndex);
     if (acl === undefined) this.danglingAcls++;
     const n = this.node;
-    n.path = b.toString('utf8', start + 4, start + 4 + pathLen);
-    n.buf = b;
+    n.reset(b, start + 4, pathLen);
     n.dataOff = dataOff;
     n.dataLen = dataLen;
     n.aclIndex = aclIndex;

@@ -47,7 +47,7 @@ export async function stageFull(
         note(n.buf.readBigInt64BE(at)); // czxid
         note(n.buf.readBigInt64BE(at + 8)); // mzxid
         note(n.buf.readBigInt64BE(at + 52)); // pzxid
-        tree.add(n.path, n.ephemeralOwner, n.dataLen);
+        tree.add(n.buf, n.pathOff, n.pathOff + n.pathLen, n.ephemeralOwner, n.dataLen);
       });
       chosen = { ref: snap, digestZxid: info.digest ? info.digest.zxid : null, size: raw.length, statMax };
       counts = tree.counts();

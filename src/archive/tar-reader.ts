@@ -5,7 +5,7 @@
 // Headers are decoded by node-tar's Header and Pax. Its Parse stream is not used: it guesses compression
 // from the first bytes, skips bad headers with a warning, accepts a missing end-of-archive marker and does
 // not report offsets — all wrong for an integrity check.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Header, type HeaderData } from 'tar/header';
 import { Pax } from 'tar/pax';
 import { CancelledError, IntegrityError } from '../errors.js';
@@ -26,9 +26,10 @@ export interface ReadArchiveResult {
   entries: ArchiveEntry[];
   /** True when the whole archive was read (false when a visitor stopped early). */
   complete: boolean;
-  /** Bytes read and their sha256; the whole archive's when `complete`. */
+  /** Bytes read; the whole archive's when `complete`. */
   size: number;
-  sha256: string;
+  /** Their sha256, when asked for (format 1 manifests record the whole archive's). */
+  sha256?: string;
 }
 
 /**
@@ -47,15 +48,17 @@ class ByteSource {
   private ended = false;
   /** Absolute offset of the next unread byte. */
   position = 0;
-  /** Bytes received from the source so far, and their hash. */
+  /** Bytes received from the source so far, and their hash when one is kept. */
   received = 0;
-  readonly hash = createHash('sha256');
+  readonly hash: Hash | null;
 
   constructor(
     source: AsyncIterable<Uint8Array>,
     private readonly signal?: AbortSignal,
+    hashed = false,
   ) {
     this.it = source[Symbol.asyncIterator]();
+    this.hash = hashed ? createHash('sha256') : null;
   }
 
   /** Ensures at least `n` bytes are buffered; false when the source ends first. */
@@ -69,7 +72,7 @@ class ByteSource {
       }
       const chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
       if (chunk.length === 0) continue;
-      this.hash.update(chunk);
+      this.hash?.update(chunk);
       this.received += chunk.length;
       this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     }
@@ -112,9 +115,9 @@ export async function readArchive(
   source: AsyncIterable<Uint8Array>,
   archive: string,
   visit: EntryVisitor,
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; sha256?: boolean } = {},
 ): Promise<ReadArchiveResult> {
-  const bytes = new ByteSource(source, opts.signal);
+  const bytes = new ByteSource(source, opts.signal, opts.sha256);
   const entries: ArchiveEntry[] = [];
   let ex: HeaderData | undefined;
   let gex: HeaderData | undefined;
@@ -186,7 +189,7 @@ export async function readArchive(
     await body.return(undefined);
     if (verdict === 'stop') {
       await bytes.close();
-      return { entries, complete: false, size: bytes.received, sha256: bytes.hash.copy().digest('hex') };
+      return { entries, complete: false, size: bytes.received, ...(bytes.hash ? { sha256: bytes.hash.copy().digest('hex') } : {}) };
     }
     while (remaining > 0) {
       const chunk = await bytes.take(remaining);
@@ -195,8 +198,11 @@ export async function readArchive(
     }
     const pad = paddingFor(size);
     if (pad > 0) {
+      const at = bytes.position;
       const padding = await bytes.read(pad);
       if (padding === null || !Buffer.isBuffer(padding)) throw truncated(`inside the padding after member ${name}`);
+      // Every byte outside the members is framing a reader checks: padding is zeros, as tar writes it.
+      if (!isZero(padding)) throw malformed(at, `the padding after member ${name} is not zeros`);
     }
   }
 
@@ -208,7 +214,7 @@ export async function readArchive(
     const nonZero = chunk.findIndex((b) => b !== 0);
     if (nonZero >= 0) throw malformed(at + nonZero, 'data after the end-of-archive marker');
   }
-  return { entries, complete: true, size: bytes.received, sha256: bytes.hash.digest('hex') };
+  return { entries, complete: true, size: bytes.received, ...(bytes.hash ? { sha256: bytes.hash.digest('hex') } : {}) };
 }
 
 function isZero(block: Buffer): boolean {

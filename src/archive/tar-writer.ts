@@ -1,5 +1,6 @@
 // Packs local files into an uncompressed POSIX tar as a stream, with manifest.json as the last member,
-// recording each member's exact byte offset, size and sha256 as the bytes go out.
+// recording each member's exact byte offset, size and sha256 as the bytes go out: one hash pass per
+// member, and none over the whole archive (a reader checks it member by member, tar-reader.ts).
 //
 // Byte layout (POSIX ustar, as GNU tar and every other tar reads it):
 //   per member: [pax header block + pax records, padded to 512 — only when the name or size does not
@@ -7,7 +8,7 @@
 //   then:       two 512-byte zero blocks (end of archive)
 // The headers are encoded by node-tar's Header/Pax. The framing is written here rather than by its Pack
 // so that the offset of every member's data is known exactly (a reader can then fetch one member with a
-// ranged get) and the archive's bytes are hashed as they are produced.
+// ranged get).
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -46,9 +47,8 @@ export interface PackedEntry {
 export interface PackSummary {
   /** Every member in archive order, manifest.json last. */
   entries: PackedEntry[];
-  /** The archive's total size and sha256. */
+  /** The archive's total size. */
   size: number;
-  sha256: string;
 }
 
 export interface PackOptions {
@@ -110,10 +110,8 @@ export class ArchivePacker {
   private async *generate(): AsyncGenerator<Buffer> {
     const { signal } = this.options;
     const mtime = new Date(Math.floor((this.options.mtime ?? new Date()).getTime() / 1000) * 1000);
-    const archiveHash = createHash('sha256');
     let position = 0;
     const out = (buf: Buffer): Buffer => {
-      archiveHash.update(buf);
       position += buf.length;
       return buf;
     };
@@ -193,6 +191,6 @@ export class ArchivePacker {
       sha256: createHash('sha256').update(manifest).digest('hex'),
     });
     yield out(Buffer.alloc(2 * BLOCK));
-    this.result = { entries, size: position, sha256: archiveHash.digest('hex') };
+    this.result = { entries, size: position };
   }
 }

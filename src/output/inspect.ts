@@ -34,7 +34,12 @@ export function renderManifest(m: BackupManifest, r: InspectResult['restorable']
       ['kind', m.kind],
       ['created', `${formatTime(m.createdAt)}${Number.isFinite(took) ? ` (took ${(took / 1000).toFixed(1)} s)` : ''}`],
       ['tool', `${m.tool.name} ${m.tool.version}, manifest format ${m.formatVersion}`],
-      ['archive', m.archive ? `${m.archive.key}, ${formatBytes(m.archive.size)}, sha256 ${m.archive.sha256}` : 'not recorded'],
+      [
+        'archive',
+        m.archive
+          ? `${m.archive.key}, ${formatBytes(m.archive.size)}${m.archive.sha256 ? `, sha256 ${m.archive.sha256}` : ', checked member by member'}`
+          : 'not recorded',
+      ],
       ['status', m.partial ? `PARTIAL: ${m.unreadable.length} path${m.unreadable.length === 1 ? '' : 's'} could not be read` : 'complete'],
     ]),
   );

@@ -3,9 +3,11 @@ import type { VerifyResult } from '../services/verify.js';
 
 /** What every read of a repository of this format checks, beyond the manifests' sha256 (docs/verify.md). */
 function formatChecks(format: { version: number; encrypted: boolean }): string {
+  const hashes =
+    "every member's sha256 against the manifests, and the archive's sha256 (backups of manifest format 1) or its framing (format 2)";
   return format.encrypted
-    ? `repository format ${format.version} (encrypted): every chunk of every archive, manifest and history record authenticated (AES-256-GCM) as it is read, the marker by its MAC, and every member's and archive's sha256`
-    : `repository format ${format.version} (plain): every member's and archive's sha256 against the manifests`;
+    ? `repository format ${format.version} (encrypted): every chunk of every archive, manifest and history record authenticated (AES-256-GCM) as it is read, the marker by its MAC, and ${hashes}`
+    : `repository format ${format.version} (plain): ${hashes}`;
 }
 
 export function renderVerify(result: VerifyResult, deep: boolean, format?: { version: number; encrypted: boolean }): string {

@@ -6,8 +6,11 @@ import { isBackupId } from './ids.js';
 import { encryptionProblem, type EncryptionHeader } from './keyslots.js';
 
 export const MANIFEST_FORMAT = 'zkvault-backup';
-/** The newest manifest format this build reads and the one it writes. */
-export const MANIFEST_VERSION = 1;
+/**
+ * The newest manifest format this build reads and the one it writes. Version 2 drops the whole
+ * archive's sha256 (one hash pass per member is the integrity root) and records every member's offset.
+ */
+export const MANIFEST_VERSION = 2;
 
 export const REPOSITORY_MARKER_KEY = 'zkvault-repository.json';
 export const REPOSITORY_FORMAT = 'zkvault-repository';
@@ -106,12 +109,19 @@ export function parseManifest(bytes: Buffer | string, expectedId?: string): Mani
     if (typeof m.sha256 !== 'string' || !HEX64.test(m.sha256)) return bad(`member ${m.name}: sha256 is not 64 lowercase hex digits`);
     if (typeof m.role !== 'string') return bad(`member ${m.name}: role is missing`);
     if (m.offset !== undefined && !isCount(m.offset)) return bad(`member ${m.name}: offset is not a byte offset`);
+    // Format 2 checks the archive member by member: where each one lies is part of what is checked.
+    if (value.formatVersion >= 2 && m.offset === undefined) return bad(`member ${m.name}: offset is missing (format 2 records every one)`);
   }
   if (value.archive !== undefined) {
     const a = value.archive;
-    if (!isObject(a) || typeof a.key !== 'string' || !isCount(a.size) || typeof a.sha256 !== 'string' || !HEX64.test(a.sha256)) {
-      return bad('archive must be {key, size, sha256}');
-    }
+    const v1 = value.formatVersion === 1;
+    if (!isObject(a) || typeof a.key !== 'string' || !isCount(a.size)) return bad(`archive must be {key, size${v1 ? ', sha256' : ''}}`);
+    if (
+      v1
+        ? typeof a.sha256 !== 'string' || !HEX64.test(a.sha256)
+        : a.sha256 !== undefined && (typeof a.sha256 !== 'string' || !HEX64.test(a.sha256))
+    )
+      return bad(v1 ? 'archive must be {key, size, sha256}' : 'archive.sha256 is not 64 lowercase hex digits');
   }
   return { ok: true, manifest: value as unknown as BackupManifest };
 }

@@ -40,8 +40,12 @@ export type { NodeCounts } from '../core/node-record.js';
 /** What every backup records. Stored twice: inside the archive and as the sidecar (with `archive`). */
 export interface BackupManifest {
   format: 'zkvault-backup';
-  /** Manifest format version; readers refuse a higher major version. */
-  formatVersion: 1;
+  /**
+   * Manifest format version; readers refuse a higher one. 1: the sidecar records the whole archive's
+   * sha256. 2: it does not; every member is hashed once as it is packed, each member's offset is
+   * recorded, and the archive is checked member by member (docs/verify.md).
+   */
+  formatVersion: 1 | 2;
   tool: { name: 'zkvault'; version: string };
   id: string;
   kind: BackupKind;
@@ -63,7 +67,7 @@ export interface BackupManifest {
   counts: NodeCounts;
   members: ManifestMember[];
   /** Sidecar only: the archive object itself. */
-  archive?: { key: string; size: number; sha256: string };
+  archive?: { key: string; size: number; /** Format 1 only. */ sha256?: string };
   /** Kind-specific extras (e.g. a physical backup's ensemble identity and chain). */
   extra?: Record<string, unknown>;
 }

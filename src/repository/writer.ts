@@ -131,7 +131,7 @@ export class StorageBackupWriter implements BackupWriter {
         throw new IntegrityError('truncated', key, size, `stored ${size} bytes of an archive of ${summary.size}`);
       }
       throwIfAborted(signal);
-      sidecar = { ...inner, archive: { key, size: summary.size, sha256: summary.sha256 } };
+      sidecar = { ...inner, archive: { key, size: summary.size } };
       // Whatever is published must be readable by list: check it with the reader's own rules.
       const check = parseManifest(serializeManifest(sidecar), this.id);
       if (!check.ok) throw new InternalError(`backup ${this.id}: refusing to publish a manifest that readers would skip: ${check.reason}`);

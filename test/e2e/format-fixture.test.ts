@@ -56,7 +56,17 @@ test('a format 1 repository lists, verifies deeply, exports and restores as when
 
   const said = runCli(['verify', '--repo', repo]);
   assert.equal(said.code, 0, said.stderr);
-  assert.match(said.stdout, /2 backup\(s\) verified\nrepository format 1 \(plain\): every member's and archive's sha256/);
+  assert.match(
+    said.stdout,
+    /2 backup\(s\) verified\nrepository format 1 \(plain\): every member's sha256 against the manifests, and the archive's sha256 \(backups of manifest format 1\)/,
+  );
+  // The fixture's manifests are format 1, with the whole archive's sha256: still checked.
+  const fixtureManifest = JSON.parse(readFileSync(join(repo, 'manifests', `${PHYSICAL}.json`), 'utf8')) as {
+    formatVersion: number;
+    archive: { sha256?: string };
+  };
+  assert.equal(fixtureManifest.formatVersion, 1);
+  assert.match(fixtureManifest.archive.sha256 ?? '', /^[0-9a-f]{64}$/);
 
   const before = exported(repo, LOGICAL);
   assert.equal(before.get('/app'), 'format v1 fixture');
@@ -83,11 +93,21 @@ test('a format 1 repository lists, verifies deeply, exports and restores as when
     await s.close();
   }
 
-  // A new backup into it: listed beside the old ones, and the repository stays format 1.
+  // A new backup into it: listed beside the old ones, and the repository stays format 1. The new
+  // backup's manifest is format 2 (no whole-archive hash; docs/verify.md), and both kinds verify.
   const added = json(['backup', '--zk', server.connectString, '--path', '/app', '--repo', repo]) as { id: string };
   assert.deepEqual(
     (json(['list', '--repo', repo]) as Array<{ id: string }>).map((b) => b.id),
     [LOGICAL, PHYSICAL, added.id],
   );
   assert.equal(JSON.parse(readFileSync(join(repo, 'zkvault-repository.json'), 'utf8')).version, 1);
+  const addedManifest = JSON.parse(readFileSync(join(repo, 'manifests', `${added.id}.json`), 'utf8')) as {
+    formatVersion: number;
+    archive: { sha256?: string };
+  };
+  assert.equal(addedManifest.formatVersion, 2);
+  assert.equal(addedManifest.archive.sha256, undefined);
+  const mixed = runCli(['verify', '--repo', repo]);
+  assert.equal(mixed.code, 0, mixed.stderr);
+  assert.match(mixed.stdout, /3 backup\(s\) verified/);
 });

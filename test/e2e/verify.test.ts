@@ -179,7 +179,7 @@ test('--deep catches changed content whose hashes and manifests were all rewritt
   const sum = packer.summary;
   writeFileSync(
     join(repo, 'manifests', `${id}.json`),
-    JSON.stringify({ ...inner!, archive: { key: `archives/${id}.tar`, size: sum.size, sha256: sum.sha256 } }, null, 2) + '\n',
+    JSON.stringify({ ...inner!, archive: { key: `archives/${id}.tar`, size: sum.size } }, null, 2) + '\n',
   );
   const shallow = verify(repo, [id]);
   assert.equal(shallow.code, 0, `every hash matches now: ${JSON.stringify(shallow.json)}`);

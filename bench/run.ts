@@ -275,7 +275,7 @@ async function benchPhysical(): Promise<void> {
   );
   console.log(
     `zkvault backup          ${(backupMs / 1000).toFixed(2)} s  ${mbs(backupMs)} MB/s  peak RSS ${fmtMB(Math.max(...backups.map((b) => b.peakRssBytes)))}` +
-      `  (every record's checksum verified, sha256 of every member and of the archive; ${(inProcessMs / 1000).toFixed(2)} s of it inside the backup, the rest is Node start-up)`,
+      `  (every record's checksum verified, sha256 of every member (manifest format 2: no whole-archive hash); ${(inProcessMs / 1000).toFixed(2)} s of it inside the backup, the rest is Node start-up)`,
   );
   const encMs = median(encrypted.map((b) => b.wallMs));
   console.log(

@@ -6,6 +6,7 @@
 // starts at the lowest zxid they then saw; it ends at the highest zxid any of them saw after the walk.
 // A session only ever reads state at or past what it has seen, and no read is answered past what it
 // sees last, so every node read lies inside the window.
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { AuthError, UsageError, throwIfAborted } from '../errors.js';
@@ -134,7 +135,8 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Back
     const snapName = `snapshot.${zxidToFileSuffix(to)}`;
     const spooled = await spool.finish(join(writer.stagingDir, snapName), { zxid: to, root: path });
     throwIfAborted(options.signal);
-    await writer.addMember(snapName, 'snapshot', { zxid: formatZxid(to) });
+    // Hashed once, as commit packs it (a staged file of our own: its size is checked, not hashed twice).
+    writer.addMemberFrom(snapName, 'snapshot', { path: spooled.path, length: statSync(spooled.path).size }, { zxid: formatZxid(to) });
     const manifest = await writer.commit({
       kind: 'logical',
       createdAt,

@@ -1,6 +1,6 @@
 // An incremental physical backup: only the txns after its parent's last one, copied as the server
 // framed them; a history cut after the parent is not crossed.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { txnLogHeaderBytes, type LogRecord } from '../../formats/txn-log.js';
 import { formatZxid, isZxidGap, missingRange, parseZxid, zxidToFileSuffix } from '../../core/zxid.js';
@@ -98,9 +98,11 @@ export async function stageIncremental(
   const f = firstNew as { zxid: bigint; time: bigint };
   const ln = lastNew as { zxid: bigint; time: bigint; payload: Buffer };
   const name = `log.${zxidToFileSuffix(f.zxid)}`;
-  renameSync(staged, join(writer.stagingDir, name));
+  const file = join(writer.stagingDir, name);
+  renameSync(staged, file);
   const meta = logMeta(name, f, ln, txns);
-  await writer.addMember(name, 'log', { zxid: formatZxid(f.zxid), meta });
+  // Hashed once, as commit packs it.
+  writer.addMemberFrom(name, 'log', { path: file, length: statSync(file).size }, { zxid: formatZxid(f.zxid), meta });
   return {
     kind: 'staged',
     staged: {

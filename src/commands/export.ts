@@ -58,7 +58,7 @@ export function register(program: Command, run: Runner): void {
         progress.done();
         await write(r.records);
         printer.info(
-          `exported ${r.records.length} nodes at ${formatZxid(r.zxid)} ` +
+          `exported ${r.count} nodes at ${formatZxid(r.zxid)} ` +
             `(${r.snapshot ?? 'no snapshot'} + ${r.txnsApplied} txns from ${r.logsRead} logs, ${r.digestsChecked} digests checked)`,
         );
         return;
@@ -70,8 +70,12 @@ export function register(program: Command, run: Runner): void {
         signal,
         warn: (m) => printer.warn(m),
       });
-      await write(r.records);
-      printer.info(`exported ${r.records.length} nodes of backup ${r.id} at ${formatZxid(r.zxid)}`);
+      try {
+        await write(r.records);
+      } finally {
+        await r.close();
+      }
+      printer.info(`exported ${r.count} nodes of backup ${r.id} at ${formatZxid(r.zxid)}`);
     }, opts),
   );
 }

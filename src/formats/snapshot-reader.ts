@@ -21,6 +21,8 @@ const WINDOW = 1 << 20;
  */
 export class SnapshotNode {
   buf: Buffer = Buffer.alloc(0);
+  /** Where the record starts in the file (its path length field). */
+  fileOffset = 0;
   /** Where the path's bytes lie in `buf`. */
   pathOff = 0;
   pathLen = 0;
@@ -289,6 +291,7 @@ export class SnapshotReader {
     if (acl === undefined) this.danglingAcls++;
     const n = this.node;
     n.reset(b, start + 4, pathLen);
+    n.fileOffset = at;
     n.dataOff = dataOff;
     n.dataLen = dataLen;
     n.aclIndex = aclIndex;

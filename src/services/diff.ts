@@ -12,9 +12,10 @@ import { formatZxid, parseZxid } from '../core/zxid.js';
 import { hasRedactedDigest, isSystemPath, isWithin, znodePathProblem } from '../core/znode-path.js';
 import type { Repository } from '../repository/types.js';
 import type { ZkAccess } from '../zk/client.js';
-import { unknownSubtrees } from '../sources/backup-tree.js';
+import { openBackupSnapshot, unknownSubtrees } from '../sources/backup-tree.js';
+import { sortSnapshot } from '../sources/sorted-snapshot.js';
 import { readLiveTree } from '../sources/live.js';
-import { loadTree, parseTreeRef, resolveTreeSource, type TreeSource } from '../sources/tree-source.js';
+import { loadTree, parseTreeRef, requireWholeLogical, resolveTreeSource, type TreeSource } from '../sources/tree-source.js';
 
 export interface DiffServiceOptions {
   /** `ID`, `ID@ZXID`, `latest` or `zk://CONNECT[/path]`. */
@@ -187,14 +188,49 @@ interface LoadedSide {
   records: Iterable<NodeRecord>;
   unreadable: string[];
   hiddenAcls: number;
+  /** Called once the records have been read (a logical backup's come from its extracted snapshot). */
+  close?: () => Promise<void>;
+}
+
+/** A logical backup's records under `root` (in its own paths), sorted, streamed from its snapshot file. */
+async function streamLogical(
+  repo: Repository,
+  r: ResolvedBackup,
+  root: string,
+): Promise<{ records: Iterable<NodeRecord>; zxid: bigint; close: () => Promise<void> }> {
+  requireWholeLogical(r);
+  const snap = await openBackupSnapshot(repo, r.manifest.id);
+  try {
+    const sorted = sortSnapshot(snap.file, snap.name, root);
+    const records = sorted ? sorted.records() : [];
+    return { records, zxid: snap.zxid, close: () => snap.close() };
+  } catch (err) {
+    await snap.close();
+    throw err;
+  }
+}
+
+function* chrooted(records: Iterable<NodeRecord>, chroot: string): Generator<NodeRecord> {
+  for (const rec of records) yield chroot === '' ? rec : { ...rec, path: underChroot(chroot, rec.path) };
 }
 
 async function loadBackup(repo: Repository, r: ResolvedBackup, root: string, o: DiffServiceOptions): Promise<LoadedSide> {
   o.onProgress?.(`reading ${r.ref} (backup ${r.manifest.id})…`);
-  const { tree, zxid } = await loadTree(r, { repo, signal: o.signal, warn: o.warn });
-  throwIfAborted(o.signal);
   // commonRoot keeps root within what the backup holds, so within its chroot too.
-  const records = treeRecords(tree, insideChroot(r.chroot, root), r.chroot);
+  let records: Iterable<NodeRecord>;
+  let zxid: bigint;
+  let close: (() => Promise<void>) | undefined;
+  if (r.manifest.kind === 'logical') {
+    // Never loaded whole: read in path order from the snapshot file, as the comparison goes.
+    const s = await streamLogical(repo, r, insideChroot(r.chroot, root));
+    ({ zxid, close } = s);
+    records = chrooted(s.records, r.chroot);
+  } else {
+    const loaded = await loadTree(r, { repo, signal: o.signal, warn: o.warn });
+    zxid = loaded.zxid;
+    records = treeRecords(loaded.tree, insideChroot(r.chroot, root), r.chroot);
+  }
+  throwIfAborted(o.signal);
   const side: DiffSide = {
     ref: r.ref,
     kind: 'backup',
@@ -206,7 +242,7 @@ async function loadBackup(repo: Repository, r: ResolvedBackup, root: string, o: 
     clientView: r.manifest.kind === 'logical',
     nodes: 0,
   };
-  return { side, records, unreadable: [], hiddenAcls: 0 };
+  return { side, records, unreadable: [], hiddenAcls: 0, ...(close ? { close } : {}) };
 }
 
 async function loadLive(r: ResolvedLive, root: string, o: DiffServiceOptions): Promise<LoadedSide> {
@@ -264,8 +300,28 @@ export async function diffSources(o: DiffServiceOptions): Promise<DiffResult> {
   }
 
   const load = (r: Resolved) => (r.kind === 'live' ? loadLive(r, root, o) : loadBackup(repo!, r, root, o));
-  const la = await load(ra);
-  const lb = await load(rb);
+  // A logical backup's side reads its extracted snapshot as the comparison goes: removed at the end.
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    const la = await load(ra);
+    if (la.close) closers.push(la.close);
+    const lb = await load(rb);
+    if (lb.close) closers.push(lb.close);
+    return compareSides(o, ra, rb, la, lb, root, notes);
+  } finally {
+    for (const close of closers) await close().catch(() => {});
+  }
+}
+
+function compareSides(
+  o: DiffServiceOptions,
+  ra: Resolved,
+  rb: Resolved,
+  la: LoadedSide,
+  lb: LoadedSide,
+  root: string,
+  notes: string[],
+): DiffResult {
   throwIfAborted(o.signal);
 
   const excluded: DiffResult['excluded'] = [];

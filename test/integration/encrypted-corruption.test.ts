@@ -97,9 +97,13 @@ async function attempt(dir: string, id: string, password: string | null = PASSWO
   };
   await run('export', async (r) => {
     const result = await exportBackup({ ref: id, repo: r });
-    let n = 0;
-    for (const _ of result.records) n++;
-    return n;
+    try {
+      let n = 0;
+      for (const _ of result.records) n++;
+      return n;
+    } finally {
+      await result.close();
+    }
   });
   const target = join(dir + '-restored');
   await run('restore', (r) => restore({ repo: r, ref: id, target: { kind: 'dataDir', dir: target } }));

@@ -21,8 +21,9 @@ const WINDOW = 1 << 20;
  */
 export class SnapshotNode {
   buf: Buffer = Buffer.alloc(0);
-  /** Where the record starts in the file (its path length field). */
+  /** Where the record starts in the file (its path length field), and its length there. */
   fileOffset = 0;
+  recordLength = 0;
   /** Where the path's bytes lie in `buf`. */
   pathOff = 0;
   pathLen = 0;
@@ -292,6 +293,7 @@ export class SnapshotReader {
     const n = this.node;
     n.reset(b, start + 4, pathLen);
     n.fileOffset = at;
+    n.recordLength = recordLen;
     n.dataOff = dataOff;
     n.dataLen = dataLen;
     n.aclIndex = aclIndex;

@@ -98,6 +98,9 @@ test('the sorted walk of a snapshot file gives the records of the tree loaded wh
       const expected = tree.records(root);
       assert.equal(sorted.count, expected.length, `count under ${root}`);
       assert.deepEqual(got, expected, `records under ${root} (seed ${seed})`);
+      // Many small batches, each read in reads smaller than the large records (read on their own).
+      const small = sortSnapshot(file, file, root, { batchBytes: 2000, readChunk: 700 })!;
+      assert.deepEqual([...small.records()], expected, `records under ${root} (seed ${seed}), in small batches`);
     }
     assert.ok(
       tree.records('/').some((r) => r.data !== null && r.data.length === 100_000),

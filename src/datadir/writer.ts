@@ -3,9 +3,15 @@
 // from exactly that tree at zxid Z.
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, existsSync, writeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { IntegrityError, UsageError } from '../errors.js';
 import { writeTreeSnapshot } from '../core/snapshot-tree.js';
-import type { DataTree } from '../core/tree.js';
+import { recordDigest } from '../core/digest.js';
+import { countNode, zeroCounts, type AclEntry, type NodeCounts, type NodeStat } from '../core/node-record.js';
+import { zeroStat, type DataTree } from '../core/tree.js';
+import { isSystemPath } from '../core/znode-path.js';
+import { SnapshotWriter } from '../formats/snapshot.js';
+import { SnapshotReader } from '../formats/snapshot-reader.js';
+import { STAT_SIZE, StatView } from '../formats/stat.js';
 import { zxidEpoch, zxidToFileSuffix } from '../core/zxid.js';
 
 export interface WriteDataDirOptions {
@@ -46,6 +52,98 @@ export function requireEmptyDir(dir: string, flag = '--data-dir'): void {
 }
 
 export async function writeDataDir(tree: DataTree, dir: string, options: WriteDataDirOptions): Promise<WrittenDataDir> {
+  const written = await writeSnapshotInto(dir, options, (sink) =>
+    writeTreeSnapshot(tree, sink, { zxid: options.zxid, digest: true, lastZxid: options.lastZxidSection ?? false }),
+  );
+  return { ...written, digest: written.result.digest, nodes: written.result.nodes };
+}
+
+/**
+ * writeDataDir for a tree held in an uncompressed snapshot file (a logical backup's, `name` in
+ * errors): its node records copied through as they are, one at a time, never a tree in memory; the
+ * server's own nodes added where the file lacks them, and the digest summed on the way.
+ */
+export async function writeDataDirFromSnapshot(
+  file: string,
+  name: string,
+  dir: string,
+  options: WriteDataDirOptions,
+): Promise<WrittenDataDir & { counts: NodeCounts; sessions: number }> {
+  let counts = zeroCounts();
+  let sessions = 0;
+  const written = await writeSnapshotInto(dir, options, (sink) =>
+    copySnapshotNodes(file, name, sink, options, (c, s) => {
+      counts = c;
+      sessions = s;
+    }),
+  );
+  return { ...written, digest: written.result.digest, nodes: written.result.nodes, counts, sessions };
+}
+
+const CONFIG_ACL: readonly AclEntry[] = [{ perms: 1, scheme: 'world', id: 'anyone' }];
+
+async function copySnapshotNodes(
+  file: string,
+  name: string,
+  sink: (chunk: Buffer) => void,
+  options: WriteDataDirOptions,
+  report: (counts: NodeCounts, sessions: number) => void,
+): Promise<{ bytes: number; nodes: number; digest: bigint }> {
+  const reader = SnapshotReader.openFile(file, { file: name });
+  try {
+    const acls = new Map<number, readonly AclEntry[]>(reader.header.acls);
+    // /zookeeper/config is read-only to the world; its ACL must be in the map if it is to be added.
+    let configIndex = [...acls].find(([, a]) => a.length === 1 && a[0].perms === 1 && a[0].scheme === 'world' && a[0].id === 'anyone')?.[0];
+    if (configIndex === undefined) {
+      configIndex = Math.max(0, ...acls.keys()) + 1;
+      acls.set(configIndex, CONFIG_ACL);
+    }
+    const writer = new SnapshotWriter(sink);
+    await writer.begin(reader.header.sessions, acls);
+    const counts = zeroCounts();
+    const present = new Set<string>();
+    let sum = 0n;
+    for (let n = reader.next(); n; n = reader.next()) {
+      const key = n.path;
+      if (present.size === 0 && key !== '')
+        throw new IntegrityError('malformed', name, n.fileOffset, 'malformed tree: the first node is not the root');
+      if (key === '' || key === '/zookeeper' || key === '/zookeeper/quota' || key === '/zookeeper/config') present.add(key);
+      sum = (sum + BigInt(recordDigest(key, n.data, n.buf, n.statOff))) % MOD64;
+      if (!isSystemPath(key)) countNode(counts, n.ephemeralOwner, n.dataLen);
+      await writer.rawNodes(n.buf.subarray(n.pathOff - 4, n.statOff + STAT_SIZE), 1);
+    }
+    if (!present.has('')) throw new IntegrityError('malformed', name, undefined, 'malformed tree: the snapshot holds no root');
+    const system: Array<[string, number, NodeStat]> = [
+      ['/zookeeper', -1, zeroStat()],
+      ['/zookeeper/quota', -1, zeroStat()],
+      ['/zookeeper/config', configIndex, { ...zeroStat(), aversion: -1 }],
+    ];
+    for (const [key, aclIndex, stat] of system) {
+      if (present.has(key)) continue;
+      const view = StatView.from(stat);
+      sum = (sum + BigInt(recordDigest(key, Buffer.alloc(0), view.buf, view.off))) % MOD64;
+      await writer.node(key, Buffer.alloc(0), aclIndex, stat);
+    }
+    const digest = BigInt.asIntN(64, sum);
+    const bytes = await writer.finish({
+      digest: { zxid: options.zxid, value: digest },
+      lastZxid: options.lastZxidSection ? options.zxid : null,
+    });
+    report(counts, reader.header.sessions.length);
+    return { bytes, nodes: writer.nodesWritten, digest };
+  } finally {
+    reader.close();
+  }
+}
+
+const MOD64 = 1n << 64n;
+
+/** Writes `version-2/snapshot.<zxid>` by `write` (atomically), then the epoch files and myid. */
+async function writeSnapshotInto<T>(
+  dir: string,
+  options: WriteDataDirOptions,
+  write: (sink: (chunk: Buffer) => void) => Promise<T & { bytes: number }>,
+): Promise<{ snapshotPath: string; bytes: number; result: T & { bytes: number } }> {
   requireEmptyDir(dir);
   const v2 = join(dir, 'version-2');
   mkdirSync(v2, { recursive: true });
@@ -56,13 +154,9 @@ export async function writeDataDir(tree: DataTree, dir: string, options: WriteDa
   const fd = openSync(tmp, 'w');
   let result;
   try {
-    result = await writeTreeSnapshot(
-      tree,
-      (chunk) => {
-        writeSync(fd, chunk);
-      },
-      { zxid: options.zxid, digest: true, lastZxid: options.lastZxidSection ?? false },
-    );
+    result = await write((chunk) => {
+      writeSync(fd, chunk);
+    });
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
@@ -77,5 +171,5 @@ export async function writeDataDir(tree: DataTree, dir: string, options: WriteDa
     writeFileDurably(join(v2, 'acceptedEpoch'), epoch);
   }
   if (options.myid !== undefined) writeFileDurably(join(dir, 'myid'), `${options.myid}\n`);
-  return { snapshotPath: finalPath, bytes: result.bytes, nodes: result.nodes, digest: result.digest };
+  return { snapshotPath: finalPath, bytes: result.bytes, result };
 }

@@ -1,8 +1,8 @@
 // restore: a source (a backup, a backup at a zxid, the backup covering --to-zxid/--to-time), a plan
 // (core/restore-stream) against what the sink holds now, and the sink carrying it out: a live ensemble
-// (sinks/ensemble), a new dataDir (sinks/data-dir), or nothing (a dry run). A logical backup restored
-// into an ensemble is streamed from its snapshot file, never loaded whole; a physical one is replayed
-// in memory to its zxid, and an offline restore writes a tree it holds.
+// (sinks/ensemble), a new dataDir (sinks/data-dir), or nothing (a dry run). A logical backup is
+// streamed from its snapshot file, never loaded whole, into an ensemble or a new dataDir alike; a
+// physical one is replayed in memory to its zxid.
 // Failures that leave the run finished but not whole are returned as values (`partial`), never thrown.
 import { digestIdsOf, type RestoreMode } from '../core/restore-plan.js';
 import { PLAN_SAMPLE, type StreamPlan } from '../core/restore-stream.js';
@@ -129,7 +129,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     let nodes: NodeSource;
     let chain = [manifest.id];
     let notice: string | null = null;
-    if (manifest.kind === 'logical' && !offline) {
+    if (manifest.kind === 'logical') {
       requireWholeLogical(source);
       const snap = await openBackupSnapshot(repo, manifest.id);
       cleanup.push(() => snap.close());

@@ -4,7 +4,7 @@
 import { formatZxid } from '../core/zxid.js';
 import { planStream, type StreamPlan, type StreamPlanOptions } from '../core/restore-stream.js';
 import { UsageError } from '../errors.js';
-import { requireEmptyDir, writeDataDir } from '../datadir/writer.js';
+import { requireEmptyDir, writeDataDir, writeDataDirFromSnapshot } from '../datadir/writer.js';
 import type { AppliedRestore, RestoreSink, RestoreSource } from './types.js';
 
 export class DataDirSink implements RestoreSink {
@@ -25,12 +25,29 @@ export class DataDirSink implements RestoreSink {
     return planStream(source.nodes(), empty, options, signal);
   }
 
-  /** Writes the source's whole tree (a backup of a subtree: that subtree and its ancestors). */
+  /**
+   * Writes the source's whole tree (a backup of a subtree: that subtree and its ancestors): from the
+   * tree in memory, or copied node by node from the snapshot file it streams from.
+   */
   async apply(_plan: StreamPlan, source: RestoreSource): Promise<AppliedRestore> {
     const tree = source.tree;
-    if (!tree) throw new UsageError('an offline restore writes the whole tree, which this source does not hold');
     const fileZxid = this.o.fileZxidFor ? await this.o.fileZxidFor(source.zxid) : source.zxid;
-    const written = await writeDataDir(tree, this.dir, { zxid: fileZxid, myid: this.o.myid, epochFiles: true });
+    const options = { zxid: fileZxid, myid: this.o.myid, epochFiles: true };
+    if (!tree) {
+      if (!source.snapshotFile) throw new UsageError('an offline restore writes the whole tree, which this source does not hold');
+      const w = await writeDataDirFromSnapshot(source.snapshotFile.path, source.snapshotFile.name, this.dir, options);
+      return {
+        created: w.counts.nodes,
+        updated: 0,
+        deleted: 0,
+        cversionsRaised: 0,
+        failed: [],
+        failures: 0,
+        zxid: formatZxid(source.zxid),
+        written: { snapshot: w.snapshotPath, snapshotZxid: formatZxid(fileZxid), sessions: w.sessions },
+      };
+    }
+    const written = await writeDataDir(tree, this.dir, options);
     return {
       created: tree.counts().nodes,
       updated: 0,

@@ -15,6 +15,8 @@ export interface RestoreSource {
   nodes(): Iterable<SourceNode>;
   /** The tree, when it is in memory (an offline sink writes it whole, stats and all). */
   tree?: DataTree;
+  /** Otherwise the uncompressed snapshot file it is read from (`name` in errors): an offline sink copies its nodes through. */
+  snapshotFile?: { path: string; name: string };
   /** The zxid the tree stands for. */
   zxid: bigint;
 }

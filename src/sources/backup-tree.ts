@@ -85,6 +85,7 @@ const OPEN: AclEntry[] = [{ perms: 31, scheme: 'world', id: 'anyone' }];
 export interface NodeSource {
   nodes(): Iterable<SourceNode>;
   tree?: DataTree;
+  snapshotFile?: { path: string; name: string };
   zxid: bigint;
 }
 
@@ -111,6 +112,7 @@ export function treeSource(tree: DataTree, root: string, zxid: bigint): NodeSour
 export function snapshotFileSource(file: string, name: string, root: string, zxid: bigint): NodeSource {
   return {
     zxid,
+    snapshotFile: { path: file, name },
     *nodes() {
       const reader = SnapshotReader.openFile(file, { file: name });
       try {

@@ -3,7 +3,7 @@
 // case only --deep catches: content changed with every hash and both manifests rewritten to match.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync, truncateSync, rmSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync, truncateSync, rmSync, mkdirSync, readdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { startStandalone, stopAll, requireZooKeeper } from '../support/zk-harness.js';
@@ -186,7 +186,13 @@ test('--deep catches changed content whose hashes and manifests were all rewritt
   const deep = verify(repo, [id, '--deep']);
   assert.equal(deep.code, 4);
   assert.match(problemsOf(deep, id), new RegExp(`member ${snap.name.replace('.', '\\.')}: .*(seal checksum mismatch|digest)`));
-  void readdirSync;
+  // An offline restore streams the snapshot into the new dataDir: the seal that fails stops it first,
+  // and nothing is written.
+  const target = join(work, 'rewritten-offline');
+  const offline = runCli(['restore', id, '--repo', repo, '--data-dir', target]);
+  assert.equal(offline.code, 4, offline.stderr);
+  assert.match(offline.stderr, /seal checksum mismatch/);
+  assert.ok(!existsSync(target) || readdirSync(target).length === 0, 'nothing written');
 });
 
 test('verify with no id checks every backup, and says how many it checked', () => {

@@ -3,8 +3,9 @@
 // /proc while it runs) stays under a generous bound that a restore holding the tree would pass far
 // beyond (966 MB for this tree before restores were streamed). Export and diff of the backup stream
 // it too, in path order: each stays under a bound that holding the tree passes (export 233 MB and
-// diff 210 MB for a tree of 200,000 nodes when they loaded it; about 100 and 130 MB streamed). No
-// time is asserted.
+// diff 210 MB for a tree of 200,000 nodes when they loaded it; about 100 and 130 MB streamed), and
+// so does an offline restore into a new dataDir (297 MB loading the tree, 90 MB streamed), whose
+// export is then the backup's. No time is asserted.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -95,6 +96,17 @@ test(`restore --zk of ${WIDE} siblings and a ${DEEP}-deep chain stays under ${RS
   assert.equal(same.code, 0, same.stderr);
   assert.equal((JSON.parse(same.stdout) as { a: { nodes: number } }).a.nodes, nodes);
   assert.ok(same.peakMb > 0 && same.peakMb < STREAMED_BOUND_MB, `diff peak RSS ${same.peakMb} MB (bound ${STREAMED_BOUND_MB} MB)`);
+  const offlineDir = join(await makeTempDir('zkvault-restore-scale-'), 'data');
+  const offline = await runMeasured(['restore', id, '--data-dir', offlineDir, '--repo', repo, '--json']);
+  assert.equal(offline.code, 0, offline.stderr);
+  assert.equal((JSON.parse(offline.stdout) as { created: number }).created, nodes);
+  assert.ok(
+    offline.peakMb > 0 && offline.peakMb < STREAMED_BOUND_MB,
+    `offline restore peak RSS ${offline.peakMb} MB (bound ${STREAMED_BOUND_MB} MB)`,
+  );
+  const reexported = await runMeasured(['export', '--data-dir', offlineDir]);
+  assert.equal(reexported.code, 0, reexported.stderr);
+  assert.ok(reexported.stdout === exported.stdout, "the dataDir holds exactly the backup: its export is the backup's");
 
   const target = await startStandalone({ heapMb: 512 });
   const restored = await runMeasured(['restore', id, '--zk', target.connectString, '--repo', repo, '--json']);

@@ -33,30 +33,23 @@ export class DataDirSink implements RestoreSink {
     const tree = source.tree;
     const fileZxid = this.o.fileZxidFor ? await this.o.fileZxidFor(source.zxid) : source.zxid;
     const options = { zxid: fileZxid, myid: this.o.myid, epochFiles: true };
-    if (!tree) {
-      if (!source.snapshotFile) throw new UsageError('an offline restore writes the whole tree, which this source does not hold');
+    let written: { snapshotPath: string; created: number; sessions: number };
+    if (tree) {
+      const w = await writeDataDir(tree, this.dir, options);
+      written = { snapshotPath: w.snapshotPath, created: tree.counts().nodes, sessions: tree.sessions.size };
+    } else if (source.snapshotFile) {
       const w = await writeDataDirFromSnapshot(source.snapshotFile.path, source.snapshotFile.name, this.dir, options);
-      return {
-        created: w.counts.nodes,
-        updated: 0,
-        deleted: 0,
-        cversionsRaised: 0,
-        failed: [],
-        failures: 0,
-        zxid: formatZxid(source.zxid),
-        written: { snapshot: w.snapshotPath, snapshotZxid: formatZxid(fileZxid), sessions: w.sessions },
-      };
-    }
-    const written = await writeDataDir(tree, this.dir, options);
+      written = { snapshotPath: w.snapshotPath, created: w.counts.nodes, sessions: w.sessions };
+    } else throw new UsageError('an offline restore writes the whole tree, which this source does not hold');
     return {
-      created: tree.counts().nodes,
+      created: written.created,
       updated: 0,
       deleted: 0,
       cversionsRaised: 0,
       failed: [],
       failures: 0,
       zxid: formatZxid(source.zxid),
-      written: { snapshot: written.snapshotPath, snapshotZxid: formatZxid(fileZxid), sessions: tree.sessions.size },
+      written: { snapshot: written.snapshotPath, snapshotZxid: formatZxid(fileZxid), sessions: written.sessions },
     };
   }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { makeTempDir } from '../support/tmp.js';
 import { SnapshotWriter } from '../../src/formats/snapshot.js';
 import { loadSnapshotTree } from '../../src/core/snapshot-tree.js';
+import { zeroStat } from '../../src/core/tree.js';
 import { sortSnapshot } from '../../src/sources/sorted-snapshot.js';
 import { IntegrityError } from '../../src/errors.js';
 import type { AclEntry, NodeStat } from '../../src/core/node-record.js';
@@ -115,17 +116,7 @@ test('a snapshot whose node has no parent is malformed, as when it is loaded who
   const chunks: Buffer[] = [];
   const w = new SnapshotWriter((c) => void chunks.push(Buffer.from(c)));
   await w.begin([], new Map());
-  const stat: NodeStat = {
-    czxid: 1n,
-    mzxid: 1n,
-    pzxid: 1n,
-    ctime: 0n,
-    mtime: 0n,
-    version: 0,
-    cversion: 0,
-    aversion: 0,
-    ephemeralOwner: 0n,
-  };
+  const stat: NodeStat = { ...zeroStat(), czxid: 1n, mzxid: 1n, pzxid: 1n };
   await w.node('', Buffer.alloc(0), -1, stat);
   await w.node('/orphan/child', Buffer.from('x'), -1, stat);
   await w.finish({});

@@ -61,6 +61,8 @@ export function register(program: Command, run: Runner): void {
           target: { kind: 'dataDir', dir: opts.dataDir, myid, bumpEpoch: Boolean(opts.bumpEpoch) },
           ...(opts.path !== undefined ? { path: opts.path } : {}),
           ...(opts.into !== undefined ? { into: opts.into } : {}),
+          // Everything is read and checked as for the real run; nothing is written.
+          dryRun: Boolean(opts.dryRun),
           signal,
           warn,
         });

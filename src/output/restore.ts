@@ -62,10 +62,18 @@ export function offlineRestoreJson(r: RestoreResult, dataDir: string): Record<st
     dataDir,
     snapshot: r.written?.snapshot ?? null,
     sessions: r.written?.sessions ?? 0,
+    dryRun: r.dryRun,
   };
 }
 
 export function renderOfflineRestore(r: RestoreResult, dataDir: string): string {
+  if (r.dryRun)
+    return [
+      `dry run: restoring ${r.backup.id} at ${r.zxid} into ${dataDir} would write ${r.created} nodes; nothing was written`,
+      r.backup.chain.length > 1 ? `  chain: ${r.backup.chain.join(' → ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n');
   return [
     `restored ${r.backup.id} at ${r.zxid} into ${dataDir}`,
     `  ${r.created} nodes, ${r.written?.sessions ?? 0} open session(s), snapshot ${r.written?.snapshot ?? '?'}`,

@@ -131,11 +131,20 @@ test('restore into a fresh server gives back every node: bytes, ACLs, persistenc
 
 test('an offline restore streams the backup into a dataDir a real server starts from, holding the tree as backed up', async () => {
   const dataDir = join(work, 'offline-logical');
+  // A dry run reads and checks everything, says what it would write, and writes nothing.
+  const dry = runCli(['restore', backupId, '--repo', repo, '--data-dir', dataDir, '--dry-run', '--json']);
+  assert.equal(dry.code, 0, dry.stderr);
+  const planned = JSON.parse(dry.stdout);
+  assert.equal(planned.dryRun, true);
+  assert.equal(planned.snapshot, null);
+  assert.ok(!existsSync(dataDir), 'a dry run writes nothing');
   const r = runCli(['restore', backupId, '--repo', repo, '--data-dir', dataDir, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const res = JSON.parse(r.stdout);
   const listed = JSON.parse(runCli(['list', '--repo', repo, '--json']).stdout) as Array<{ id: string; nodes: number }>;
   assert.equal(res.created, listed.find((b) => b.id === backupId)!.nodes, 'every node of the backup, as its count says');
+  assert.equal(res.dryRun, false);
+  assert.equal(planned.created, res.created, 'the dry run said how many nodes the restore writes');
   // The dataDir holds exactly the backup's tree: its export is the backup's export, byte for byte.
   const fromBackup = runCli(['export', backupId, '--repo', repo]);
   const fromDataDir = runCli(['export', '--data-dir', dataDir]);

@@ -118,6 +118,16 @@ test('restore --to-zxid of every covered checkpoint starts a real server serving
     }
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).zxid, formatZxid(cp.zxid));
+    if (restored === 0) {
+      // A dry run of the same point replays and checks it all, and writes nothing.
+      const dryOut = join(work, `dry-${cp.label}`);
+      const dry = runCli(['restore', '--to-zxid', formatZxid(cp.zxid), '--data-dir', dryOut, '--repo', repo, '--dry-run', '--json']);
+      assert.equal(dry.code, 0, dry.stderr);
+      const said = JSON.parse(dry.stdout);
+      assert.equal(said.dryRun, true);
+      assert.equal(said.created, JSON.parse(r.stdout).created, 'the dry run counts the nodes the restore wrote');
+      assert.equal(existsSync(dryOut), false, 'a dry run writes nothing');
+    }
     const { tree, server } = await serve(out);
     assertSameTree(tree, cp.tree, `restored to checkpoint ${cp.label}`);
     await server.destroy();

@@ -81,6 +81,16 @@ export class JuteReader {
     return n;
   }
 
+  /** Passes over a jute buffer or string without reading it: its length, -1 for null. */
+  skip(what = 'buffer'): number {
+    const n = this.length(what);
+    if (n > 0) {
+      this.need(n, what);
+      this.pos += n;
+    }
+    return n;
+  }
+
   /** A jute buffer as a view into the source (no copy); null for length -1. */
   buffer(what = 'buffer'): Buffer | null {
     const n = this.length(what);

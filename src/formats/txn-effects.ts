@@ -1,11 +1,11 @@
 // What a txn does to the shape of the tree, read straight from a log record's bytes: which path is
 // created (with its owner and data length), deleted or given new data, and which session closes. Paths
 // are handed over as byte ranges of the record, never decoded, and nothing else of the body is kept:
-// what counting millions of txns needs (core/count-replay.ts). The layout is txn.ts's; lengths are
-// bounds-checked as there. Txns that change no node's existence, type or data length (setACL, check,
-// createSession, error) are recognised by their type alone.
+// what counting millions of txns needs (core/count-replay.ts). The layout is txn.ts's, read with the
+// same JuteReader, so lengths are bounds-checked as there. Txns that change no node's existence, type
+// or data length (setACL, check, createSession, error) are recognised by their type alone.
 import { IntegrityError } from '../errors.js';
-import { DEFAULT_MAX_LENGTH } from './jute.js';
+import { JuteReader } from './jute.js';
 import { OpCode, TXN_HEADER_SIZE } from './txn.js';
 
 /** What a create makes: the type ZooKeeper gives the node by its txn's kind and ephemeral flag. */
@@ -26,57 +26,20 @@ export interface TxnEffects {
   closeSession(clientId: bigint, buf: Buffer, paths: number[] | null): void;
 }
 
-class Cursor {
-  constructor(
-    readonly buf: Buffer,
-    public pos: number,
-    public end: number,
-    readonly file: string,
-  ) {}
+/** A non-null path passed over: its length; its bytes end where the reader now stands. */
+function path(r: JuteReader, what: string): number {
+  const at = r.offset;
+  const n = r.skip(what);
+  if (n < 0) throw new IntegrityError('malformed', r.file, at, `malformed: ${what} is null`);
+  return n;
+}
 
-  need(n: number, what: string): void {
-    if (this.end - this.pos < n)
-      throw new IntegrityError('truncated', this.file, this.pos, `truncated: ${what} needs ${n} bytes, ${this.end - this.pos} left`);
-  }
-
-  int(what: string): number {
-    this.need(4, what);
-    const v = this.buf.readInt32BE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  /** Skips a length-prefixed field, returning its length (-1 for null). */
-  skipField(what: string): number {
-    const at = this.pos;
-    const n = this.int(`${what} length`);
-    if (n < -1 || n > DEFAULT_MAX_LENGTH)
-      throw new IntegrityError('malformed', this.file, at, `malformed: unreasonable ${what} length ${n}`);
-    if (n > 0) {
-      this.need(n, what);
-      this.pos += n;
-    }
-    return n;
-  }
-
-  /** A non-null path: its length; its bytes end at `pos`. */
-  path(what: string): number {
-    const at = this.pos;
-    const n = this.skipField(what);
-    if (n < 0) throw new IntegrityError('malformed', this.file, at, `malformed: ${what} is null`);
-    return n;
-  }
-
-  skipAcls(what: string): void {
-    const at = this.pos;
-    const n = this.int(`${what} count`);
-    if (n < -1 || n > DEFAULT_MAX_LENGTH)
-      throw new IntegrityError('malformed', this.file, at, `malformed: unreasonable ${what} count ${n}`);
-    for (let i = 0; i < n; i++) {
-      this.int(`${what} perms`);
-      this.skipField(`${what} scheme`);
-      this.skipField(`${what} id`);
-    }
+function skipAcls(r: JuteReader, what: string): void {
+  const n = r.vectorLength(what);
+  for (let i = 0; i < n; i++) {
+    r.int(`${what} perms`);
+    r.skip(`${what} scheme`);
+    r.skip(`${what} id`);
   }
 }
 
@@ -89,21 +52,21 @@ export function visitTxnEffects(buf: Buffer, start: number, end: number, file: s
     throw new IntegrityError('malformed', file, start, `malformed record: payload of ${end - start} bytes has no room for a txn header`);
   const clientId = buf.readBigInt64BE(start);
   const type = buf.readInt32BE(start + 28);
-  body(new Cursor(buf, start + TXN_HEADER_SIZE, end, file), type, clientId, false, effects);
+  body(new JuteReader(buf, file, { start: start + TXN_HEADER_SIZE, end }), type, clientId, false, effects);
 }
 
-function body(c: Cursor, type: number, clientId: bigint, inMulti: boolean, effects: TxnEffects): void {
+function body(c: JuteReader, type: number, clientId: bigint, inMulti: boolean, effects: TxnEffects): void {
   switch (type) {
     case OpCode.create:
     case OpCode.create2:
     case OpCode.createContainer:
     case OpCode.createTTL: {
-      const n = c.path('create path');
+      const n = path(c, 'create path');
       const pathEnd = c.pos;
-      const data = c.skipField('create data');
+      const data = c.skip('create data');
       let kind: CreateKind = type === OpCode.createContainer ? 'container' : type === OpCode.createTTL ? 'ttl' : 'persistent';
       if (type === OpCode.create || type === OpCode.create2) {
-        c.skipAcls('create acl');
+        skipAcls(c, 'create acl');
         c.need(1, 'create ephemeral');
         if (c.buf[c.pos] !== 0) kind = 'ephemeral';
       }
@@ -112,33 +75,30 @@ function body(c: Cursor, type: number, clientId: bigint, inMulti: boolean, effec
     }
     case OpCode.delete:
     case OpCode.deleteContainer: {
-      const n = c.path('delete path');
+      const n = path(c, 'delete path');
       effects.delete(c.buf, c.pos - n, c.pos);
       return;
     }
     case OpCode.setData:
     case OpCode.reconfig: {
-      const n = c.path('setData path');
+      const n = path(c, 'setData path');
       const pathEnd = c.pos;
-      const data = c.skipField('setData data');
+      const data = c.skip('setData data');
       effects.setData(c.buf, pathEnd - n, pathEnd, Math.max(0, data));
       return;
     }
     case OpCode.closeSession: {
-      if (inMulti || c.pos === c.end) return effects.closeSession(clientId, c.buf, null);
-      const at = c.pos;
-      const count = c.int('closeSession paths2Delete count');
-      if (count < -1 || count > DEFAULT_MAX_LENGTH)
-        throw new IntegrityError('malformed', c.file, at, `malformed: unreasonable closeSession paths2Delete count ${count}`);
+      if (inMulti || c.remaining === 0) return effects.closeSession(clientId, c.buf, null);
+      const count = c.vectorLength('closeSession paths2Delete');
       const paths: number[] = [];
       for (let i = 0; i < count; i++) {
-        const n = c.skipField('closeSession path');
+        const n = c.skip('closeSession path');
         if (n >= 0) paths.push(c.pos - n, c.pos);
       }
       return effects.closeSession(clientId, c.buf, paths);
     }
     case OpCode.multi:
-      if (inMulti) throw new IntegrityError('malformed', c.file, c.pos, 'malformed: multi nested inside multi');
+      if (inMulti) throw new IntegrityError('malformed', c.file, c.offset, 'malformed: multi nested inside multi');
       return multi(c, clientId, effects);
     case OpCode.setACL:
     case OpCode.check:
@@ -146,26 +106,24 @@ function body(c: Cursor, type: number, clientId: bigint, inMulti: boolean, effec
     case OpCode.error:
       return;
     default:
-      throw new IntegrityError('malformed', c.file, c.pos - 4, `malformed: unsupported txn type ${type}`);
+      throw new IntegrityError('malformed', c.file, c.offset - 4, `malformed: unsupported txn type ${type}`);
   }
 }
 
-function multi(c: Cursor, clientId: bigint, effects: TxnEffects): void {
-  const at = c.pos;
-  const count = c.int('multi txns count');
-  if (count < -1 || count > DEFAULT_MAX_LENGTH)
-    throw new IntegrityError('malformed', c.file, at, `malformed: unreasonable multi txns count ${count}`);
+function multi(c: JuteReader, clientId: bigint, effects: TxnEffects): void {
+  const count = c.vectorLength('multi txns');
   // Where each op's type and bytes are; any failed op makes the whole multi a no-op.
   const ops: number[] = [];
   let failed = false;
   for (let i = 0; i < count; i++) {
     const type = c.int('multi sub-txn type');
-    const lenAt = c.pos;
-    const n = c.skipField('multi sub-txn data');
+    const lenAt = c.offset;
+    const n = c.skip('multi sub-txn data');
     if (n < 0) throw new IntegrityError('malformed', c.file, lenAt, 'malformed: null multi sub-txn');
     if (type === OpCode.error) failed = true;
     ops.push(type, c.pos - n, c.pos);
   }
   if (failed) return;
-  for (let i = 0; i < ops.length; i += 3) body(new Cursor(c.buf, ops[i + 1], ops[i + 2], c.file), ops[i], clientId, true, effects);
+  for (let i = 0; i < ops.length; i += 3)
+    body(new JuteReader(c.buf, c.file, { start: ops[i + 1], end: ops[i + 2] }), ops[i], clientId, true, effects);
 }

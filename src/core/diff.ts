@@ -1,7 +1,7 @@
 // Comparing two trees: one sorted merge of two path-ordered record streams (linear, nothing held but
 // the changes), the per-node comparison behind it, and a small line diff for showing changed text.
 import { InternalError } from '../errors.js';
-import { comparePaths, nodeTypeOf, type AclEntry, type NodeRecord, type NodeType } from './node-record.js';
+import { comparePaths, nodeTypeOf, sameAcl, sameData, type NodeRecord, type NodeType } from './node-record.js';
 
 export type ChangeKind = 'added' | 'removed' | 'modified';
 
@@ -54,22 +54,6 @@ function comparedOwner(rec: NodeRecord, clientView: boolean): bigint {
   if (!clientView) return rec.stat.ephemeralOwner;
   const t = nodeTypeOf(rec.stat.ephemeralOwner);
   return t === 'container' || t === 'ttl' ? 0n : rec.stat.ephemeralOwner;
-}
-
-export function sameData(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.length === b.length && Buffer.compare(a, b) === 0;
-}
-
-/** ACLs compare as ordered lists: ZooKeeper keeps (and a restore writes back) the order it was given. */
-export function sameAcl(a: readonly AclEntry[], b: readonly AclEntry[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x.perms !== y.perms || x.scheme !== y.scheme || x.id !== y.id) return false;
-  }
-  return true;
 }
 
 /** What differs between two versions of one node (empty when they compare equal). */

@@ -57,6 +57,17 @@ export function zeroCounts(): NodeCounts {
   return { nodes: 0, persistent: 0, ephemeral: 0, container: 0, ttl: 0, dataBytes: 0 };
 }
 
+/** Data compares byte for byte; null and empty are different values in ZooKeeper. */
+export function sameData(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/** ACLs compare as ordered lists: ZooKeeper keeps (and a restore writes back) the order it was given. */
+export function sameAcl(a: readonly AclEntry[], b: readonly AclEntry[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.perms === b[i].perms && x.scheme === b[i].scheme && x.id === b[i].id);
+}
+
 /** Adds one node to `counts`. */
 export function countNode(counts: NodeCounts, ephemeralOwner: bigint, dataBytes: number): void {
   countNodeOfType(counts, nodeTypeOf(ephemeralOwner), dataBytes);

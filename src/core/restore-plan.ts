@@ -2,7 +2,7 @@
 // options) to the list of changes and the reason for every node left alone. Applying is separate,
 // so --dry-run prints exactly what a real run would do.
 import { createHash } from 'node:crypto';
-import { nodeTypeOf, storedCversion, type AclEntry, type NodeRecord, type NodeType } from './node-record.js';
+import { nodeTypeOf, sameAcl, sameData, storedCversion, type AclEntry, type NodeRecord, type NodeType } from './node-record.js';
 import { OPEN_ACL_UNSAFE as OPEN_ACL } from './tree.js';
 import { isRedactedDigest, isSystemPath } from './znode-path.js';
 
@@ -120,15 +120,6 @@ function depth(path: string): number {
   return path === '/' ? 0 : path.split('/').length - 1;
 }
 
-export function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  if (a === null || b === null) return a === b; // null and empty are different values in ZooKeeper
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
-}
-
-export function sameAcl(a: readonly AclEntry[], b: readonly AclEntry[]): boolean {
-  return a.length === b.length && a.every((x, i) => x.perms === b[i].perms && x.scheme === b[i].scheme && x.id === b[i].id);
-}
-
 /**
  * The ACL a node is restored with: redacted digest entries replaced by the restorer's own id for that
  * user, or left out (never replaced by something more open). `missing` names the users left out.
@@ -242,7 +233,7 @@ export function decideNode(node: SourceNode, existing: TargetNode | undefined, p
       else d.conflict = true;
     } else {
       const fields: string[] = [];
-      if (existing.unreadable || !sameBytes(existing.data, node.data)) {
+      if (existing.unreadable || !sameData(existing.data, node.data)) {
         d.actions |= ACTION.DATA;
         fields.push('data');
       }

@@ -6,7 +6,7 @@
 // ACL plus the restorer's grant), so restrictive ACLs never block the restore and never open up to
 // anyone else meanwhile. Finally every restored node is read back and compared with the backup's.
 // Nothing of the tree is held beyond the nodes in flight.
-import { nodeTypeOf, type AclEntry } from '../core/node-record.js';
+import { nodeTypeOf, sameAcl, sameData, type AclEntry } from '../core/node-record.js';
 import { PathSet } from '../core/path-set.js';
 import {
   ACTION,
@@ -15,8 +15,6 @@ import {
   mirrorKeeps,
   OPEN_ACL,
   restorableAcl,
-  sameAcl,
-  sameBytes,
   targetStoredCversion,
   ttlOf,
   type SourceNode,
@@ -378,7 +376,7 @@ export class EnsembleSink implements RestoreSink {
             return;
           }
           const fields: string[] = [];
-          if (!sameBytes(d.data, node.data)) fields.push('data');
+          if (!sameData(d.data, node.data)) fields.push('data');
           const createdOpen = (actions & ACTION.CREATE) !== 0 && (actions & ACTION.ACL) === 0 && !failures.has(path);
           if (!(createdOpen && d.stat.aversion === 0)) {
             const a = await session.getAcl(path).catch(noAuthAs('noauth' as const));

@@ -3,7 +3,7 @@
 import { IntegrityError } from '../errors.js';
 import { SnapshotWriter, type SnapshotInfo } from '../formats/snapshot.js';
 import { parseSnapshot } from '../formats/snapshot-reader.js';
-import type { AclEntry } from './node-record.js';
+import type { AclEntry, NodeStat } from './node-record.js';
 import { DataTree, NoNodeError, ZNode, zeroStat } from './tree.js';
 
 export interface LoadedSnapshot {
@@ -39,16 +39,20 @@ export interface WriteTreeOptions {
   lastZxid?: boolean;
 }
 
-const CONFIG_ACL: AclEntry[] = [{ perms: 1, scheme: 'world', id: 'anyone' }];
+/**
+ * The nodes every server expects a snapshot to hold, parents first, as a server creates them: empty,
+ * world-open (null ACL) but for /zookeeper/config, which the world may only read.
+ */
+export const SYSTEM_NODES: ReadonlyArray<{ key: string; acl: AclEntry[] | null; stat: () => NodeStat }> = [
+  { key: '', acl: null, stat: zeroStat },
+  { key: '/zookeeper', acl: null, stat: zeroStat },
+  { key: '/zookeeper/quota', acl: null, stat: zeroStat },
+  { key: '/zookeeper/config', acl: [{ perms: 1, scheme: 'world', id: 'anyone' }], stat: () => ({ ...zeroStat(), aversion: -1 }) },
+];
 
 /** Adds the nodes every server expects if the tree lacks them (/zookeeper, quota, config). */
 export function ensureSystemNodes(tree: DataTree): void {
-  if (!tree.nodes.has('')) tree.putNode('', new ZNode(Buffer.alloc(0), null, zeroStat()));
-  if (!tree.nodes.has('/zookeeper')) tree.putNode('/zookeeper', new ZNode(Buffer.alloc(0), null, zeroStat()));
-  if (!tree.nodes.has('/zookeeper/quota')) tree.putNode('/zookeeper/quota', new ZNode(Buffer.alloc(0), null, zeroStat()));
-  if (!tree.nodes.has('/zookeeper/config')) {
-    tree.putNode('/zookeeper/config', new ZNode(Buffer.alloc(0), CONFIG_ACL, { ...zeroStat(), aversion: -1 }));
-  }
+  for (const s of SYSTEM_NODES) if (!tree.nodes.has(s.key)) tree.putNode(s.key, new ZNode(Buffer.alloc(0), s.acl, s.stat()));
 }
 
 /**

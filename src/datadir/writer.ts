@@ -4,10 +4,10 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, existsSync, writeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { IntegrityError, UsageError } from '../errors.js';
-import { writeTreeSnapshot } from '../core/snapshot-tree.js';
+import { SYSTEM_NODES, writeTreeSnapshot } from '../core/snapshot-tree.js';
 import { recordDigest } from '../core/digest.js';
-import { countNode, zeroCounts, type AclEntry, type NodeCounts, type NodeStat } from '../core/node-record.js';
-import { zeroStat, type DataTree } from '../core/tree.js';
+import { countNode, sameAcl, zeroCounts, type AclEntry, type NodeCounts } from '../core/node-record.js';
+import type { DataTree } from '../core/tree.js';
 import { isSystemPath } from '../core/znode-path.js';
 import { SnapshotWriter } from '../formats/snapshot.js';
 import { SnapshotReader } from '../formats/snapshot-reader.js';
@@ -69,35 +69,22 @@ export async function writeDataDirFromSnapshot(
   dir: string,
   options: WriteDataDirOptions,
 ): Promise<WrittenDataDir & { counts: NodeCounts; sessions: number }> {
-  let counts = zeroCounts();
-  let sessions = 0;
-  const written = await writeSnapshotInto(dir, options, (sink) =>
-    copySnapshotNodes(file, name, sink, options, (c, s) => {
-      counts = c;
-      sessions = s;
-    }),
-  );
-  return { ...written, digest: written.result.digest, nodes: written.result.nodes, counts, sessions };
+  const written = await writeSnapshotInto(dir, options, (sink) => copySnapshotNodes(file, name, sink, options));
+  const { digest, nodes, counts, sessions } = written.result;
+  return { snapshotPath: written.snapshotPath, bytes: written.bytes, digest, nodes, counts, sessions };
 }
-
-const CONFIG_ACL: readonly AclEntry[] = [{ perms: 1, scheme: 'world', id: 'anyone' }];
 
 async function copySnapshotNodes(
   file: string,
   name: string,
   sink: (chunk: Buffer) => void,
   options: WriteDataDirOptions,
-  report: (counts: NodeCounts, sessions: number) => void,
-): Promise<{ bytes: number; nodes: number; digest: bigint }> {
+): Promise<{ bytes: number; nodes: number; digest: bigint; counts: NodeCounts; sessions: number }> {
   const reader = SnapshotReader.openFile(file, { file: name });
   try {
+    // The server's own nodes the file may lack; each one's ACL must be in the map if it is to be added.
     const acls = new Map<number, readonly AclEntry[]>(reader.header.acls);
-    // /zookeeper/config is read-only to the world; its ACL must be in the map if it is to be added.
-    let configIndex = [...acls].find(([, a]) => a.length === 1 && a[0].perms === 1 && a[0].scheme === 'world' && a[0].id === 'anyone')?.[0];
-    if (configIndex === undefined) {
-      configIndex = Math.max(0, ...acls.keys()) + 1;
-      acls.set(configIndex, CONFIG_ACL);
-    }
+    const system = SYSTEM_NODES.filter((x) => x.key !== '').map((x) => ({ ...x, aclIndex: x.acl === null ? -1 : indexOf(acls, x.acl) }));
     const writer = new SnapshotWriter(sink);
     await writer.begin(reader.header.sessions, acls);
     const counts = zeroCounts();
@@ -107,33 +94,36 @@ async function copySnapshotNodes(
       const key = n.path;
       if (present.size === 0 && key !== '')
         throw new IntegrityError('malformed', name, n.fileOffset, 'malformed tree: the first node is not the root');
-      if (key === '' || key === '/zookeeper' || key === '/zookeeper/quota' || key === '/zookeeper/config') present.add(key);
+      if (key === '' || isSystemPath(key)) present.add(key);
       sum = (sum + BigInt(recordDigest(key, n.data, n.buf, n.statOff))) % MOD64;
       if (!isSystemPath(key)) countNode(counts, n.ephemeralOwner, n.dataLen);
       await writer.rawNodes(n.buf.subarray(n.pathOff - 4, n.statOff + STAT_SIZE), 1);
     }
     if (!present.has('')) throw new IntegrityError('malformed', name, undefined, 'malformed tree: the snapshot holds no root');
-    const system: Array<[string, number, NodeStat]> = [
-      ['/zookeeper', -1, zeroStat()],
-      ['/zookeeper/quota', -1, zeroStat()],
-      ['/zookeeper/config', configIndex, { ...zeroStat(), aversion: -1 }],
-    ];
-    for (const [key, aclIndex, stat] of system) {
-      if (present.has(key)) continue;
+    for (const x of system) {
+      if (present.has(x.key)) continue;
+      const stat = x.stat();
       const view = StatView.from(stat);
-      sum = (sum + BigInt(recordDigest(key, Buffer.alloc(0), view.buf, view.off))) % MOD64;
-      await writer.node(key, Buffer.alloc(0), aclIndex, stat);
+      sum = (sum + BigInt(recordDigest(x.key, Buffer.alloc(0), view.buf, view.off))) % MOD64;
+      await writer.node(x.key, Buffer.alloc(0), x.aclIndex, stat);
     }
     const digest = BigInt.asIntN(64, sum);
     const bytes = await writer.finish({
       digest: { zxid: options.zxid, value: digest },
       lastZxid: options.lastZxidSection ? options.zxid : null,
     });
-    report(counts, reader.header.sessions.length);
-    return { bytes, nodes: writer.nodesWritten, digest };
+    return { bytes, nodes: writer.nodesWritten, digest, counts, sessions: reader.header.sessions.length };
   } finally {
     reader.close();
   }
+}
+
+/** The index of `acl` in the snapshot's ACL map, added at the end when the map lacks it. */
+function indexOf(acls: Map<number, readonly AclEntry[]>, acl: readonly AclEntry[]): number {
+  for (const [index, a] of acls) if (sameAcl(a, acl)) return index;
+  const index = Math.max(0, ...acls.keys()) + 1;
+  acls.set(index, acl);
+  return index;
 }
 
 const MOD64 = 1n << 64n;

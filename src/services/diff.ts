@@ -12,8 +12,7 @@ import { formatZxid, parseZxid } from '../core/zxid.js';
 import { hasRedactedDigest, isSystemPath, isWithin, znodePathProblem } from '../core/znode-path.js';
 import type { Repository } from '../repository/types.js';
 import type { ZkAccess } from '../zk/client.js';
-import { openBackupSnapshot, unknownSubtrees } from '../sources/backup-tree.js';
-import { sortSnapshot } from '../sources/sorted-snapshot.js';
+import { openSortedBackup, unknownSubtrees } from '../sources/backup-tree.js';
 import { readLiveTree } from '../sources/live.js';
 import { loadTree, parseTreeRef, requireWholeLogical, resolveTreeSource, type TreeSource } from '../sources/tree-source.js';
 
@@ -192,24 +191,6 @@ interface LoadedSide {
   close?: () => Promise<void>;
 }
 
-/** A logical backup's records under `root` (in its own paths), sorted, streamed from its snapshot file. */
-async function streamLogical(
-  repo: Repository,
-  r: ResolvedBackup,
-  root: string,
-): Promise<{ records: Iterable<NodeRecord>; zxid: bigint; close: () => Promise<void> }> {
-  requireWholeLogical(r);
-  const snap = await openBackupSnapshot(repo, r.manifest.id);
-  try {
-    const sorted = sortSnapshot(snap.file, snap.name, root);
-    const records = sorted ? sorted.records() : [];
-    return { records, zxid: snap.zxid, close: () => snap.close() };
-  } catch (err) {
-    await snap.close();
-    throw err;
-  }
-}
-
 function* chrooted(records: Iterable<NodeRecord>, chroot: string): Generator<NodeRecord> {
   for (const rec of records) yield chroot === '' ? rec : { ...rec, path: underChroot(chroot, rec.path) };
 }
@@ -222,9 +203,10 @@ async function loadBackup(repo: Repository, r: ResolvedBackup, root: string, o: 
   let close: (() => Promise<void>) | undefined;
   if (r.manifest.kind === 'logical') {
     // Never loaded whole: read in path order from the snapshot file, as the comparison goes.
-    const s = await streamLogical(repo, r, insideChroot(r.chroot, root));
+    requireWholeLogical(r);
+    const s = await openSortedBackup(repo, r.manifest.id, insideChroot(r.chroot, root), o.signal);
     ({ zxid, close } = s);
-    records = chrooted(s.records, r.chroot);
+    records = chrooted(s.sorted ? s.sorted.records() : [], r.chroot);
   } else {
     const loaded = await loadTree(r, { repo, signal: o.signal, warn: o.warn });
     zxid = loaded.zxid;

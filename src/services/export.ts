@@ -9,8 +9,7 @@ import { formatZxid } from '../core/zxid.js';
 import { UserError, throwIfAborted } from '../errors.js';
 import type { Repository } from '../repository/types.js';
 import { loadServerFiles, loadTree, partialWarning, requireWholeLogical, resolveTreeSource } from '../sources/tree-source.js';
-import { openBackupSnapshot } from '../sources/backup-tree.js';
-import { sortSnapshot } from '../sources/sorted-snapshot.js';
+import { openSortedBackup } from '../sources/backup-tree.js';
 
 export interface ExportDataDirOptions {
   dataDir: string;
@@ -88,16 +87,12 @@ export async function exportBackup(options: ExportBackupOptions): Promise<Export
   const counters = { snapshot: null, logsRead: 0, txnsApplied: 0, digestsChecked: 0 };
   if (manifest.kind === 'logical') {
     requireWholeLogical(source);
-    const snap = await openBackupSnapshot(options.repo, manifest.id);
-    try {
-      throwIfAborted(options.signal);
-      const sorted = sortSnapshot(snap.file, snap.name, path);
-      if (!sorted) throw missing(snap.zxid);
-      return { id: manifest.id, records: sorted.records(), count: sorted.count, zxid: snap.zxid, ...counters, close: () => snap.close() };
-    } catch (err) {
-      await snap.close();
-      throw err;
+    const { sorted, zxid, close } = await openSortedBackup(options.repo, manifest.id, path, options.signal);
+    if (!sorted) {
+      await close();
+      throw missing(zxid);
     }
+    return { id: manifest.id, records: sorted.records(), count: sorted.count, zxid, ...counters, close };
   }
   const { tree, zxid } = await loadTree(source, { repo: options.repo, signal: options.signal, warn: options.warn });
   if (!tree.nodes.has(treeKey(path))) throw missing(zxid);

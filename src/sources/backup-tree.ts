@@ -1,7 +1,7 @@
 // Reading a backup's tree: extract its snapshot member (checksummed on the way), then load it whole,
 // or stream its nodes from the file as often as a restore reads them.
 import { readFileSync } from 'node:fs';
-import { IntegrityError, UsageError } from '../errors.js';
+import { IntegrityError, UsageError, throwIfAborted } from '../errors.js';
 import { SnapshotReader } from '../formats/snapshot-reader.js';
 import type { AclEntry } from '../core/node-record.js';
 import { isUnder, type SourceNode } from '../core/restore-plan.js';
@@ -10,6 +10,7 @@ import { displayPath, treeKey, type DataTree } from '../core/tree.js';
 import { isSystemPath } from '../core/znode-path.js';
 import { parseZxid } from '../core/zxid.js';
 import type { BackupManifest, Repository } from '../repository/types.js';
+import { sortSnapshot, type SortedSnapshot } from './sorted-snapshot.js';
 
 export interface BackupTree {
   manifest: BackupManifest;
@@ -65,6 +66,27 @@ export async function openBackupSnapshot(repo: Repository, ref: string): Promise
     };
   } catch (err) {
     await reader.close();
+    throw err;
+  }
+}
+
+/**
+ * A logical backup's records at and under `root`, sorted by path and read from its extracted snapshot
+ * as they are taken (sources/sorted-snapshot.ts); `sorted` is null when the tree has no `root`.
+ * close() once they are read.
+ */
+export async function openSortedBackup(
+  repo: Repository,
+  id: string,
+  root: string,
+  signal?: AbortSignal,
+): Promise<{ sorted: SortedSnapshot | null; zxid: bigint; close: () => Promise<void> }> {
+  const snap = await openBackupSnapshot(repo, id);
+  try {
+    throwIfAborted(signal);
+    return { sorted: sortSnapshot(snap.file, snap.name, root), zxid: snap.zxid, close: () => snap.close() };
+  } catch (err) {
+    await snap.close();
     throw err;
   }
 }

@@ -60,3 +60,17 @@ function statHash(c: number, buf: Uint8Array, off: number): number {
   c = crc32(buf, c, off + 52, off + 60);
   return crc32(buf, c, off + 16, off + 52);
 }
+
+const MOD64 = 1n << 64n;
+
+/** A tree digest (unsigned 64-bit sum) with one node's hash added. */
+export function add64(a: bigint, b: number): bigint {
+  const s = a + BigInt(b);
+  return s >= MOD64 ? s - MOD64 : s;
+}
+
+/** A tree digest with one node's hash taken out. */
+export function sub64(a: bigint, b: number): bigint {
+  const s = a - BigInt(b);
+  return s < 0n ? s + MOD64 : s;
+}

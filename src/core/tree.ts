@@ -3,7 +3,7 @@
 // session table and last processed zxid that a snapshot carries alongside the tree.
 import type { AclEntry, NodeCounts, NodeRecord, NodeStat } from './node-record.js';
 import { clientCversion, countNode, nodeTypeOf, zeroCounts } from './node-record.js';
-import { nodeDigest, type DigestPathEncoding } from './digest.js';
+import { add64, nodeDigest, sub64, type DigestPathEncoding } from './digest.js';
 import { isSystemPath } from './znode-path.js';
 import { StatView } from '../formats/stat.js';
 import { crc32 } from '../formats/checksum.js';
@@ -380,14 +380,4 @@ export class DataTree {
     // Keys sort like paths except the root ("" vs "/"), which comes first either way.
     return out;
   }
-}
-
-const MOD64 = 1n << 64n;
-function add64(a: bigint, b: number): bigint {
-  const s = a + BigInt(b);
-  return s >= MOD64 ? s - MOD64 : s;
-}
-function sub64(a: bigint, b: number): bigint {
-  const s = a - BigInt(b);
-  return s < 0n ? s + MOD64 : s;
 }

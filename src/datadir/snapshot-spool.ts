@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { JuteWriter } from '../formats/jute.js';
 import { SnapshotWriter } from '../formats/snapshot.js';
 import { StatView } from '../formats/stat.js';
-import { recordDigest } from '../core/digest.js';
+import { add64, recordDigest } from '../core/digest.js';
 import {
   countNode,
   storedCversion,
@@ -21,7 +21,6 @@ import { treeKey } from '../core/tree.js';
 import { isSystemPath } from '../core/znode-path.js';
 
 const FLUSH_AT = 1 << 20;
-const MOD64 = 1n << 64n;
 const OPEN_KEY = '31\u0000world\u0000anyone\u0001';
 
 export interface SpoolResult {
@@ -150,7 +149,7 @@ export class SnapshotSpool {
   private encodeInto(target: JuteWriter, key: string, data: Uint8Array | null, aclIndex: number, stat: NodeStat): void {
     const s = this.stat.assign(stat);
     target.ustring(key).buffer(data).long(BigInt(aclIndex)).raw(s.bytes());
-    this.digestSum = (this.digestSum + BigInt(recordDigest(key, data, s.buf, s.off))) % MOD64;
+    this.digestSum = add64(this.digestSum, recordDigest(key, data, s.buf, s.off));
   }
 
   /** Removes the spool file (finish does this too). */

@@ -5,7 +5,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, exi
 import { join } from 'node:path';
 import { IntegrityError, UsageError } from '../errors.js';
 import { SYSTEM_NODES, writeTreeSnapshot } from '../core/snapshot-tree.js';
-import { recordDigest } from '../core/digest.js';
+import { add64, recordDigest } from '../core/digest.js';
 import { countNode, sameAcl, zeroCounts, type AclEntry, type NodeCounts } from '../core/node-record.js';
 import type { DataTree } from '../core/tree.js';
 import { isSystemPath } from '../core/znode-path.js';
@@ -95,7 +95,7 @@ async function copySnapshotNodes(
       if (present.size === 0 && key !== '')
         throw new IntegrityError('malformed', name, n.fileOffset, 'malformed tree: the first node is not the root');
       if (key === '' || isSystemPath(key)) present.add(key);
-      sum = (sum + BigInt(recordDigest(key, n.data, n.buf, n.statOff))) % MOD64;
+      sum = add64(sum, recordDigest(key, n.data, n.buf, n.statOff));
       if (!isSystemPath(key)) countNode(counts, n.ephemeralOwner, n.dataLen);
       await writer.rawNodes(n.buf.subarray(n.pathOff - 4, n.statOff + STAT_SIZE), 1);
     }
@@ -104,7 +104,7 @@ async function copySnapshotNodes(
       if (present.has(x.key)) continue;
       const stat = x.stat();
       const view = StatView.from(stat);
-      sum = (sum + BigInt(recordDigest(x.key, Buffer.alloc(0), view.buf, view.off))) % MOD64;
+      sum = add64(sum, recordDigest(x.key, Buffer.alloc(0), view.buf, view.off));
       await writer.node(x.key, Buffer.alloc(0), x.aclIndex, stat);
     }
     const digest = BigInt.asIntN(64, sum);
@@ -125,8 +125,6 @@ function indexOf(acls: Map<number, readonly AclEntry[]>, acl: readonly AclEntry[
   acls.set(index, acl);
   return index;
 }
-
-const MOD64 = 1n << 64n;
 
 /** Writes `version-2/snapshot.<zxid>` by `write` (atomically), then the epoch files and myid. */
 async function writeSnapshotInto<T>(
